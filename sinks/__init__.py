@@ -1,0 +1,1 @@
+"""Writers of the recommendation stores: MariaDB rows, Elasticsearch weighted tags, error events."""

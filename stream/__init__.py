@@ -1,0 +1,1 @@
+"""The streaming side of addlink-stream: events, configuration, ingest, worker, CLI."""
