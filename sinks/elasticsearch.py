@@ -1,0 +1,317 @@
+"""Weighted tags written straight to Elasticsearch (the only module that imports elasticsearch).
+
+What it emulates: CirrusSearch's direct-write path (``DataSender::sendWeightedTagsUpdate``), whose
+bulk ``update`` merges ``weighted_tags`` with search-extra's ``super_detect_noop`` ``multilist``
+handler (reference events-and-search.md §5.3). Stock Elasticsearch has neither that plugin nor,
+in every distribution, Painless, so the merge is done here with optimistic concurrency:
+
+1. one ``mget`` reads ``weighted_tags`` (plus ``namespace``/``title``) and ``_seq_no``/``_primary_term``
+   of every page in the flush;
+2. :func:`merge_group` computes the new list: set makes the ``recommendation.link`` group exactly
+   ``["recommendation.link/exists"]``, clear removes the group, values of every other group
+   (``recommendation.image/...``, topics, ...) stay as they are, in their order;
+3. pages whose group already holds what is asked are not written at all (outcome ``noop``: no
+   request, no new version); the others go in one bulk request, each write conditional on the
+   ``_seq_no``/``_primary_term`` read in step 1;
+4. a page written by someone else in between (HTTP 409) is read and merged again, up to
+   ``max_attempts`` rounds; then :class:`TransientSinkError`.
+
+Document id = page id, index ``<wiki_id>_content`` (``index_pattern``).
+
+Missing document (the page has no document in the index yet), decided so that a committed row
+always has its tag, which is the invariant readers rely on (tasks are found through the tag):
+
+- set: a placeholder ``{"weighted_tags": ["recommendation.link/exists"]}`` is created. It has no
+  ``namespace`` or ``title``; CirrusSearch always filters by namespace, so it is never a search
+  hit. When the Search Update Pipeline later indexes the page, its ``super_detect_noop`` update
+  merges the page's fields into the existing document and leaves ``weighted_tags`` (which a
+  rendered page does not carry) as they are, so the task appears with the page [inference from
+  how CirrusSearch merges; verify on a CirrusSearch index]. Skipping instead would leave the row
+  without a tag, undiscoverable until the next edit, because nothing else re-sends the tag.
+- clear: nothing to clear; outcome ``not_found`` (CirrusSearch ignores missing documents too).
+  A clear that empties a placeholder (no ``namespace``, no ``title``, no other tags) deletes it
+  (outcome ``deleted``), so a page deleted before it was ever indexed leaves nothing behind.
+
+Any other per-item failure raises (no silent loss): :class:`TransientSinkError` for 409/429/5xx
+and unreachable clusters, :class:`SinkError` otherwise. Writes go to existing indices only: a
+missing index raises instead of being auto-created with a wrong mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, TransportError, __versionstr__, helpers
+
+from sinks.base import (
+    LINK_TAG_NAME,
+    LINK_TAG_PREFIX,
+    FlushResult,
+    SinkError,
+    TagAction,
+    TagChange,
+    TagSink,
+    TransientSinkError,
+    validate_wiki_id,
+)
+
+log = logging.getLogger(__name__)
+
+FIELD = "weighted_tags"
+LINK_TAG = f"{LINK_TAG_PREFIX}/{LINK_TAG_NAME}"
+
+INDEX_BODY: dict[str, Any] = {
+    "mappings": {
+        "properties": {
+            # CirrusSearch indexes this as text through a keyword tokenizer plus a filter turning
+            # "|<weight>" into term frequency. The link tag has no weight, so its one token is the
+            # whole value, which a keyword field matches identically with stock Elasticsearch.
+            FIELD: {"type": "keyword"},
+            "namespace": {"type": "long"},
+            "title": {"type": "text"},
+        }
+    },
+}
+
+_TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+_READ_FIELDS = [FIELD, "namespace", "title"]
+
+
+def merge_group(current: Any, prefix: str, tags: Sequence[str]) -> list[Any] | None:
+    """``weighted_tags`` after replacing group ``prefix`` by ``tags``; None if nothing changes.
+
+    ``current`` is the stored value (a list, a single value or None). The group is compared as a
+    set, like the multilist handler's "close enough" noop test; other values keep their order.
+    """
+    values = current if isinstance(current, list) else ([] if current is None else [current])
+    head = prefix + "/"
+    group = {v for v in values if isinstance(v, str) and v.startswith(head)}
+    if group == set(tags):
+        return None
+    return [v for v in values if not (isinstance(v, str) and v.startswith(head))] + list(tags)
+
+
+def connect(
+    url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    api_key: str | None = None,
+    ca_certs: str | None = None,
+    verify_certs: bool = True,
+    request_timeout: float = 30.0,
+) -> Elasticsearch:
+    """An Elasticsearch client with basic or API-key auth and TLS (``ca_certs``) as configured."""
+    if api_key and username:
+        raise ValueError("elasticsearch: configure either username/password or api_key, not both")
+    options: dict[str, Any] = {"request_timeout": request_timeout}
+    if username:
+        options["basic_auth"] = (username, password or "")
+    if api_key:
+        options["api_key"] = api_key
+    if url.startswith("https://"):
+        options["verify_certs"] = verify_certs
+        if ca_certs:
+            options["ca_certs"] = ca_certs
+    return Elasticsearch(url, **options)
+
+
+@dataclass(frozen=True)
+class _Doc:
+    found: bool
+    tags: Any = None
+    placeholder: bool = False
+    seq_no: int | None = None
+    primary_term: int | None = None
+
+
+class WeightedTagSink(TagSink):
+    """Sets and clears ``recommendation.link/exists`` on ``<wiki>_content`` documents."""
+
+    name = "elasticsearch"
+
+    def __init__(
+        self, client: Elasticsearch, *, index_pattern: str = "{wiki_id}_content", max_attempts: int = 5
+    ) -> None:
+        super().__init__()
+        if "{wiki_id}" not in index_pattern:
+            raise ValueError("index_pattern must contain {wiki_id}")
+        self.client = client
+        self.index_pattern = index_pattern
+        self.max_attempts = max_attempts
+        self._known_indices: set[str] = set()
+
+    def index_name(self, wiki_id: str) -> str:
+        return self.index_pattern.format(wiki_id=validate_wiki_id(wiki_id))
+
+    def setup(self) -> str:
+        """Check the cluster answers and speaks the client's major version; returns its version.
+
+        A server newer than the client is refused; an older major works through the client's
+        compatibility headers but is not a supported pairing, so it is logged as a warning.
+        """
+        try:
+            nodes = self.client.nodes.info(node_id="_local", filter_path="nodes.*.version")
+        except (ApiError, TransportError) as exc:
+            raise _translate(exc, "cannot reach elasticsearch") from exc
+        server = next(iter(nodes["nodes"].values()))["version"]
+        server_major, client_major = int(server.split(".")[0]), int(__versionstr__.split(".")[0])
+        if server_major > client_major:
+            raise SinkError(f"elasticsearch server {server} is newer than client {__versionstr__}")
+        if server_major < client_major:
+            log.warning("elasticsearch server %s is older than client %s; use matching majors", server, __versionstr__)
+        return str(server)
+
+    def ensure_index(self, wiki_id: str) -> str:
+        """Create the wiki's index with a ``weighted_tags`` mapping if missing (local/test use)."""
+        index = self.index_name(wiki_id)
+        try:
+            if not self.client.indices.exists(index=index):
+                self.client.indices.create(index=index, **INDEX_BODY)
+        except ApiError as exc:
+            if "resource_already_exists" not in str(exc):
+                raise _translate(exc, f"cannot create index {index}") from exc
+        except TransportError as exc:
+            raise _translate(exc, f"cannot create index {index}") from exc
+        self._known_indices.add(index)
+        return index
+
+    def drop_index(self, wiki_id: str) -> None:
+        """Delete the wiki's index (benchmarks and tests only); a missing index is fine."""
+        index = self.index_name(wiki_id)
+        try:
+            self.client.indices.delete(index=index, ignore_unavailable=True)
+        except (ApiError, TransportError) as exc:
+            raise _translate(exc, f"cannot delete index {index}") from exc
+        self._known_indices.discard(index)
+
+    def flush(self) -> FlushResult:
+        """Apply the buffered changes (last per page) as described in the module docstring.
+
+        Outcomes: ``created`` (placeholder made), ``updated``, ``noop``, ``deleted`` (placeholder
+        removed), ``not_found`` (clear of a missing document), ``conflicts`` (re-read rounds).
+        """
+        started = time.monotonic()
+        changes = list(self._pending.values())
+        if not changes:
+            return self._timed(self.name, 0, started, {})
+        for index in {self.index_name(c.wiki_id) for c in changes} - self._known_indices:
+            self._require_index(index)
+        outcomes: Counter[str] = Counter({k: 0 for k in ("created", "updated", "noop", "deleted", "not_found")})
+        todo = changes
+        for _ in range(self.max_attempts):
+            todo = self._apply(todo, outcomes)
+            if not todo:
+                break
+            outcomes["conflicts"] += len(todo)
+        else:
+            raise TransientSinkError(
+                f"{len(todo)} weighted-tag updates still conflict after {self.max_attempts} attempts"
+            )
+        self._pending.clear()
+        return self._timed(self.name, len(changes), started, outcomes)
+
+    def _apply(self, changes: list[TagChange], outcomes: Counter[str]) -> list[TagChange]:
+        """One read-merge-write round; returns the changes that lost a race and must be redone."""
+        docs = self._read(changes)
+        writes: list[tuple[TagChange, list[dict[str, Any]]]] = []
+        for change, doc in zip(changes, docs, strict=True):
+            target = {"_index": self.index_name(change.wiki_id), "_id": str(change.page_id)}
+            tags = [LINK_TAG] if change.action is TagAction.SET else []
+            if not doc.found:
+                if change.action is TagAction.CLEAR:
+                    outcomes["not_found"] += 1
+                else:
+                    writes.append((change, [{"create": target}, {FIELD: tags}]))
+                continue
+            merged = merge_group(doc.tags, LINK_TAG_PREFIX, tags)
+            guard = {"if_seq_no": doc.seq_no, "if_primary_term": doc.primary_term}
+            if merged is None:
+                outcomes["noop"] += 1
+            elif not merged and doc.placeholder:
+                writes.append((change, [{"delete": target | guard}]))
+            else:
+                writes.append((change, [{"update": target | guard}, {"doc": {FIELD: merged}}]))
+        if not writes:
+            return []
+        try:
+            response = self.client.bulk(operations=[line for _, lines in writes for line in lines])
+        except (ApiError, TransportError) as exc:
+            raise _translate(exc, f"bulk of {len(writes)} weighted-tag writes failed") from exc
+        retry: list[TagChange] = []
+        failures: list[tuple[int, str]] = []
+        for (change, _), item in zip(writes, response["items"], strict=True):
+            result = next(iter(item.values()))
+            error = result.get("error")
+            if error is None:
+                outcomes[result["result"]] += 1
+            elif error.get("type") == "version_conflict_engine_exception":
+                retry.append(change)
+            else:
+                failures.append((int(result.get("status", 0)), f"{result.get('_index')}/{result.get('_id')}: "
+                                 f"{error.get('type')}: {error.get('reason')}"))
+        if failures:
+            kind = TransientSinkError if {s for s, _ in failures} <= _TRANSIENT_STATUS else SinkError
+            raise kind(f"{len(failures)} of {len(writes)} weighted-tag writes failed; first: {failures[0][1]}")
+        return retry
+
+    def _read(self, changes: list[TagChange]) -> list[_Doc]:
+        wanted = [{"_index": self.index_name(c.wiki_id), "_id": str(c.page_id)} for c in changes]
+        try:
+            response = self.client.mget(docs=wanted, source_includes=_READ_FIELDS)
+        except (ApiError, TransportError) as exc:
+            raise _translate(exc, f"cannot read {len(changes)} documents") from exc
+        docs = []
+        for doc in response["docs"]:
+            if "error" in doc:
+                raise SinkError(f"cannot read {doc.get('_index')}/{doc.get('_id')}: {doc['error']}")
+            if not doc.get("found"):
+                docs.append(_Doc(found=False))
+                continue
+            source = doc.get("_source") or {}
+            docs.append(
+                _Doc(
+                    found=True,
+                    tags=source.get(FIELD),
+                    placeholder="namespace" not in source and "title" not in source,
+                    seq_no=doc["_seq_no"],
+                    primary_term=doc["_primary_term"],
+                )
+            )
+        return docs
+
+    def _require_index(self, index: str) -> None:
+        try:
+            exists = self.client.indices.exists(index=index)
+        except (ApiError, TransportError) as exc:
+            raise _translate(exc, f"cannot check index {index}") from exc
+        if not exists:
+            raise SinkError(f"elasticsearch index {index} does not exist (check index_pattern; ensure_index locally)")
+        self._known_indices.add(index)
+
+    def tagged_page_ids(self, wiki_id: str, *, batch_size: int = 1000) -> Iterator[int]:
+        """Page ids whose document carries ``recommendation.link/exists`` (scroll; for reconcile)."""
+        index = self.index_name(wiki_id)
+        query = {"query": {"match": {FIELD: LINK_TAG}}, "_source": False}
+        try:
+            for hit in helpers.scan(self.client, index=index, query=query, size=batch_size):
+                yield int(hit["_id"])
+        except (ApiError, TransportError, helpers.ScanError) as exc:
+            raise _translate(exc, f"cannot list tagged pages of {index}") from exc
+
+    def close(self) -> None:
+        super().close()
+        self.client.close()
+
+
+def _translate(exc: Exception, what: str) -> SinkError:
+    if isinstance(exc, ApiError):
+        status = exc.meta.status
+        kind = TransientSinkError if status in _TRANSIENT_STATUS else SinkError
+        return kind(f"{what}: HTTP {status} {exc.message}")
+    return TransientSinkError(f"{what}: {exc}")

@@ -1,0 +1,520 @@
+"""GrowthExperiments' link-recommendation tables in MariaDB (the only module that imports pymysql).
+
+Storage is exactly what GrowthExperiments reads (reference growthexperiments.md §3):
+``growthexperiments_link_recommendations`` (one row per revision, JSON in ``gelr_data``, NULL =
+"evaluated, nothing usable") and ``growthexperiments_link_submissions`` (reviewers' feedback,
+written by MediaWiki, read here). Both are created with GrowthExperiments' exact MySQL DDL and
+MediaWiki's default table options when missing.
+
+Where the tables live: one database per wiki named after the wiki id, as on Wikimedia's x1
+cluster (``per_wiki_database=True``, the default; a wiki may name another database), or every
+wiki in one shared database. Databases are created if missing.
+
+Guarantees
+- Writes are buffered; ``flush()`` runs them in order in ONE transaction and commits: when it
+  returns, every row is durable ("commit now"). Call it before writing any tag, so no tag ever
+  exists without its committed row.
+- Every write is idempotent: ``replace`` is ``REPLACE`` keyed by revision; a NULL row is only
+  inserted when the revision has no row yet (never NULL over data, GrowthExperiments never does
+  either: its ``already_stored`` check comes first); ``delete_page`` removes every row of a page.
+- Reads see committed data only (READ COMMITTED), not this store's unflushed writes.
+- Revision and page ids must fit ``INT UNSIGNED`` (1..2^32-1) like GrowthExperiments' columns;
+  anything else raises ValueError before touching the database (the caller makes it an error event).
+- All values are bound parameters. Database and table names cannot be: they are checked against
+  ``[A-Za-z0-9_]{1,64}`` and back-quoted.
+- A lost connection, a read-only or overloaded server, a deadlock or lock timeout raises
+  :class:`TransientSinkError` (a reused connection that turns out dead is reopened once first);
+  anything else raises :class:`SinkError`. Nothing is swallowed.
+- Thread-safe: calls are serialized on one connection.
+
+Rejected targets: ``gels_target`` is a PAGE ID, while recommendations name targets by title, and
+the x1 databases hold no page table to join with. :meth:`RecommendationStore.rejected_targets`
+returns the ids; the caller maps each candidate title to a page id (the stream keeps title -> id
+in its shared state from the page events it sees; the model bundle's title -> page id table can
+fill the gaps) and drops links whose id is in the set. A title it cannot resolve is kept:
+GrowthExperiments prunes rejected targets again at serve time with the live page table, so a miss
+costs at most one link the editor never sees.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import groupby
+from typing import Any, TypeVar
+
+import pymysql
+from pymysql.connections import Connection
+
+from sinks.base import FlushResult, Sink, SinkError, TransientSinkError, validate_wiki_id
+
+RECOMMENDATIONS = "growthexperiments_link_recommendations"
+SUBMISSIONS = "growthexperiments_link_submissions"
+TABLE_OPTIONS = "ENGINE=InnoDB, DEFAULT CHARSET=binary"
+"""MediaWiki's default ``$wgDBTableOptions`` (what ``/*$wgDBTableOptions*/`` expands to)."""
+
+# GrowthExperiments sql/mysql/*.sql, verbatim apart from the table name.
+_DDL = {
+    RECOMMENDATIONS: """CREATE TABLE {table} (
+  gelr_revision INT UNSIGNED NOT NULL,
+  gelr_page INT UNSIGNED NOT NULL,
+  gelr_data MEDIUMBLOB DEFAULT NULL,
+  INDEX gelr_page (gelr_page),
+  PRIMARY KEY(gelr_revision)
+) {options}""",
+    SUBMISSIONS: """CREATE TABLE {table} (
+  gels_revision INT UNSIGNED NOT NULL,
+  gels_anchor_offset INT UNSIGNED NOT NULL,
+  gels_target INT UNSIGNED NOT NULL,
+  gels_page INT UNSIGNED NOT NULL,
+  gels_edit_revision INT UNSIGNED DEFAULT NULL,
+  gels_user INT UNSIGNED NOT NULL,
+  gels_anchor_length INT UNSIGNED NOT NULL,
+  gels_feedback VARCHAR(1) NOT NULL,
+  INDEX gels_page_feedback_target (gels_page, gels_feedback, gels_target),
+  PRIMARY KEY(gels_revision, gels_target, gels_anchor_offset)
+) {options}""",
+}
+
+MAX_DATA_BYTES = 16_777_215  # MEDIUMBLOB
+REJECTION_EXCLUSION_LIMIT = 2  # LinkRecommendationTaskType::REJECTION_EXCLUSION_LIMIT
+_MAX_ID = 2**32 - 1  # INT UNSIGNED
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+# Server/client error codes that mean "try again later".
+_TRANSIENT_CODES = frozenset({
+    1040,  # too many connections
+    1053,  # server shutdown in progress
+    1205,  # lock wait timeout
+    1213,  # deadlock
+    1290,  # --read-only
+    1836,  # read-only mode
+    1927,  # connection killed
+    2002, 2003,  # cannot connect
+    2006, 2013, 2055,  # server gone away / lost connection
+    4031,  # disconnected for inactivity
+})
+_CONNECTION_LOST = frozenset({2006, 2013, 2055, 4031})
+# Refusals that retrying cannot fix: access denied, TLS required but impossible.
+_PERMANENT_CODES = frozenset({1044, 1045, 1142, 1227, 1698, 2026})
+
+
+class RowState(StrEnum):
+    """State of a revision in the recommendations table (GE getRecommendationStateByRevision)."""
+
+    NONE = "none"  # never evaluated
+    DATA = "data"  # a recommendation is stored
+    NULL = "null"  # evaluated, nothing usable
+
+
+@dataclass(frozen=True)
+class ReplaceRow:
+    """Store ``data`` (gelr_data JSON bytes) for a revision; ``None`` = the NULL row."""
+
+    wiki_id: str
+    page_id: int
+    rev_id: int
+    data: bytes | None
+
+
+@dataclass(frozen=True)
+class DeletePage:
+    """Delete every row (all revisions, NULL rows too) of a page."""
+
+    wiki_id: str
+    page_id: int
+
+
+RowWrite = ReplaceRow | DeletePage
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """A page with at least one data row: its newest such revision and how many it has."""
+
+    page_id: int
+    rev_id: int
+    data_rows: int
+
+
+@dataclass(frozen=True)
+class MariaDBOptions:
+    """Connection and layout. ``password`` and TLS files come from the caller's secret handling."""
+
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "root"
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ssl_ca: str | None = None
+    ssl_cert: str | None = None
+    ssl_key: str | None = None
+    ssl_verify_identity: bool = True
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    write_timeout: float = 30.0
+    per_wiki_database: bool = True
+    shared_database: str | None = None
+    databases: Mapping[str, str] = field(default_factory=dict)
+    """Per-wiki database names overriding the wiki id (per-wiki layout only)."""
+
+    def database_for(self, wiki_id: str) -> str:
+        validate_wiki_id(wiki_id)
+        if self.per_wiki_database:
+            name = self.databases.get(wiki_id, wiki_id)
+        elif self.shared_database:
+            name = self.shared_database
+        else:
+            raise SinkError("mariadb: per_wiki_database is off but no shared database is configured")
+        return _identifier(name)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not (self.tls or self.ssl_ca or self.ssl_cert):
+            return None
+        context = ssl.create_default_context(cafile=self.ssl_ca)
+        context.check_hostname = self.ssl_verify_identity
+        if self.ssl_cert:
+            context.load_cert_chain(self.ssl_cert, self.ssl_key)
+        return context
+
+
+def _identifier(name: str) -> str:
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+def _check_id(what: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_ID:
+        raise ValueError(f"{what} must be an int in 1..{_MAX_ID}, got {value!r}")
+    return value
+
+
+def _translate(exc: BaseException) -> SinkError:
+    """Map a driver failure onto the sink error tree, keeping the server's message."""
+    if isinstance(exc, SinkError):
+        return exc
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    message = f"mariadb: {exc}"
+    if code in _PERMANENT_CODES:
+        return SinkError(message)
+    transient_kinds = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+    if code in _TRANSIENT_CODES or isinstance(exc, transient_kinds):
+        return TransientSinkError(message)
+    return SinkError(message)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    return code in _CONNECTION_LOST or isinstance(exc, pymysql.err.InterfaceError)
+
+
+R = TypeVar("R")
+
+
+class RecommendationStore(Sink[RowWrite]):
+    """Reads and buffered writes of the GrowthExperiments tables (see the module docstring)."""
+
+    name = "mariadb"
+
+    def __init__(self, options: MariaDBOptions | None = None) -> None:
+        self.options = options or MariaDBOptions()
+        self._conn: Connection | None = None
+        self._lock = threading.RLock()
+        self._ops: list[RowWrite] = []
+        self._ensured: set[str] = set()
+
+    # ------------------------------------------------------------------ schema
+
+    def table(self, wiki_id: str, table: str = RECOMMENDATIONS) -> str:
+        """Back-quoted ``database.table`` for a wiki."""
+        return f"`{self.options.database_for(wiki_id)}`.`{_identifier(table)}`"
+
+    def ensure_schema(self, wiki_id: str) -> None:
+        """Create the wiki's database and both tables if missing (exact GE DDL); idempotent.
+
+        Only looks at ``information_schema`` when everything exists, so an account without
+        CREATE privileges works against tables MediaWiki already created.
+        """
+        database = self.options.database_for(wiki_id)
+        with self._lock:
+            if database in self._ensured:
+                return
+
+            def create(conn: Connection) -> None:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (database,))
+                    if not cur.fetchone():
+                        cur.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+                    cur.execute(
+                        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                        (database,),
+                    )
+                    existing = {row[0] for row in cur.fetchall()}
+                    for name, ddl in _DDL.items():
+                        if name not in existing:
+                            cur.execute(ddl.format(table=f"`{database}`.`{name}`", options=TABLE_OPTIONS))
+
+            self._run(create)
+            self._ensured.add(database)
+
+    def drop_schema(self, wiki_id: str) -> None:
+        """DESTROYS the wiki's GrowthExperiments data: benchmarks and tests only.
+
+        Per-wiki layout: drops the wiki's database; shared layout: drops both shared tables, with
+        every wiki's rows in them.
+        """
+        database = self.options.database_for(wiki_id)
+
+        def drop(conn: Connection) -> None:
+            with conn.cursor() as cur:
+                if self.options.per_wiki_database:
+                    cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
+                else:
+                    cur.execute(f"DROP TABLE IF EXISTS `{database}`.`{RECOMMENDATIONS}`, `{database}`.`{SUBMISSIONS}`")
+
+        with self._lock:
+            self._run(drop)
+            self._ensured.discard(database)
+
+    # ------------------------------------------------------------------ writes (buffered)
+
+    def add(self, item: RowWrite) -> None:
+        validate_wiki_id(item.wiki_id)
+        _check_id("page_id", item.page_id)
+        if isinstance(item, ReplaceRow):
+            _check_id("rev_id", item.rev_id)
+            if item.data is not None:
+                if not isinstance(item.data, bytes):
+                    raise ValueError("gelr_data must be bytes (UTF-8 JSON) or None")
+                if len(item.data) > MAX_DATA_BYTES:
+                    raise ValueError(f"gelr_data of {len(item.data)} bytes exceeds MEDIUMBLOB")
+        elif not isinstance(item, DeletePage):
+            raise ValueError(f"not a row write: {item!r}")
+        with self._lock:
+            self._ops.append(item)
+
+    def replace(self, wiki_id: str, page_id: int, rev_id: int, data: bytes | None) -> None:
+        """Buffer ``REPLACE`` of the revision's row; ``data=None`` buffers the NULL row."""
+        self.add(ReplaceRow(wiki_id, page_id, rev_id, data))
+
+    def delete_page(self, wiki_id: str, page_id: int) -> None:
+        """Buffer deletion of all rows of the page; the count is in the flush result."""
+        self.add(DeletePage(wiki_id, page_id))
+
+    @property
+    def pending(self) -> int:
+        return len(self._ops)
+
+    def flush(self) -> FlushResult:
+        """Run every buffered write in order in one transaction and COMMIT.
+
+        Outcomes: ``replaced`` (data rows written), ``null_rows`` (NULL rows requested),
+        ``pages_deleted`` and ``rows_deleted``. On failure the transaction is rolled back, the
+        buffer kept, and the error raised.
+        """
+        started = time.monotonic()
+        with self._lock:
+            ops = list(self._ops)
+            if not ops:
+                return self._timed(self.name, 0, started, {})
+            for wiki_id in {op.wiki_id for op in ops}:
+                self.ensure_schema(wiki_id)
+            outcomes = self._run(lambda conn: self._write(conn, ops))
+            del self._ops[: len(ops)]
+        return self._timed(self.name, len(ops), started, outcomes)
+
+    def _write(self, conn: Connection, ops: Sequence[RowWrite]) -> dict[str, int]:
+        outcomes = {"replaced": 0, "null_rows": 0, "pages_deleted": 0, "rows_deleted": 0}
+        conn.begin()
+        try:
+            with conn.cursor() as cur:
+                # Runs of the same statement on the same table become one executemany (REPLACE and
+                # INSERT turn into one multi-row statement); order between runs is kept.
+                for (kind, wiki_id), run in groupby(ops, key=self._statement_of):
+                    batch = list(run)
+                    table = self.table(wiki_id)
+                    if kind == "replace":
+                        cur.executemany(
+                            f"REPLACE INTO {table} (gelr_revision, gelr_page, gelr_data) VALUES (%s, %s, %s)",
+                            [(op.rev_id, op.page_id, op.data) for op in batch],
+                        )
+                        outcomes["replaced"] += len(batch)
+                    elif kind == "null":
+                        cur.executemany(
+                            f"INSERT INTO {table} (gelr_revision, gelr_page, gelr_data) VALUES (%s, %s, NULL)"
+                            " ON DUPLICATE KEY UPDATE gelr_revision = gelr_revision",
+                            [(op.rev_id, op.page_id) for op in batch],
+                        )
+                        outcomes["null_rows"] += len(batch)
+                    else:
+                        for op in batch:
+                            deleted = cur.execute(f"DELETE FROM {table} WHERE gelr_page = %s", (op.page_id,))
+                            outcomes["rows_deleted"] += deleted
+                        outcomes["pages_deleted"] += len(batch)
+            conn.commit()
+        except BaseException:
+            self._rollback(conn)
+            raise
+        return outcomes
+
+    @staticmethod
+    def _statement_of(op: RowWrite) -> tuple[str, str]:
+        if isinstance(op, DeletePage):
+            return ("delete", op.wiki_id)
+        return ("replace" if op.data is not None else "null", op.wiki_id)
+
+    # ------------------------------------------------------------------ reads
+
+    def row_state(self, wiki_id: str, rev_id: int) -> RowState:
+        """none / data / null for the revision (committed rows only)."""
+        rows = self._select(
+            wiki_id,
+            f"SELECT gelr_data IS NULL FROM {self.table(wiki_id)} WHERE gelr_revision = %s",
+            (_check_id("rev_id", rev_id),),
+        )
+        if not rows:
+            return RowState.NONE
+        return RowState.NULL if rows[0][0] else RowState.DATA
+
+    def has_submission(self, wiki_id: str, rev_id: int) -> bool:
+        """True if reviewers submitted feedback on a recommendation for this revision."""
+        rows = self._select(
+            wiki_id,
+            f"SELECT 1 FROM {self.table(wiki_id, SUBMISSIONS)} WHERE gels_revision = %s LIMIT 1",
+            (_check_id("rev_id", rev_id),),
+        )
+        return bool(rows)
+
+    def latest_revision(self, wiki_id: str, page_id: int) -> int | None:
+        """Highest revision with a row (data or NULL) for the page, None if it has none."""
+        rows = self._select(
+            wiki_id,
+            f"SELECT MAX(gelr_revision) FROM {self.table(wiki_id)} WHERE gelr_page = %s",
+            (_check_id("page_id", page_id),),
+        )
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def link_edit_revisions(self, wiki_id: str, page_id: int) -> frozenset[int]:
+        """Revisions an accepted Add-a-Link submission created on the page (``gels_edit_revision``)."""
+        rows = self._select(
+            wiki_id,
+            f"SELECT DISTINCT gels_edit_revision FROM {self.table(wiki_id, SUBMISSIONS)}"
+            " WHERE gels_page = %s AND gels_edit_revision IS NOT NULL",
+            (_check_id("page_id", page_id),),
+        )
+        return frozenset(int(row[0]) for row in rows)
+
+    def rejected_targets(self, wiki_id: str, page_id: int) -> frozenset[int]:
+        """PAGE IDS of targets rejected at least twice on the page (GE's exclusion list)."""
+        rows = self._select(
+            wiki_id,
+            f"SELECT gels_target FROM {self.table(wiki_id, SUBMISSIONS)}"
+            " WHERE gels_page = %s AND gels_feedback = %s GROUP BY gels_target HAVING COUNT(*) >= %s",
+            (_check_id("page_id", page_id), "r", REJECTION_EXCLUSION_LIMIT),
+        )
+        return frozenset(int(row[0]) for row in rows)
+
+    def pages_with_data(
+        self, wiki_id: str, *, batch_size: int = 500, after_page_id: int = 0
+    ) -> Iterator[StoredPage]:
+        """Every page with a data row, in page id order, one short query per batch.
+
+        Safe while the consumer writes: each batch reads committed rows after the last page id
+        seen, so a page changed meanwhile is reported as it is when its batch is read.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        table = self.table(wiki_id)
+        last = after_page_id
+        while True:
+            rows = self._select(
+                wiki_id,
+                f"SELECT gelr_page, MAX(gelr_revision), COUNT(*) FROM {table}"
+                " WHERE gelr_data IS NOT NULL AND gelr_page > %s"
+                " GROUP BY gelr_page ORDER BY gelr_page LIMIT %s",
+                (last, batch_size),
+            )
+            for page_id, rev_id, count in rows:
+                yield StoredPage(int(page_id), int(rev_id), int(count))
+            if len(rows) < batch_size:
+                return
+            last = int(rows[-1][0])
+
+    def _select(self, wiki_id: str, sql: str, params: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
+        self.ensure_schema(wiki_id)
+
+        def query(conn: Connection) -> tuple[tuple[Any, ...], ...]:
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall()
+
+        return self._run(query)
+
+    # ------------------------------------------------------------------ connection
+
+    def setup(self) -> None:
+        """Open the connection now (instead of at first use) so bad settings fail at start-up."""
+        self._run(lambda conn: conn.ping(reconnect=False))
+
+    def discard(self) -> None:
+        with self._lock:
+            self._ops.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            self._ops.clear()
+            self._drop()
+
+    def _run(self, fn: Callable[[Connection], R]) -> R:
+        """Run ``fn`` on the connection; reopen once if a reused connection turns out dead."""
+        with self._lock:
+            for attempt in (1, 2):
+                fresh = self._conn is None
+                try:
+                    return fn(self._connection())
+                except Exception as exc:
+                    retry = attempt == 1 and not fresh and _connection_lost(exc)
+                    error = _translate(exc)
+                    if isinstance(error, TransientSinkError):
+                        self._drop()
+                    if not retry:
+                        raise error from exc
+            raise AssertionError("unreachable")
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            o = self.options
+            self._conn = pymysql.connect(
+                host=o.host,
+                port=o.port,
+                user=o.user,
+                password=o.password or "",
+                ssl=o.ssl_context(),
+                autocommit=True,  # reads never hold a transaction open; writes BEGIN explicitly
+                charset="utf8mb4",
+                connect_timeout=o.connect_timeout,
+                read_timeout=o.read_timeout,
+                write_timeout=o.write_timeout,
+                init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            )
+        return self._conn
+
+    def _rollback(self, conn: Connection) -> None:
+        try:
+            conn.rollback()
+        except Exception:  # the connection is already broken; the server rolls back on its own
+            self._drop()
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # closing a dead socket; nothing else to do
+                pass
