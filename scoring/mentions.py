@@ -1,0 +1,247 @@
+"""Candidate mentions on a page, each placed exactly and countable the way the editor counts.
+
+``find_mentions`` walks the page in mwaddlink v2's discovery order (section, top-level text run,
+sentence, n = 5..1, left to right) and yields each anchor key once, at its first eligible occurrence.
+Unlike mwaddlink it guarantees:
+
+- ``wikitext[m.wikitext_offset : m.wikitext_offset + len(m.text)] == m.text`` (code points);
+- a mention is never part of a longer word: its edges are token boundaries, and an edge touching
+  markup that renders glued to it (a link trail, a template, bold) must not be a word character;
+- it contains no ``''`` (bold/italic markup that mwparserfromhell failed to pair and left as text);
+- ``match_index`` lets GrowthExperiments' VisualEditor plugin find that very occurrence.
+
+How the editor locates a suggestion (AddLinkArticleTarget.js, ``annotateSuggestions`` and
+``getTreeWalker``): it walks the DOM text nodes of the Parsoid HTML, skipping everything inside
+elements whose ``typeof``/``rel``/``property`` starts with "mw:" (templates, links, media, refs,
+entities, extension tags), elements with an ``about`` attribute, and H1-H6, TABLE, B, I and
+BLOCKQUOTE. In each text node it runs ONE global, case-sensitive regex that alternates all suggested
+phrases (no word boundaries, despite its comment), and counts every match per phrase; the suggestion
+whose ``match_index`` equals the count so far is annotated there. So the rank is a case-sensitive,
+non-overlapping substring count (inside longer words too) over ``ParsedArticle.editor_spans`` (top-level
+text plus text inside span/div/small/sup/... tags, minus link trails), in page order — excluded
+sections included.
+
+Two consequences handled here:
+- ``Mention.match_index`` is that count for the phrase on its own. A mention the scan cannot reach
+  (an earlier overlapping match of the same phrase covers it) is not eligible.
+- When several phrases are suggested together they compete in one alternation (the earlier key in
+  JavaScript object order wins at a position, and a match consumes its characters), and a phrase
+  stops competing once all its suggestions are found. ``editor_match_indices`` simulates exactly that
+  for the final list and says which suggestions the editor would fail to find; use it for gelr_data.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from scoring.titles import normalise_anchor
+from scoring.tokenize import is_spaceless, is_word_char, sentence_ngrams, sentences
+from scoring.wikitext import ParsedArticle, TextRun
+
+__all__ = ["LEAD", "Mention", "editor_match_indices", "find_mentions"]
+
+LEAD = "%LEAD%"
+CONTEXT_CHARS = 10
+_SEPARATOR = "\x00"  # joins editor spans; never part of a phrase
+
+
+@dataclass(frozen=True)
+class Mention:
+    text: str
+    key: str
+    wikitext_offset: int
+    match_index: int
+    context_before: str
+    context_after: str
+    run_index: int
+    sentence_index: int
+
+
+class _EditorText:
+    """The page text the editor searches, joined into one string with a separator per DOM text node,
+    and the map from wikitext offsets into it."""
+
+    def __init__(self, article: ParsedArticle, language: str) -> None:
+        text = article.wikitext
+        keep_trails = is_spaceless(language)  # no link trails without spaces between words
+        parts: list[str] = []
+        self._starts: list[int] = []  # wikitext start of each kept span
+        self._joined_starts: list[int] = []
+        self._ends: list[int] = []
+        length = 0
+        for span in article.editor_spans:
+            start = span.start
+            if span.after_link and not keep_trails:
+                while start < span.end and text[start].isalpha():  # the link trail renders in the link
+                    start += 1
+            self._starts.append(start)
+            self._ends.append(span.end)
+            self._joined_starts.append(length)
+            parts.append(text[start : span.end])
+            parts.append(_SEPARATOR)
+            length += span.end - start + 1
+        self.joined = "".join(parts)
+
+    def position(self, offset: int) -> int | None:
+        """Index in ``joined`` of wikitext ``offset``, or None if the editor does not search there."""
+        i = bisect.bisect_right(self._starts, offset) - 1
+        if i < 0 or offset >= self._ends[i]:
+            return None
+        return self._joined_starts[i] + offset - self._starts[i]
+
+    def rank(self, phrase: str, offset: int) -> int | None:
+        """0-based rank of the match of ``phrase`` at wikitext ``offset`` in a left-to-right,
+        non-overlapping scan, or None if the scan never matches there."""
+        target = self.position(offset)
+        if target is None or not self.joined.startswith(phrase, target):
+            return None
+        if not _overlaps_itself(phrase):
+            # No earlier match can overlap this one, so the scan's count equals the plain count.
+            return self.joined.count(phrase, 0, target)
+        count = 0
+        at = self.joined.find(phrase)
+        while at != -1 and at < target:
+            count += 1
+            at = self.joined.find(phrase, at + len(phrase))
+        return count if at == target else None
+
+
+def _overlaps_itself(phrase: str) -> bool:
+    """Whether two occurrences of ``phrase`` can overlap (a proper prefix is also a suffix)."""
+    first = phrase[0]
+    at = phrase.find(first, 1)
+    while at != -1:  # a border must start where the first character recurs
+        if phrase.startswith(phrase[at:]):
+            return True
+        at = phrase.find(first, at + 1)
+    return False
+
+
+def _excluded(run: TextRun, lead_excluded: bool, excluded: frozenset[str]) -> bool:
+    if run.section is None:
+        return lead_excluded
+    return run.section.casefold() in excluded
+
+
+def _glued(run: TextRun, start: int, end: int) -> bool:
+    text = run.text
+    return (start == 0 and run.glued_before and is_word_char(text[0])) or (
+        end == len(text) and run.glued_after and is_word_char(text[end - 1])
+    )
+
+
+def find_mentions(
+    article: ParsedArticle,
+    *,
+    language: str,
+    title: str,
+    excluded_sections: Sequence[str],
+    is_anchor: Callable[[str], bool],
+) -> Iterator[Mention]:
+    """Yield mentions lazily in discovery order; see the module docstring for the guarantees.
+    ``excluded_sections``: headings compared casefolded and exactly; ``"%LEAD%"`` excludes the lead.
+    ``is_anchor`` is called at most once per key. ``title`` is accepted for the caller's symmetry with
+    mwaddlink; the "not part of the page title" rule is a selection filter and is not applied here."""
+    del title
+    lead_excluded = LEAD in excluded_sections
+    excluded = frozenset(s.strip().casefold() for s in excluded_sections if s != LEAD)
+    editor = _EditorText(article, language)
+    seen: set[str] = set()
+    anchor_cache: dict[str, bool] = {}
+    for run_index, run in enumerate(article.runs):
+        if _excluded(run, lead_excluded, excluded):
+            continue
+        text = run.text
+        last = len(text)
+        for sentence_index, sentence in enumerate(sentences(text, language)):
+            for start, end, _n in sentence_ngrams(sentence):
+                surface = text[start:end]
+                key = normalise_anchor(surface)
+                if key in seen or "''" in surface:  # quote markup mwparserfromhell left as text
+                    continue
+                # Token edges are word boundaries (tokenize's contract); only run edges that touch
+                # glued markup need a look.
+                if (start == 0 or end == last) and _glued(run, start, end):
+                    continue
+                known = anchor_cache.get(key)
+                if known is None:
+                    known = anchor_cache[key] = bool(key) and is_anchor(key)
+                if not known:
+                    continue
+                offset = run.start + start
+                rank = editor.rank(surface, offset)
+                if rank is None:
+                    continue
+                seen.add(key)
+                yield Mention(
+                    text=surface,
+                    key=key,
+                    wikitext_offset=offset,
+                    match_index=rank,
+                    context_before=text[max(0, start - CONTEXT_CHARS) : start],
+                    context_after=text[end : end + CONTEXT_CHARS],
+                    run_index=run_index,
+                    sentence_index=sentence_index,
+                )
+
+
+_ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
+
+
+def _js_key_order(phrases: list[str]) -> list[str]:
+    """Property order of a JavaScript object built by inserting ``phrases`` in order: array-index
+    keys ("0", "2021", below 2**32 - 1) first in numeric order, then the rest by insertion."""
+    indices = sorted((p for p in phrases if _ARRAY_INDEX.fullmatch(p) and int(p) < 2**32 - 1), key=int)
+    index_set = set(indices)
+    return indices + [p for p in phrases if p not in index_set]
+
+
+def editor_match_indices(
+    article: ParsedArticle, links: Sequence[tuple[str, int]], *, language: str
+) -> list[int | None]:
+    """For suggestions ``(link_text, wikitext_offset)`` in gelr_data order, the ``match_index`` each
+    needs so that the editor, searching all of them at once, annotates exactly that occurrence; None
+    for a suggestion it cannot reach (another phrase's match covers it). Suggestions that get None are
+    left out of the simulation, and it is rerun until stable, so the non-None values are right for the
+    list without them."""
+    editor = _EditorText(article, language)
+    active = [editor.position(offset) is not None for _, offset in links]
+    while True:
+        result = _simulate(editor, links, active)
+        lost = [i for i, value in enumerate(result) if value is None and active[i]]
+        if not lost:
+            return result
+        for i in lost:
+            active[i] = False
+
+
+def _simulate(editor: _EditorText, links: Sequence[tuple[str, int]], active: list[bool]) -> list[int | None]:
+    pending: dict[str, dict[int, int]] = {}  # phrase -> {joined position: link number}
+    for number, ((phrase, offset), on) in enumerate(zip(links, active, strict=True)):
+        if on:
+            pending.setdefault(phrase, {})[editor.position(offset)] = number  # type: ignore[index]
+    result: list[int | None] = [None] * len(links)
+    seen = dict.fromkeys(pending, 0)
+    order = _js_key_order(list(pending))
+    joined = editor.joined
+    pos = 0
+    while order and pos < len(joined):
+        pattern = re.compile("|".join(re.escape(p) for p in order))
+        rebuild = False
+        for match in pattern.finditer(joined, pos):
+            phrase = match.group()
+            number = pending[phrase].pop(match.start(), None)
+            if number is not None:
+                result[number] = seen[phrase]
+            seen[phrase] += 1
+            if number is not None and not pending[phrase]:
+                order.remove(phrase)
+                pos = match.end()
+                rebuild = True
+                break
+        if not rebuild:
+            break
+    return result
