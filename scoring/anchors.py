@@ -1,0 +1,155 @@
+"""The anchor dictionary, memory-mapped: ``{lowercased anchor: {target id: number of source articles}}``
+plus the per-anchor and per-(anchor, target) numbers the features need.
+
+Files in the bundle directory (all ``.npy``, opened with ``mmap_mode="r"``):
+
+    anchors.*.npy           StringTable: anchor key -> anchor index
+    anchor_link_prob.npy    float32 per anchor: links / (links + unlinked plain-text occurrences)
+    anchor_kurtosis.npy     float32 per anchor: mwaddlink's padded kurtosis of its counts (NaN allowed)
+    anchor_ngram.npy        float32 per anchor: number of word tokens in the anchor
+    anchor_total.npy        int32 per anchor: sum of its candidates' counts
+    candidate_offsets.npy   int64, anchor ``i``'s candidates are rows ``[offsets[i], offsets[i + 1])``
+    candidate_target.npy    int32 target id, rows sorted by count (descending), then title
+    candidate_count.npy     int32 number of source articles linking the anchor to the target
+    candidate_jaro.npy      float32 Jaro similarity of the anchor and the lowercased target title
+
+Everything that depends only on the dictionary is computed here, at training time, so scoring a
+candidate costs array reads, not Python calls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rapidfuzz.distance import Jaro
+
+from scoring.stringtable import StringTable, write_string_table
+
+__all__ = ["ANCHOR_FILES", "AnchorSet", "Anchors", "is_number_anchor", "padded_kurtosis", "write_anchors"]
+
+_ARRAYS = (
+    "anchor_link_prob",
+    "anchor_kurtosis",
+    "anchor_ngram",
+    "anchor_total",
+    "candidate_offsets",
+    "candidate_target",
+    "candidate_count",
+    "candidate_jaro",
+)
+ANCHOR_FILES = _ARRAYS
+_KURTOSIS_LENGTH = 1000
+# mwaddlink drops anchors that are only a number or a number pair ("1821", "3/4", "1990-1995").
+_NUMBER_ANCHOR = re.compile(r"[0-9]+(?:[/-][0-9]+)?")
+
+
+def is_number_anchor(key: str) -> bool:
+    """True for the anchors mwaddlink never keeps: ``^[0-9]+$`` and ``^[0-9]+[/-][0-9]+$``."""
+    return _NUMBER_ANCHOR.fullmatch(key) is not None
+
+
+def padded_kurtosis(counts: Sequence[int] | np.ndarray) -> float:
+    """mwaddlink's ``kurtosis`` feature: excess kurtosis (Fisher, biased) of the counts padded with ones
+    to 1000 values (no padding beyond); NaN when all values are equal (e.g. every count is 1)."""
+    values = np.asarray(counts, dtype=np.float64)
+    n = max(_KURTOSIS_LENGTH, values.size)
+    ones = n - values.size
+    mean = (values.sum() + ones) / n
+    dev = values - mean
+    m2 = (np.sum(dev**2) + ones * (1.0 - mean) ** 2) / n
+    m4 = (np.sum(dev**4) + ones * (1.0 - mean) ** 4) / n
+    if m2 <= 1e-12 * max(1.0, mean * mean):
+        return float("nan")
+    return float(m4 / (m2 * m2) - 3.0)
+
+
+@dataclass(frozen=True)
+class AnchorSet:
+    """One anchor's entry as written: candidates are (target id, count), any order."""
+
+    key: str
+    link_prob: float
+    ngram: int
+    candidates: Sequence[tuple[int, int]]
+
+
+def write_anchors(directory: Path, anchors: Sequence[AnchorSet], target_titles: Sequence[str]) -> list[Path]:
+    """Write the dictionary files; returns their paths. ``target_titles[i]`` is the title of target ``i``."""
+    offsets = np.zeros(len(anchors) + 1, dtype=np.int64)
+    targets: list[int] = []
+    counts: list[int] = []
+    jaro: list[float] = []
+    kurtosis = np.empty(len(anchors), dtype=np.float32)
+    total = np.empty(len(anchors), dtype=np.int32)
+    for i, entry in enumerate(anchors):
+        ranked = sorted(entry.candidates, key=lambda tc: (-tc[1], target_titles[tc[0]]))
+        targets.extend(t for t, _ in ranked)
+        counts.extend(c for _, c in ranked)
+        jaro.extend(Jaro.similarity(entry.key, target_titles[t].lower()) for t, _ in ranked)
+        offsets[i + 1] = len(targets)
+        kurtosis[i] = padded_kurtosis([c for _, c in ranked])
+        total[i] = sum(c for _, c in ranked)
+    arrays = {
+        "anchor_link_prob": np.array([a.link_prob for a in anchors], dtype=np.float32),
+        "anchor_kurtosis": kurtosis,
+        "anchor_ngram": np.array([a.ngram for a in anchors], dtype=np.float32),
+        "anchor_total": total,
+        "candidate_offsets": offsets,
+        "candidate_target": np.array(targets, dtype=np.int32),
+        "candidate_count": np.array(counts, dtype=np.int32),
+        "candidate_jaro": np.array(jaro, dtype=np.float32),
+    }
+    paths = write_string_table(directory, "anchors", [a.key for a in anchors], np.arange(len(anchors)))
+    for name, array in arrays.items():
+        path = directory / f"{name}.npy"
+        np.save(path, array, allow_pickle=False)
+        paths.append(path)
+    return paths
+
+
+class Anchors:
+    """Read-only, memory-mapped anchor dictionary; lookups touch only the pages they need."""
+
+    def __init__(self, directory: Path) -> None:
+        self.keys = StringTable(directory, "anchors")
+        arrays: Mapping[str, np.ndarray] = {
+            name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS
+        }
+        self.link_prob = arrays["anchor_link_prob"]
+        self.kurtosis = arrays["anchor_kurtosis"]
+        self.ngram = arrays["anchor_ngram"]
+        self.total = arrays["anchor_total"]
+        self.offsets = arrays["candidate_offsets"]
+        self.target = arrays["candidate_target"]
+        self.count = arrays["candidate_count"]
+        self.jaro = arrays["candidate_jaro"]
+        self._offsets_view = memoryview(self.offsets)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def index(self, key: str) -> int:
+        """Anchor index of ``key`` (already normalised with ``titles.normalise_anchor``), or -1."""
+        return self.keys.index(key)
+
+    def __contains__(self, key: str) -> bool:
+        return self.keys.index(key) >= 0
+
+    def candidate_rows(self, index: int, limit: int | None = None) -> range:
+        """Rows of anchor ``index``'s candidates, most frequent first, at most ``limit`` of them."""
+        start, end = self._offsets_view[index], self._offsets_view[index + 1]
+        if limit is not None:
+            end = min(end, start + limit)
+        return range(start, end)
+
+    def candidates(self, key: str) -> dict[int, int] | None:
+        """Not for hot paths: ``{target id: count}`` of ``key`` as a dict, or None when absent."""
+        index = self.index(key)
+        if index < 0:
+            return None
+        rows = self.candidate_rows(index)
+        return dict(zip(self.target[rows.start : rows.stop].tolist(), self.count[rows.start : rows.stop].tolist()))

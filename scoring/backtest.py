@@ -1,0 +1,233 @@
+"""Backtest and release gate (mwaddlink's procedure, reference mwaddlink.md §4.7, on whole articles).
+
+For every test article of a dump (``dumps.split_of``): remove its top-level article links (each
+becomes its visible text), ask the scorer to restore them, and compare (anchor key, target) pairs:
+micro precision = sum TP / sum predicted, micro recall = sum TP / sum gold, at thresholds 0.0, 0.1,
+..., 0.9 (selection runs once per threshold, since what is accepted early changes what may follow).
+Links inside templates, references or captions stay in the page, as in a real edit.
+
+Gold = the removed links that the product's rules allow to be suggested at all (``gold_pairs``):
+left out are links whose target is linked elsewhere on the page or is the page itself, whose anchor
+lies inside the title or inside an anchor linked elsewhere (mwaddlink §2.5), whose anchor is only
+a number (never in the dictionary), whose anchor text occurs nowhere on the page as a mention the
+rules allow (only glued into longer words, as "[[Link]]s", or over five tokens), and, for a complete
+dump, red links (mwaddlink keeps only targets that are pages). mwaddlink's own backtest works on single sentences where none of the page-level rules
+can apply; the counts of what was left out are reported with the table (``Backtest.excluded``).
+Articles without any gold link are skipped, as mwaddlink skips sentences without links.
+
+Guarantees: deterministic — no deadline applies and no randomness is involved, so ``addlink evaluate``
+on the same dump and bundle reproduces the numbers stored in the bundle exactly. Precision is 0.0
+when nothing was predicted, recall 0.0 when there was nothing to find.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from scoring.anchors import is_number_anchor
+from scoring.bundle import BacktestRow, BacktestTable, Bundle, GateResult
+from scoring.dumps import DumpPage, MalformedPage, is_article, iter_pages, split_of
+from scoring.mentions import find_mentions
+from scoring.recommend import page_blocks, score_page, select
+from scoring.titles import is_article_link, normalise_anchor, normalise_title
+from scoring.wikitext import ParsedArticle, parse_article
+
+__all__ = [
+    "GATE_MIN_PRECISION",
+    "GATE_MIN_RECALL",
+    "THRESHOLDS",
+    "Backtest",
+    "DumpTitles",
+    "Unlinked",
+    "backtest",
+    "backtest_pages",
+    "gate",
+    "gold_pairs",
+    "remove_links",
+    "test_articles",
+]
+
+THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(10))
+GATE_MIN_PRECISION = 0.75
+GATE_MIN_RECALL = 0.20
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    """An article with its top-level article links replaced by their text, and those links as
+    (anchor key, normalised target title) pairs, targets not yet redirect-resolved."""
+
+    wikitext: str
+    pairs: frozenset[tuple[str, str]]
+
+
+def remove_links(article: ParsedArticle, *, language: str, namespace_prefixes: Collection[str] = ()) -> Unlinked:
+    """Replace each top-level article link with a non-empty anchor by that anchor (markup stripped)."""
+    pieces: list[str] = []
+    pairs: set[tuple[str, str]] = set()
+    position = 0
+    text = article.wikitext
+    for link in sorted(article.links, key=lambda link: link.start):
+        if not (link.top_level and link.anchor and is_article_link(link.target, language, namespace_prefixes)):
+            continue
+        pieces.append(text[position : link.start])
+        pieces.append(link.anchor)
+        pairs.add((normalise_anchor(link.anchor), link.target))
+        position = link.end
+    pieces.append(text[position:])
+    return Unlinked("".join(pieces), frozenset(pairs))
+
+
+@dataclass(frozen=True)
+class DumpTitles:
+    """Titles of a dump's main namespace: articles, and redirects (one hop) onto anything."""
+
+    articles: frozenset[str]
+    redirects: dict[str, str]
+
+    @classmethod
+    def read(cls, dump: str | Path) -> DumpTitles:
+        articles: set[str] = set()
+        redirects: dict[str, str] = {}
+        for page in iter_pages(dump, on_error=lambda _error: None):
+            if page.namespace == 0 and page.redirect is not None:
+                redirects[normalise_title(page.title)] = page.redirect
+            elif is_article(page):
+                articles.add(normalise_title(page.title))
+        return cls(frozenset(articles), redirects)
+
+    def exists(self, title: str) -> bool:
+        return self.redirects.get(title, title) in self.articles
+
+
+def gold_pairs(
+    unlinked: Unlinked, article: ParsedArticle, title: str, bundle: Bundle, existing: DumpTitles | None
+) -> tuple[set[tuple[str, str]], Counter[str]]:
+    """(gold pairs with targets resolved one redirect hop, counts of removed pairs left out by reason);
+    ``article`` is the parsed ``unlinked.wikitext``; ``existing`` is given for a complete dump."""
+    blocks = page_blocks(article, title, bundle)
+    keys = {key for key, _ in unlinked.pairs}
+    findable = {
+        m.key
+        for m in find_mentions(
+            article, language=bundle.language, title=title, excluded_sections=(), is_anchor=keys.__contains__
+        )
+    }
+    gold: set[tuple[str, str]] = set()
+    excluded: Counter[str] = Counter()
+    for key, target in sorted(unlinked.pairs):
+        target_id = bundle.targets.id_of(target)
+        if existing is not None and not existing.exists(target):
+            excluded["red link"] += 1
+        elif target_id in blocks.targets:
+            excluded["target linked elsewhere on the page, or the page itself"] += 1
+        elif blocks.blocks_key(key):
+            excluded["anchor inside the title or another linked anchor"] += 1
+        elif is_number_anchor(key):
+            excluded["number-only anchor"] += 1
+        elif key not in findable:
+            excluded["anchor text never a standalone mention (inside longer words, over 5 tokens)"] += 1
+        else:
+            gold.add((key, bundle.targets.title(target_id) if target_id >= 0 else target))
+    return gold, excluded
+
+
+@dataclass(frozen=True)
+class Backtest:
+    table: BacktestTable
+    excluded: dict[str, int]  # removed links left out of the gold, by reason
+
+
+def test_articles(dump: str | Path, on_error: Callable[[MalformedPage], None] | None = None) -> Iterable[DumpPage]:
+    """The dump's articles in the test split, in dump order."""
+    return (p for p in iter_pages(dump, on_error=on_error) if is_article(p) and split_of(p.page_id) == "test")
+
+
+def backtest_pages(
+    pages: Iterable[DumpPage],
+    bundle: Bundle,
+    thresholds: Iterable[float] = THRESHOLDS,
+    existing: DumpTitles | None = None,
+) -> Backtest:
+    """Backtest ``bundle`` on ``pages`` (already restricted to test articles); ``existing`` makes red
+    links leave the gold (bundles trained on a complete dump)."""
+    thresholds = tuple(thresholds)
+    true_positives = dict.fromkeys(thresholds, 0)
+    predicted = dict.fromkeys(thresholds, 0)
+    excluded: Counter[str] = Counter()
+    gold_total = articles = 0
+    for page in pages:
+        title = normalise_title(page.title)
+        unlinked = remove_links(
+            parse_article(page.text), language=bundle.language, namespace_prefixes=bundle.namespace_prefixes
+        )
+        article = parse_article(unlinked.wikitext)
+        gold, left_out = gold_pairs(unlinked, article, title, bundle, existing)
+        excluded += left_out
+        if not gold:
+            continue
+        scored = score_page(article, title=title, bundle=bundle, deadline_s=None)
+        articles += 1
+        gold_total += len(gold)
+        for threshold in thresholds:
+            links = select(scored, bundle, threshold=threshold, max_links=None)
+            pairs = {(normalise_anchor(link.link_text), link.link_target) for link in links}
+            predicted[threshold] += len(pairs)
+            true_positives[threshold] += len(pairs & gold)
+    rows = tuple(
+        BacktestRow(
+            threshold=t,
+            precision=true_positives[t] / predicted[t] if predicted[t] else 0.0,
+            recall=true_positives[t] / gold_total if gold_total else 0.0,
+            predicted=predicted[t],
+            gold=gold_total,
+        )
+        for t in thresholds
+    )
+    return Backtest(BacktestTable(wiki=bundle.wiki, articles=articles, thresholds=rows), dict(sorted(excluded.items())))
+
+
+def backtest(
+    dump: str | Path, bundle: Bundle, thresholds: Iterable[float] = THRESHOLDS, *, progress: bool = False
+) -> Backtest:
+    """Backtest ``bundle`` on the test articles of ``dump`` (reading the dump's titles first when the
+    bundle was trained on a complete dump, to tell red links)."""
+    existing = DumpTitles.read(dump) if bundle.manifest.complete_dump else None
+    pages = tqdm(test_articles(dump), desc="backtest", unit=" articles", disable=not progress, mininterval=1)
+    return backtest_pages(pages, bundle, thresholds, existing)
+
+
+def gate(
+    table: BacktestTable,
+    threshold: float,
+    *,
+    min_precision: float = GATE_MIN_PRECISION,
+    min_recall: float = GATE_MIN_RECALL,
+    forced: bool = False,
+) -> GateResult:
+    """The release gate: precision >= ``min_precision`` and recall >= ``min_recall`` at ``threshold``."""
+    row = table.at(threshold)
+    failures = []
+    if row.precision < min_precision:
+        failures.append(f"precision {row.precision:.3f} < {min_precision}")
+    if row.recall < min_recall:
+        failures.append(f"recall {row.recall:.3f} < {min_recall}")
+    reason = (
+        f"at threshold {threshold}: " + (" and ".join(failures) if failures else "precision and recall pass")
+        + f" ({table.articles} test articles, {row.gold} gold links, {row.predicted} predicted)"
+    )
+    return GateResult(
+        threshold=threshold,
+        min_precision=min_precision,
+        min_recall=min_recall,
+        precision=row.precision,
+        recall=row.recall,
+        passed=not failures,
+        forced=forced and bool(failures),
+        reason=reason,
+    )

@@ -1,0 +1,345 @@
+"""Per-wiki model bundles: a directory of memory-mappable arrays, an XGBoost model and a manifest.
+
+Layout under a models directory ``DIR``::
+
+    DIR/<wiki>                 symlink to the current version (replaced atomically on publish)
+    DIR/.<wiki>-<stamp>-<id>/  one complete version:
+        manifest.json          BundleManifest: wiki, language, format version, creation time, sha256 and
+                               size of every other file, the backtest table and the release-gate result
+        model.ubj              the booster (``Booster.save_model``, UBJSON)
+        *.npy                  anchors.py, targets.py and relatedness.py tables
+
+Guarantees:
+- A reader never sees a half-written bundle: a version is written and fsynced in its own directory
+  before the symlink is swapped with ``os.replace``; the previous version is kept until the next
+  publish, and files a worker already mapped stay valid even after their directory is removed.
+- ``load_bundle`` maps the arrays (nothing is read into Python objects) and takes milliseconds; it
+  checks every artifact's size against the manifest, and its sha256 only with ``verify=True``.
+- A bundle is immutable once loaded and safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from scoring.anchors import Anchors
+from scoring.features import FEATURES
+from scoring.model import LinkModel, ModelMismatch
+from scoring.relatedness import DIM, IDF_BUCKETS, Vectoriser
+from scoring.targets import Targets
+
+__all__ = [
+    "BUNDLE_FORMAT_VERSION",
+    "Bundle",
+    "BundleCache",
+    "BundleError",
+    "BundleManifest",
+    "BundleWriter",
+    "load_bundle",
+    "open_bundle",
+]
+
+BUNDLE_FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MODEL_FILE = "model.ubj"
+IDF_FILE = "idf.npy"
+# Files grouped into the datasets whose checksums go into gelr_data meta.dataset_checksums.
+_DATASET_PREFIXES = {
+    "model": ("model.",),
+    "anchors": ("anchors.", "anchor_", "candidate_"),
+    "titles": ("titles.", "target_articles", "target_known"),
+    "relatedness": ("idf.", "target_vectors"),
+}
+
+
+class BundleError(Exception):
+    """A bundle is missing, incomplete, corrupt or of an unsupported format."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BacktestRow(_Frozen):
+    threshold: float
+    precision: float = Field(description="0.0 when nothing was predicted")
+    recall: float = Field(description="0.0 when there was nothing to find")
+    predicted: int
+    gold: int
+
+
+class BacktestTable(_Frozen):
+    """The ``addlink evaluate --json`` object."""
+
+    wiki: str
+    articles: int
+    thresholds: tuple[BacktestRow, ...]
+
+    def at(self, threshold: float) -> BacktestRow:
+        for row in self.thresholds:
+            if abs(row.threshold - threshold) < 1e-9:
+                return row
+        raise KeyError(f"no backtest row for threshold {threshold}")
+
+
+class GateResult(_Frozen):
+    threshold: float
+    min_precision: float
+    min_recall: float
+    precision: float
+    recall: float
+    passed: bool
+    forced: bool = False
+    reason: str
+
+
+class Artifact(_Frozen):
+    sha256: str
+    bytes: int
+
+
+class BundleManifest(_Frozen):
+    format_version: Literal[1] = BUNDLE_FORMAT_VERSION
+    wiki: str
+    language: str
+    created: datetime
+    application_version: str
+    features: tuple[str, ...]
+    relatedness: dict[str, int | str] = Field(
+        description="how relatedness vectors were made: method, dim, idf_buckets (see relatedness.py)"
+    )
+    namespace_prefixes: tuple[str, ...] = Field(description="local namespace prefixes read from the dump")
+    complete_dump: bool = Field(
+        description="trained on a dump holding every article: red-link targets were dropped from the dictionary "
+        "and are left out of the backtest gold"
+    )
+    training: dict[str, int | float | str] = Field(description="dump, split and model-fitting figures")
+    backtest: BacktestTable | None = Field(description="None only while the bundle is being evaluated")
+    gold_excluded: dict[str, int] = Field(
+        default_factory=dict, description="removed links the backtest left out of the gold, by reason (backtest.py)"
+    )
+    gate: GateResult | None
+    artifacts: dict[str, Artifact]
+
+    def dataset_checksums(self) -> dict[str, str]:
+        """sha256 per dataset for gelr_data meta: a one-file dataset (the model) gets its file's sha256,
+        a multi-file one the sha256 of its sorted ``name sha256`` lines."""
+        result = {}
+        for dataset, prefixes in _DATASET_PREFIXES.items():
+            names = sorted(n for n in self.artifacts if n.startswith(prefixes))
+            if len(names) == 1:
+                result[dataset] = self.artifacts[names[0]].sha256
+            elif names:
+                lines = "".join(f"{n} {self.artifacts[n].sha256}\n" for n in names)
+                result[dataset] = hashlib.sha256(lines.encode()).hexdigest()
+        return result
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded bundle: everything ``recommend`` needs for one wiki."""
+
+    path: Path
+    manifest: BundleManifest
+    anchors: Anchors
+    targets: Targets
+    vectoriser: Vectoriser
+    model: LinkModel
+    dataset_checksums: dict[str, str]
+
+    @property
+    def wiki(self) -> str:
+        return self.manifest.wiki
+
+    @property
+    def language(self) -> str:
+        return self.manifest.language
+
+    @property
+    def namespace_prefixes(self) -> tuple[str, ...]:
+        return self.manifest.namespace_prefixes
+
+
+def _version_dir(models_dir: Path, wiki: str) -> Path:
+    link = models_dir / wiki
+    if not link.exists():
+        raise BundleError(f"no model bundle for wiki {wiki!r} in {models_dir}")
+    return link.resolve()
+
+
+def _read_manifest(directory: Path) -> BundleManifest:
+    try:
+        return BundleManifest.model_validate_json((directory / MANIFEST).read_bytes())
+    except FileNotFoundError as exc:
+        raise BundleError(f"{directory}: no {MANIFEST}") from exc
+    except ValidationError as exc:
+        raise BundleError(f"{directory}/{MANIFEST} is not a supported bundle manifest: {exc}") from exc
+
+
+def load_bundle(models_dir: str | Path, wiki: str, *, verify: bool = False) -> Bundle:
+    """Open the current version of ``models_dir/wiki``; see ``open_bundle``. A version removed by a
+    concurrent publish while it was being opened is retried once with the new one."""
+    directory = _version_dir(Path(models_dir), wiki)
+    try:
+        return open_bundle(directory, wiki=wiki, verify=verify)
+    except BundleError:
+        if _version_dir(Path(models_dir), wiki) == directory:
+            raise
+        return open_bundle(_version_dir(Path(models_dir), wiki), wiki=wiki, verify=verify)
+
+
+def open_bundle(directory: Path, *, wiki: str | None = None, verify: bool = False) -> Bundle:
+    """Open the bundle version in ``directory``. Raises BundleError when it is incomplete, of another
+    format, for another wiki or other feature columns, or (``verify=True``) when a file's sha256
+    differs from the manifest."""
+    manifest = _read_manifest(directory)
+    if wiki is not None and manifest.wiki != wiki:
+        raise BundleError(f"{directory}: manifest is for wiki {manifest.wiki!r}, not {wiki!r}")
+    if tuple(manifest.features) != FEATURES:
+        raise BundleError(f"{directory}: bundle has features {manifest.features}, this version computes {FEATURES}")
+    if manifest.relatedness != relatedness_settings():
+        raise BundleError(f"{directory}: relatedness {manifest.relatedness} differs from {relatedness_settings()}")
+    for name, artifact in manifest.artifacts.items():
+        path = directory / name
+        if not path.is_file() or path.stat().st_size != artifact.bytes:
+            raise BundleError(f"{directory}: artifact {name} is missing or has the wrong size")
+        if verify and sha256_file(path) != artifact.sha256:
+            raise BundleError(f"{directory}: artifact {name} does not match its sha256")
+    try:
+        idf = np.load(directory / IDF_FILE, mmap_mode="r", allow_pickle=False)
+        return Bundle(
+            path=directory,
+            manifest=manifest,
+            anchors=Anchors(directory),
+            targets=Targets(directory),
+            vectoriser=Vectoriser(idf),
+            model=LinkModel.load(directory / MODEL_FILE, FEATURES),
+            dataset_checksums=manifest.dataset_checksums(),
+        )
+    except (OSError, ValueError, ModelMismatch) as exc:
+        raise BundleError(f"{directory}: cannot load bundle: {exc}") from exc
+
+
+class BundleWriter:
+    """Builds one new version of ``models_dir/wiki`` and publishes it atomically.
+
+    Write files into ``directory``, then call ``publish`` (or ``discard``). Used as a context manager,
+    an exception discards the unfinished version."""
+
+    def __init__(self, models_dir: str | Path, wiki: str) -> None:
+        self.models_dir = Path(models_dir)
+        self.wiki = wiki
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        self.directory = self.models_dir / f".{wiki}-{stamp}-{secrets.token_hex(3)}"
+        self.directory.mkdir()
+        self._done = False
+
+    def __enter__(self) -> BundleWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if not self._done:
+            self.discard()
+
+    def artifacts(self) -> dict[str, Artifact]:
+        """sha256 and size of every file written so far (the manifest excluded)."""
+        return {
+            p.name: Artifact(sha256=sha256_file(p), bytes=p.stat().st_size)
+            for p in sorted(self.directory.iterdir())
+            if p.name != MANIFEST
+        }
+
+    def write_manifest(self, manifest: BundleManifest) -> None:
+        (self.directory / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+    def publish(self) -> Path:
+        """Make this version current: fsync it, swap the ``models_dir/wiki`` symlink, remove versions
+        older than the previous one. Returns the path of the published version."""
+        if not (self.directory / MANIFEST).is_file():
+            raise BundleError(f"{self.directory}: publish needs a manifest")
+        for path in self.directory.iterdir():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        link = self.models_dir / self.wiki
+        previous = link.resolve() if link.is_symlink() else None
+        if link.exists() and not link.is_symlink():
+            # A plain directory (copied by hand): move it aside; readers briefly see no bundle.
+            previous = link.rename(self.models_dir / f".{self.wiki}-replaced-{secrets.token_hex(3)}")
+        temporary = self.models_dir / f".{self.wiki}.link-{secrets.token_hex(3)}"
+        temporary.symlink_to(self.directory.name)
+        os.replace(temporary, link)
+        _fsync_dir(self.models_dir)
+        self._done = True
+        keep = {self.directory.resolve(), previous}
+        for old in self.models_dir.glob(f".{self.wiki}-*"):
+            if old.is_dir() and old.resolve() not in keep:
+                shutil.rmtree(old, ignore_errors=True)
+        return self.directory
+
+    def discard(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self._done = True
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BundleCache:
+    """A thread-safe LRU of loaded bundles for a worker serving many wikis.
+
+    ``get`` returns the loaded bundle, reloading it when a newer version was published (checked with
+    one ``readlink`` per call) and evicting the least recently used wiki beyond ``capacity``. Evicted
+    bundles are unmapped once no caller holds them any more."""
+
+    def __init__(self, models_dir: str | Path, capacity: int = 256) -> None:
+        self.models_dir = Path(models_dir)
+        self.capacity = capacity
+        self._bundles: OrderedDict[str, Bundle] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, wiki: str) -> Bundle:
+        current = _version_dir(self.models_dir, wiki)
+        with self._lock:
+            bundle = self._bundles.get(wiki)
+            if bundle is not None and bundle.path == current:
+                self._bundles.move_to_end(wiki)
+                return bundle
+        bundle = load_bundle(self.models_dir, wiki)
+        with self._lock:
+            self._bundles[wiki] = bundle
+            self._bundles.move_to_end(wiki)
+            while len(self._bundles) > self.capacity:
+                self._bundles.popitem(last=False)
+        return bundle
+
+
+def relatedness_settings() -> dict[str, int | str]:
+    """The manifest's ``relatedness`` entry for bundles written by this version."""
+    return {"method": "hashed-tfidf-linking-articles", "dim": DIM, "idf_buckets": IDF_BUCKETS}
+

@@ -1,0 +1,243 @@
+"""Training statistics from a dump, in two streaming passes (used by train.py).
+
+Pass 1 (``LinkCounts.read_dump``) reads the dump once: redirects, article titles, and for every
+training article its links (all article links, templates included, as mwaddlink counts them) and the
+document frequencies for relatedness; each training article's wikitext with its top-level links
+turned into text is spooled to a temporary file, so the dump is parsed only once.
+
+Pass 2 (``ContextCounts.read_spool``) reads the spool back and, now that the redirects and the
+candidate anchors are known, counts per anchor its plain-text occurrences (for link probability),
+per (anchor, target) the number of source articles, per target its linking articles and context
+vector, and keeps a compact ``ArticleSample`` of up to ``max_samples`` articles for the training rows.
+
+Memory holds the dictionaries being built and the samples (bounded), never the dump.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+from tqdm import tqdm
+
+from scoring.anchors import is_number_anchor
+from scoring.backtest import remove_links
+from scoring.dumps import MalformedPage, is_article, iter_pages, split_of
+from scoring.mentions import find_mentions
+from scoring.relatedness import DocumentFrequencies, TargetContexts, Vectoriser
+from scoring.titles import is_article_link, normalise_anchor, normalise_title
+from scoring.tokenize import ngram_spans
+from scoring.wikitext import ParsedArticle, parse_article
+
+__all__ = ["ArticleSample", "ContextCounts", "LinkCounts", "spool_file"]
+
+# Samples of the first pages of a dump link 1-15 % of the time to their own articles; a complete wiki
+# (ltgwiki) about 40 %.
+COMPLETE_DUMP_SHARE = 0.3
+def _article_links(article: ParsedArticle, language: str, prefixes: frozenset[str]) -> Iterator[tuple[str, str, bool]]:
+    """(anchor key, target title, top level) of every article link with a usable anchor."""
+    for link in article.links:
+        if link.anchor and is_article_link(link.target, language, prefixes):
+            key = normalise_anchor(link.anchor)
+            if key and not is_number_anchor(key):
+                yield key, link.target, link.top_level
+
+
+@dataclass
+class LinkCounts:
+    """Pass 1 results."""
+
+    language: str
+    prefixes: frozenset[str]
+    redirects: dict[str, str] = field(default_factory=dict)  # ns-0 redirect title -> target title
+    articles: set[str] = field(default_factory=set)  # titles of ns-0 articles (any split)
+    aslink: Counter[str] = field(default_factory=Counter)  # link occurrences per anchor key
+    df: DocumentFrequencies = field(default_factory=DocumentFrequencies)
+    pages: int = 0
+    train_articles: int = 0
+    test_articles: int = 0
+    malformed: int = 0
+
+    def resolve(self, title: str) -> str:
+        """One redirect hop, as mwaddlink."""
+        return self.redirects.get(title, title)
+
+    def read_dump(self, dump: Path, spool: IO[str], progress: bool) -> None:
+        def malformed(error: MalformedPage) -> None:
+            self.malformed += 1
+            tqdm.write(f"skipping {error}")
+
+        pages = iter_pages(dump, on_error=malformed)
+        for page in tqdm(pages, desc="pass 1/2 read dump", unit=" pages", disable=not progress, mininterval=1):
+            self.pages += 1
+            if page.namespace != 0:
+                continue
+            title = normalise_title(page.title)
+            if page.redirect is not None:
+                self.redirects[title] = page.redirect
+                continue
+            if not is_article(page):
+                continue
+            self.articles.add(title)
+            if split_of(page.page_id) == "test":
+                self.test_articles += 1
+                continue
+            self.train_articles += 1
+            article = parse_article(page.text)
+            links = list(_article_links(article, self.language, self.prefixes))
+            self.aslink.update(key for key, _, _ in links)
+            unlinked = remove_links(article, language=self.language, namespace_prefixes=self.prefixes)
+            self.df.add(unlinked.wikitext)
+            record = {"title": title, "text": unlinked.wikitext, "links": links}
+            spool.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@dataclass(frozen=True)
+class ArticleSample:
+    """What the training rows of one article need; target ids index ``ContextCounts.titles``."""
+
+    title_key: str
+    own_target: int  # -1 when the article's title is not a target
+    length: int  # characters of the (unlinked) wikitext
+    mentions: tuple[tuple[str, int, bool], ...]  # (key, wikitext offset, first char uppercase), discovery order
+    occurrences: dict[str, int]  # plain-text occurrences of candidate keys in this article
+    link_keys: dict[str, int]  # this article's link occurrences per key (its share of aslink)
+    top_keys: dict[str, int]  # the same for top-level links
+    pairs: dict[str, frozenset[int]]  # key -> targets it links with that anchor, anywhere
+    linked: frozenset[int]  # targets it links, anywhere
+    gold: frozenset[tuple[str, int]]  # (key, target) of its top-level links
+    existing_anchors: str  # NUL-joined anchor keys of the links left after unlinking (templates etc.)
+    existing_targets: frozenset[int]
+    vector: np.ndarray
+
+
+@dataclass
+class ContextCounts:
+    """Pass 2 results over the candidate anchors (keys linked more than once)."""
+
+    links: LinkCounts
+    candidates: frozenset[str]
+    titles: list[str]  # target id -> title (sorted, so ids are deterministic)
+    target_ids: dict[str, int]
+    complete: bool  # red-link targets were dropped (see ``prepare``)
+    astext: Counter[str] = field(default_factory=Counter)
+    pair_articles: Counter[tuple[str, int]] = field(default_factory=Counter)
+    samples: list[ArticleSample] = field(default_factory=list)
+
+    @classmethod
+    def prepare(cls, links: LinkCounts, spool: IO[str], coverage: str = "auto") -> ContextCounts:
+        """Candidate anchors and the target universe, from pass 1 and the spooled link lists.
+
+        ``coverage``: "complete" (the dump holds every article: targets that are not articles of it are
+        red links and are dropped, as mwaddlink keeps only targets in ``pageids``), "partial" (a sample:
+        every target title is kept) or "auto" (complete when at least ``COMPLETE_DUMP_SHARE`` of the
+        training articles' link occurrences point at articles of the dump)."""
+        if coverage not in ("auto", "complete", "partial"):
+            raise ValueError(f"coverage must be auto, complete or partial, not {coverage!r}")
+        candidates = frozenset(k for k, n in links.aslink.items() if n > 1)
+        spool.seek(0)
+        universe: set[str] = set()
+        occurrences = internal = 0
+        for line in spool:
+            for key, target, _ in json.loads(line)["links"]:
+                resolved = links.resolve(target)
+                occurrences += 1
+                internal += resolved in links.articles
+                if key in candidates:
+                    universe.add(resolved)
+        complete = coverage == "complete" or (
+            coverage == "auto" and occurrences > 0 and internal / occurrences >= COMPLETE_DUMP_SHARE
+        )
+        if complete:
+            universe &= links.articles
+        titles = sorted(universe)
+        return cls(
+            links=links,
+            candidates=candidates,
+            titles=titles,
+            target_ids={t: i for i, t in enumerate(titles)},
+            complete=complete,
+        )
+
+    def read_spool(self, spool: IO[str], max_samples: int, progress: bool) -> TargetContexts:
+        """Pass 2; returns the summed context vectors of every target."""
+        links = self.links
+        vectoriser = Vectoriser(links.df.idf())
+        contexts = TargetContexts(len(self.titles))
+        self.target_articles = np.zeros(len(self.titles), dtype=np.int64)
+        spool.seek(0)
+        records = tqdm(spool, desc="pass 2/2 count contexts", unit=" articles", total=links.train_articles,
+                       disable=not progress, mininterval=1)
+        for line in records:
+            record = json.loads(line)
+            article = parse_article(record["text"])
+            sample = self._count_article(record, article, vectoriser)
+            own = [sample.own_target] if sample.own_target >= 0 else []
+            contexts.add(np.array(sorted(sample.linked) + own, dtype=np.int64), sample.vector)
+            if len(self.samples) < max_samples:
+                self.samples.append(sample)
+        return contexts
+
+    def _count_article(self, record: dict, article: ParsedArticle, vectoriser: Vectoriser) -> ArticleSample:
+        links, ids = self.links, self.target_ids
+        language = links.language
+        all_links = [(k, t, top) for k, t, top in record["links"]]
+        link_keys = Counter(k for k, _, _ in all_links)
+        top_keys = Counter(k for k, _, top in all_links if top)
+        pairs = {
+            (k, ids[r]) for k, t, _ in all_links if k in self.candidates and (r := links.resolve(t)) in ids
+        }
+        self.pair_articles.update(pairs)
+        by_key: dict[str, set[int]] = {}
+        for key, target in pairs:
+            by_key.setdefault(key, set()).add(target)
+        linked = frozenset(ids[r] for _, t, _ in all_links if (r := links.resolve(t)) in ids)
+        self.target_articles[sorted(linked)] += 1
+        occurrences: Counter[str] = Counter()
+        candidates = self.candidates
+        for run in article.runs:
+            text = run.text
+            lowered = text.lower()
+            if len(lowered) != len(text):  # a character lowercases to several ("İ"): slice, then lower
+                lowered = None
+            for start, end, _ in ngram_spans(text, language):
+                # Token edges are never whitespace, so this is normalise_anchor(text[start:end]).
+                key = lowered[start:end] if lowered is not None else text[start:end].lower()
+                if key in candidates:
+                    occurrences[key] += 1
+        for key, count in occurrences.items():
+            self.astext[key] += max(count - top_keys[key], 0)
+        title = record["title"]
+        mentions = tuple(
+            (m.key, m.wikitext_offset, m.text[:1].isupper())
+            for m in find_mentions(article, language=language, title=title, excluded_sections=(),
+                                   is_anchor=self.candidates.__contains__)
+        )
+        remaining = [(k, t) for k, t, top in all_links if not top]
+        return ArticleSample(
+            title_key=normalise_anchor(title),
+            own_target=ids.get(links.resolve(title), -1),
+            length=max(len(record["text"]), 1),
+            mentions=mentions,
+            occurrences={k: occurrences[k] for k, _, _ in mentions if k in occurrences},
+            link_keys=dict(link_keys),
+            top_keys=dict(top_keys),
+            pairs={key: frozenset(targets) for key, targets in by_key.items()},
+            linked=linked,
+            gold=frozenset((k, ids[r]) for k, t, top in all_links if top and (r := links.resolve(t)) in ids),
+            existing_anchors="\0".join(k for k, _ in remaining),
+            existing_targets=frozenset(ids[r] for _, t in remaining if (r := links.resolve(t)) in ids),
+            vector=vectoriser.page_vector(record["text"]),
+        )
+
+
+def spool_file() -> IO[str]:
+    """A temporary text file for pass 1 output, deleted when closed."""
+    return tempfile.TemporaryFile("w+", encoding="utf-8", prefix="addlink-train-")
+

@@ -1,0 +1,118 @@
+"""Training rows: the candidates the scorer would see on each training article, labelled by its links.
+
+For a training article P (links already turned into text, as in the backtest), every mention the
+scorer would consider yields one row per top-10 candidate, label 1 when P links that anchor to that
+target. Every number describing the dictionary is computed *as if P had not been in training*
+(leave-one-out): P's links are subtracted from the counts, its text from the link probability, its
+vector from the target contexts. Without this, a link P itself contributed would make its own
+features look stronger than they ever are on an unseen article, and the model would learn to trust
+features that the backtest (and production) cannot reproduce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz.distance import Jaro
+
+from scoring.anchors import padded_kurtosis
+from scoring.corpus import ArticleSample
+from scoring.features import MAX_CANDIDATES, FeatureColumns
+from scoring.relatedness import TargetContexts
+
+__all__ = ["Dictionary", "TrainingRows", "training_rows"]
+
+MIN_LINK_PROBABILITY = 0.065
+
+
+@dataclass(frozen=True)
+class Dictionary:
+    """The filtered anchor dictionary in training form (target ids index ``titles``)."""
+
+    candidates: dict[str, dict[int, int]]  # key -> {target: source articles}
+    aslink: dict[str, int]
+    astext: dict[str, int]
+    ngram: dict[str, int]
+    titles: list[str]
+    target_articles: np.ndarray
+    target_known: np.ndarray
+
+    def link_prob(self, key: str) -> float:
+        linked, text = self.aslink[key], self.astext.get(key, 0)
+        return linked / (linked + text)
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    features: np.ndarray  # float32 (rows, len(FEATURES))
+    labels: np.ndarray  # float32 0/1
+    articles: int
+
+
+class _RowBuilder:
+    def __init__(self, dictionary: Dictionary, contexts: TargetContexts) -> None:
+        self.d = dictionary
+        self.contexts = contexts
+        self._kurtosis = {k: padded_kurtosis(list(c.values())) for k, c in dictionary.candidates.items()}
+        self._jaro: dict[tuple[str, int], float] = {}
+        self.columns: dict[str, list] = {name: [] for name in FeatureColumns.__dataclass_fields__}
+        self.labels: list[int] = []
+
+    def jaro(self, key: str, target: int) -> float:
+        value = self._jaro.get((key, target))
+        if value is None:
+            value = self._jaro[(key, target)] = Jaro.similarity(key, self.d.titles[target].lower())
+        return value
+
+    def add_article(self, sample: ArticleSample) -> None:
+        d = self.d
+        blocked = sample.existing_targets | ({sample.own_target} if sample.own_target >= 0 else set())
+        for key, offset, capitalised in sample.mentions:
+            if key not in d.candidates or key in sample.title_key or key in sample.existing_anchors:
+                continue
+            own = sample.pairs.get(key, frozenset())
+            counts = {t: c - (t in own) for t, c in d.candidates[key].items()}
+            counts = {t: c for t, c in counts.items() if c > 0}
+            aslink = d.aslink[key] - sample.link_keys.get(key, 0)
+            astext = d.astext.get(key, 0) - max(sample.occurrences.get(key, 0) - sample.top_keys.get(key, 0), 0)
+            if not counts or aslink <= 1 or aslink / (aslink + max(astext, 0)) < MIN_LINK_PROBABILITY:
+                continue  # without this article the anchor would not be in the dictionary
+            if not blocked.isdisjoint(counts):
+                continue
+            ranked = sorted(counts, key=lambda t: (-counts[t], d.titles[t]))[:MAX_CANDIDATES]
+            self._add_rows(sample, key, offset, capitalised, counts, ranked, aslink, max(astext, 0), bool(own))
+
+    def _add_rows(self, sample: ArticleSample, key: str, offset: int, capitalised: bool, counts: dict[int, int],
+                  ranked: list[int], aslink: int, astext: int, changed: bool) -> None:
+        d, columns = self.d, self.columns
+        ids = np.array(ranked, dtype=np.int64)
+        contributed = np.array([t in sample.linked or t == sample.own_target for t in ranked])
+        total = sum(counts.values())
+        kurtosis = padded_kurtosis(list(counts.values())) if changed else self._kurtosis[key]
+        columns["relatedness"].extend(self.contexts.leave_one_out(ids, sample.vector, contributed).tolist())
+        for rank, target in enumerate(ranked):
+            columns["ngram"].append(d.ngram[key])
+            columns["freq"].append(counts[target])
+            columns["ambig"].append(len(counts))
+            columns["kurtosis"].append(kurtosis)
+            columns["jaro"].append(self.jaro(key, target))
+            columns["commonness"].append(counts[target] / total)
+            columns["link_prob"].append(aslink / (aslink + astext))
+            columns["target_articles"].append(int(d.target_articles[target]) - (target in sample.linked))
+            columns["target_known"].append(int(d.target_known[target]))
+            columns["rank"].append(rank)
+            columns["position"].append(offset / sample.length)
+            columns["capitalised"].append(int(capitalised))
+            self.labels.append(int((key, target) in sample.gold))
+
+
+def training_rows(samples: Iterable[ArticleSample], dictionary: Dictionary, contexts: TargetContexts) -> TrainingRows:
+    builder = _RowBuilder(dictionary, contexts)
+    articles = 0
+    for sample in samples:
+        builder.add_article(sample)
+        articles += 1
+    columns = FeatureColumns(**{name: np.array(values, dtype=np.float32) for name, values in builder.columns.items()})
+    return TrainingRows(columns.matrix(), np.array(builder.labels, dtype=np.float32), articles)

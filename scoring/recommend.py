@@ -1,0 +1,316 @@
+"""The verb: an article's wikitext and a wiki's bundle in, link recommendations (``gelr_data``) out.
+
+Semantics are mwaddlink v2's (reference mwaddlink.md §2.5–2.10), computed in three steps:
+
+1. ``score_page``: parse once, find every candidate mention in discovery order (mentions.py), drop
+   those that can never be suggested whatever else is chosen — the mention is a substring of the
+   page title or of an anchor already linked anywhere on the page, or one of its candidates is
+   already linked anywhere on the page (after one redirect hop) or is the page itself — then build
+   the features of the top 10 candidates of every remaining mention and score them all with ONE
+   model call.
+2. ``select``: walk the mentions in discovery order exactly as mwaddlink does one at a time: skip a
+   mention contained in an anchor suggested earlier or having a candidate suggested earlier; take its
+   best candidate (first maximum in frequency order); keep it when its score reaches the threshold;
+   stop at ``max_links``. Scores do not depend on earlier choices, so this equals mwaddlink's
+   sequential loop.
+3. ``place``: keep the first ``max_links`` suggestions the editor can find on the page, with the
+   ``match_index`` it needs (mentions.editor_match_indices).
+``recommend`` = all three, wrapped in ``Gelr`` with the bundle's dataset checksums.
+
+Time is bounded: wikitext above ``MAX_WIKITEXT_CHARS`` is refused at once (MediaWiki's own article
+size limit), and the deadline is checked while mentions are collected; when it passes, the mentions
+found so far are scored and the result says ``complete=False``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+
+import numpy as np
+
+from scoring.bundle import Bundle
+from scoring.features import CandidateBatch, page_candidates
+from scoring.gelr import Gelr, GelrLink, GelrMeta
+from scoring.mentions import Mention, editor_match_indices, find_mentions
+from scoring.titles import is_article_link, normalise_anchor, normalise_title
+from scoring.wikitext import ParsedArticle, parse_article
+
+__all__ = [
+    "DEFAULT_DEADLINE_S",
+    "MAX_WIKITEXT_CHARS",
+    "ArticleTooLarge",
+    "PageBlocks",
+    "Recommendation",
+    "ScoredPage",
+    "page_blocks",
+    "place",
+    "recommend",
+    "score_page",
+    "select",
+]
+
+DEFAULT_DEADLINE_S = 5.0
+# MediaWiki's default $wgMaxArticleSize is 2048 KiB; no real revision is longer (in characters, at most).
+MAX_WIKITEXT_CHARS = 2048 * 1024
+_DEADLINE_CHECK_EVERY = 256
+
+
+class _DeadlinePassed(Exception):
+    """Raised inside mention finding to stop it; never leaves this module."""
+
+
+class ArticleTooLarge(ValueError):
+    """The wikitext exceeds ``MAX_WIKITEXT_CHARS``; refused without parsing."""
+
+
+@dataclass(frozen=True)
+class ScoredPage:
+    """Every candidate of a page with its score, before selection (see ``select``)."""
+
+    mentions: tuple[Mention, ...]
+    anchor_index: tuple[int, ...]  # each mention's index in the bundle's anchor dictionary
+    batch: CandidateBatch
+    scores: np.ndarray  # float32, one per row of ``batch``
+    complete: bool  # False when the deadline stopped mention collection early
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What ``recommend`` returns: the ``gelr_data`` object plus how the page was scored."""
+
+    gelr: Gelr
+    complete: bool
+    mentions: int  # mentions whose candidates were scored
+    candidates: int  # candidate rows scored (one model call)
+
+    @property
+    def links(self) -> tuple[GelrLink, ...]:
+        return self.gelr.links
+
+
+def _application_version() -> str:
+    try:
+        return metadata.version("addlink-stream")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+APPLICATION_VERSION = _application_version()
+
+
+class _Deadline:
+    def __init__(self, seconds: float | None, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._at = None if seconds is None else clock() + seconds
+
+    def passed(self) -> bool:
+        return self._at is not None and self._clock() >= self._at
+
+
+@dataclass(frozen=True)
+class PageBlocks:
+    """What a page's own links rule out, whatever the model says (mwaddlink §2.5 rules 2 and 3)."""
+
+    anchors: str  # NUL-joined anchor keys of every article link on the page, templates included, and the title
+    targets: frozenset[int]  # target ids linked anywhere on the page (one redirect hop), and the page itself
+
+    def blocks_key(self, key: str) -> bool:
+        """True when ``key`` is a substring of the title or of an anchor linked on the page."""
+        return key in self.anchors
+
+
+def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlocks:
+    anchors = [normalise_anchor(title)]
+    targets: set[int] = set()
+    prefixes = bundle.namespace_prefixes
+    for link in article.links:
+        if not is_article_link(link.target, bundle.language, prefixes):
+            continue
+        anchors.append(normalise_anchor(link.anchor))
+        target = bundle.targets.id_of(link.target)
+        if target >= 0:
+            targets.add(target)
+    page_target = bundle.targets.id_of(normalise_title(title))
+    if page_target >= 0:
+        targets.add(page_target)
+    return PageBlocks("\0".join(anchors), frozenset(targets))
+
+
+def _has_candidate_in(bundle: Bundle, anchor_index: int, linked: frozenset[int] | set[int]) -> bool:
+    if not linked:
+        return False
+    rows = bundle.anchors.candidate_rows(anchor_index)
+    return any(t in linked for t in bundle.anchors.target[rows.start : rows.stop].tolist())
+
+
+def score_page(
+    article: ParsedArticle,
+    *,
+    title: str,
+    bundle: Bundle,
+    excluded_sections: Sequence[str] = (),
+    deadline_s: float | None = DEFAULT_DEADLINE_S,
+    clock: Callable[[], float] = time.monotonic,
+) -> ScoredPage:
+    """Step 1 of the module docstring. ``deadline_s`` counts from the call (None = no limit); it is
+    checked every ``_DEADLINE_CHECK_EVERY`` dictionary lookups, so even a page without a single
+    mention cannot run past it by more than a few thousand lookups."""
+    deadline = _Deadline(deadline_s, clock)
+    blocks = page_blocks(article, title, bundle)
+    anchors = bundle.anchors
+    contains = anchors.keys.__contains__
+    lookups = 0
+
+    def is_anchor(key: str) -> bool:
+        nonlocal lookups
+        lookups += 1
+        if lookups % _DEADLINE_CHECK_EVERY == 0 and deadline.passed():
+            raise _DeadlinePassed
+        return contains(key)
+
+    mentions: list[Mention] = []
+    indices: list[int] = []
+    complete = not deadline.passed()
+    found = find_mentions(
+        article, language=bundle.language, title=title, excluded_sections=excluded_sections, is_anchor=is_anchor
+    )
+    try:
+        for mention in found if complete else ():
+            if blocks.blocks_key(mention.key):
+                continue
+            index = anchors.index(mention.key)
+            if _has_candidate_in(bundle, index, blocks.targets):
+                continue
+            mentions.append(mention)
+            indices.append(index)
+    except _DeadlinePassed:
+        complete = False
+    length = max(len(article.wikitext), 1)
+    batch = page_candidates(
+        anchors,
+        bundle.targets,
+        bundle.vectoriser.page_vector(article.wikitext),
+        np.array(indices, dtype=np.int64),
+        np.array([m.wikitext_offset / length for m in mentions], dtype=np.float32),
+        np.array([m.text[:1].isupper() for m in mentions], dtype=np.float32),
+    )
+    return ScoredPage(tuple(mentions), tuple(indices), batch, bundle.model.predict(batch.features), complete)
+
+
+def select(scored: ScoredPage, bundle: Bundle, *, threshold: float, max_links: int | None) -> list[GelrLink]:
+    """Step 2 of the module docstring: the links mwaddlink would return, in discovery order."""
+    batch, scores = scored.batch, scored.scores
+    # Rows of one mention are contiguous; starts[i]..starts[i+1] are mention i's candidates.
+    starts = np.searchsorted(batch.mention, np.arange(len(scored.mentions) + 1))
+    accepted_anchors: list[str] = []
+    accepted_targets: set[int] = set()
+    links: list[GelrLink] = []
+    for i, mention in enumerate(scored.mentions):
+        if max_links is not None and len(links) >= max_links:
+            break
+        start, end = int(starts[i]), int(starts[i + 1])
+        if start == end:
+            continue
+        if any(mention.key in anchor for anchor in accepted_anchors):
+            continue
+        if _has_candidate_in(bundle, scored.anchor_index[i], accepted_targets):
+            continue
+        best = start + int(np.argmax(scores[start:end]))
+        score = float(scores[best])
+        if score < threshold:
+            continue
+        target = int(batch.target[best])
+        accepted_anchors.append(mention.key)
+        accepted_targets.add(target)
+        links.append(
+            GelrLink(
+                link_text=mention.text,
+                link_target=bundle.targets.title(target),
+                match_index=mention.match_index,
+                wikitext_offset=mention.wikitext_offset,
+                score=score,
+                context_before=mention.context_before,
+                context_after=mention.context_after,
+                link_index=len(links),
+            )
+        )
+    return links
+
+
+def place(article: ParsedArticle, links: Sequence[GelrLink], *, language: str, max_links: int | None) -> list[GelrLink]:
+    """Step 3: the first ``max_links`` of ``links`` (discovery order) that GrowthExperiments' editor can
+    find, with the ``match_index`` it needs when all of them are searched together
+    (``mentions.editor_match_indices``). A link the editor cannot reach is dropped and the next one
+    takes its place; ``link_index`` is renumbered."""
+    kept: list[tuple[GelrLink, int]] = []
+    pending = list(links)
+    while pending and (max_links is None or len(kept) < max_links):
+        room = len(pending) if max_links is None else max_links - len(kept)
+        trial = [link for link, _ in kept] + pending[:room]
+        pending = pending[room:]
+        indices = editor_match_indices(article, [(l.link_text, l.wikitext_offset) for l in trial], language=language)
+        kept = [(link, index) for link, index in zip(trial, indices) if index is not None]
+    return [
+        link.model_copy(update={"match_index": index, "link_index": position})
+        for position, (link, index) in enumerate(kept)
+    ]
+
+
+def recommend(
+    wikitext: str,
+    *,
+    title: str,
+    page_id: int,
+    rev_id: int,
+    bundle: Bundle,
+    threshold: float = 0.6,
+    max_links: int | None = 10,
+    excluded_sections: Sequence[str] = (),
+    deadline_s: float | None = DEFAULT_DEADLINE_S,
+    task_timestamp: int | None = None,
+    parsed: ParsedArticle | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Recommendation:
+    """Recommend links for one revision of an article.
+
+    Defaults are GrowthExperiments' (minimumLinkScore 0.6, maximumLinksPerTask 10); ``max_links=None``
+    means no limit. ``excluded_sections`` are heading texts (case-folded exact match), ``"%LEAD%"`` for
+    the lead. ``task_timestamp`` defaults to now (Unix seconds). ``parsed``: the caller's own
+    ``parse_article(wikitext)``, to save parsing twice. Raises ``ArticleTooLarge``, or ValueError for
+    a threshold outside [0, 1], ``max_links`` < 1 or ``parsed`` of other text. ``page_id``/``rev_id``
+    name the revision in errors; they do not change the result."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be within [0, 1], got {threshold}")
+    if max_links is not None and max_links < 1:
+        raise ValueError(f"max_links must be at least 1 (or None for no limit), got {max_links}")
+    if len(wikitext) > MAX_WIKITEXT_CHARS:
+        raise ArticleTooLarge(
+            f"page {page_id} revision {rev_id} ({title!r}): wikitext of {len(wikitext)} characters exceeds "
+            f"{MAX_WIKITEXT_CHARS}"
+        )
+    if parsed is not None and parsed.wikitext != wikitext:
+        raise ValueError(f"page {page_id} revision {rev_id}: parsed article is not of the given wikitext")
+    started = clock()
+    article = parsed or parse_article(wikitext)
+    remaining = None if deadline_s is None else deadline_s - (clock() - started)
+    scored = score_page(
+        article, title=title, bundle=bundle, excluded_sections=excluded_sections, deadline_s=remaining, clock=clock
+    )
+    links = place(
+        article, select(scored, bundle, threshold=threshold, max_links=None), language=bundle.language,
+        max_links=max_links,
+    )
+    meta = GelrMeta(
+        application_version=APPLICATION_VERSION,
+        dataset_checksums=bundle.dataset_checksums,
+        task_timestamp=int(time.time()) if task_timestamp is None else task_timestamp,
+    )
+    return Recommendation(
+        gelr=Gelr(links=tuple(links), meta=meta),
+        complete=scored.complete,
+        mentions=len(scored.mentions),
+        candidates=len(scored.scores),
+    )

@@ -1,0 +1,199 @@
+"""Train a wiki's bundle from a dump: dictionaries, relatedness, model, backtest, gate, publish.
+
+Steps, in order:
+1. Pass 1 over the dump and pass 2 over the spooled training articles (corpus.py).
+2. The anchor dictionary with mwaddlink's filters: anchors linked more than once (aslink > 1), link
+   probability >= 0.065, number-only anchors dropped; targets resolved one redirect hop; targets are
+   titles, kept whether or not they are pages of the dump.
+3. Leave-one-out training rows (examples.py) and an XGBoost classifier (model.py).
+4. The bundle is written into a fresh version directory, backtested on the dump's test articles
+   (backtest.py) and gated: published (symlink swapped) only if it passes, or with ``force``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from scoring.anchors import AnchorSet, write_anchors
+from scoring.backtest import THRESHOLDS, backtest, gate
+from scoring.bundle import (
+    IDF_FILE,
+    MODEL_FILE,
+    BundleManifest,
+    BundleWriter,
+    GateResult,
+    open_bundle,
+    relatedness_settings,
+)
+from scoring.corpus import ContextCounts, LinkCounts, spool_file
+from scoring.dumps import read_siteinfo
+from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, training_rows
+from scoring.features import FEATURES
+from scoring.model import DEFAULT_ROUNDS, LinkModel
+from scoring.recommend import APPLICATION_VERSION
+from scoring.relatedness import TargetContexts
+from scoring.targets import write_targets
+from scoring.tokenize import word_spans
+
+__all__ = ["TrainReport", "TrainingError", "train"]
+
+DEFAULT_MAX_SAMPLES = 5000
+
+
+class TrainingError(Exception):
+    """The dump cannot produce a model (no training articles, no anchors, no positive examples)."""
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    manifest: BundleManifest
+    published: Path | None  # the version directory, or None when the gate refused it
+    gate: GateResult
+
+
+def _dictionary(counts: ContextCounts) -> Dictionary:
+    links = counts.links
+    candidates: dict[str, dict[int, int]] = {}
+    for (key, target), n in sorted(counts.pair_articles.items()):
+        candidates.setdefault(key, {})[target] = n
+    kept = {
+        key: cands
+        for key, cands in candidates.items()
+        if links.aslink[key] > 1 and links.aslink[key] / (links.aslink[key] + counts.astext[key]) >= MIN_LINK_PROBABILITY
+    }
+    known = np.array([t in links.articles for t in counts.titles], dtype=np.int8)
+    return Dictionary(
+        candidates=kept,
+        aslink={k: links.aslink[k] for k in kept},
+        astext={k: counts.astext[k] for k in kept},
+        ngram={k: max(len(word_spans(k, links.language)), 1) for k in kept},
+        titles=counts.titles,
+        target_articles=counts.target_articles,
+        target_known=known,
+    )
+
+
+def _write_tables(directory: Path, dictionary: Dictionary, counts: ContextCounts, contexts: TargetContexts) -> int:
+    """Write anchors, targets and idf; targets are renumbered to those the dictionary uses.
+    Returns the number of targets written."""
+    used = sorted({t for cands in dictionary.candidates.values() for t in cands})
+    new_id = {old: new for new, old in enumerate(used)}
+    titles = [dictionary.titles[t] for t in used]
+    anchors = [
+        AnchorSet(
+            key=key,
+            link_prob=dictionary.link_prob(key),
+            ngram=dictionary.ngram[key],
+            candidates=[(new_id[t], c) for t, c in cands.items()],
+        )
+        for key, cands in sorted(dictionary.candidates.items())
+    ]
+    write_anchors(directory, anchors, titles)
+    links = counts.links
+    redirects = sorted(
+        (source, new_id[old])
+        for source, target in links.redirects.items()
+        if (old := counts.target_ids.get(target)) is not None and old in new_id and source not in counts.target_ids
+    )
+    index = np.array(used, dtype=np.int64)
+    write_targets(
+        directory,
+        titles,
+        redirects,
+        dictionary.target_articles[index],
+        dictionary.target_known[index],
+        contexts.unit_vectors()[index],
+    )
+    np.save(directory / IDF_FILE, links.df.idf(), allow_pickle=False)
+    return len(used)
+
+
+def train(
+    dump: str | Path,
+    models_dir: str | Path,
+    *,
+    wiki: str,
+    language: str | None = None,
+    threshold: float = 0.5,
+    force: bool = False,
+    coverage: str = "auto",
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    rounds: int = DEFAULT_ROUNDS,
+    n_jobs: int = 2,
+    progress: bool = True,
+) -> TrainReport:
+    """Train, backtest and (if the gate passes or ``force``) publish ``models_dir/wiki``.
+
+    ``language`` defaults to the dump's ``xml:lang``; ``coverage`` is explained in
+    ``corpus.ContextCounts.prepare``. Raises TrainingError when the dump yields no
+    usable training data, ValueError for an unreadable dump header or a gate ``threshold`` that is not
+    one of the backtest thresholds."""
+    if threshold not in THRESHOLDS:
+        raise ValueError(f"gate threshold must be one of {THRESHOLDS}, got {threshold}")
+    started = time.monotonic()
+    dump = Path(dump)
+    site = read_siteinfo(dump)
+    language = language or site.language or wiki.removesuffix("wiki")
+    prefixes = site.namespace_prefixes()
+    links = LinkCounts(language=language, prefixes=prefixes)
+    with spool_file() as spool:
+        links.read_dump(dump, spool, progress)
+        if not links.train_articles:
+            raise TrainingError(f"{dump}: no training articles (ns 0, wikitext, train split)")
+        counts = ContextCounts.prepare(links, spool, coverage)
+        contexts = counts.read_spool(spool, max_samples, progress)
+    dictionary = _dictionary(counts)
+    if not dictionary.candidates:
+        raise TrainingError(f"{dump}: no anchor is linked more than once with link probability >= 0.065")
+    rows = training_rows(counts.samples, dictionary, contexts)
+    positives = int(rows.labels.sum())
+    if positives == 0 or positives == len(rows.labels):
+        raise TrainingError(f"{dump}: {len(rows.labels)} training rows with {positives} positives; cannot fit a classifier")
+    model = LinkModel.fit(rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=rounds)
+    fitted = time.monotonic()
+
+    with BundleWriter(models_dir, wiki) as writer:
+        targets = _write_tables(writer.directory, dictionary, counts, contexts)
+        model.save(writer.directory / MODEL_FILE)
+        manifest = BundleManifest(
+            wiki=wiki,
+            language=language,
+            created=datetime.now(timezone.utc),
+            application_version=APPLICATION_VERSION,
+            features=FEATURES,
+            relatedness=relatedness_settings(),
+            namespace_prefixes=tuple(sorted(prefixes)),
+            complete_dump=counts.complete,
+            training={
+                "dump": dump.name,
+                "pages": links.pages,
+                "malformed_pages": links.malformed,
+                "train_articles": links.train_articles,
+                "test_articles": links.test_articles,
+                "sample_articles": rows.articles,
+                "anchors": len(dictionary.candidates),
+                "targets": targets,
+                "redirects": len(links.redirects),
+                "rows": len(rows.labels),
+                "positives": positives,
+                "rounds": rounds,
+                "seconds_to_fit": round(fitted - started, 1),
+            },
+            backtest=None,
+            gate=None,
+            artifacts=writer.artifacts(),
+        )
+        writer.write_manifest(manifest)
+        tested = backtest(dump, open_bundle(writer.directory, wiki=wiki), progress=progress)
+        result = gate(tested.table, threshold, forced=force)
+        manifest = manifest.model_copy(update={"backtest": tested.table, "gold_excluded": tested.excluded, "gate": result})
+        writer.write_manifest(manifest)
+        if result.passed or force:
+            return TrainReport(manifest=manifest, published=writer.publish(), gate=result)
+        writer.discard()
+        return TrainReport(manifest=manifest, published=None, gate=result)

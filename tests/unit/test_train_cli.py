@@ -1,0 +1,70 @@
+"""The four scoring commands end to end through `addlink` (stream.cli.main), on the ltg excerpt."""
+
+import io
+import json
+import sys
+
+import pytest
+
+from model_fixture import LTG_EXCERPT, trained_models
+from scoring.bundle import load_bundle
+from scoring.dumps import is_article, iter_pages
+from stream.cli import main
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return trained_models(tmp_path_factory.getbasetemp() / "ltg-models")
+
+
+def test_train_refuses_a_model_below_the_gate_with_exit_3(tmp_path, capsys):
+    # The 250-page excerpt is too small for recall >= 0.20 (see the manifest of the forced bundle).
+    code = main(["train", "--wiki", "ltgwiki", "--dump", str(LTG_EXCERPT), "--models", str(tmp_path), "--quiet"])
+    assert code == 3
+    assert "not published" in capsys.readouterr().err
+    assert not (tmp_path / "ltgwiki").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_forced_bundle_records_backtest_gate_and_checksums(models):
+    manifest = load_bundle(models, "ltgwiki", verify=True).manifest
+    assert manifest.wiki == "ltgwiki" and manifest.language == "ltg" and manifest.format_version == 1
+    assert manifest.gate is not None and manifest.gate.forced and not manifest.gate.passed
+    assert [row.threshold for row in manifest.backtest.thresholds] == [round(0.1 * i, 1) for i in range(10)]
+    assert manifest.backtest.articles > 20 and manifest.training["train_articles"] > 100
+    assert {"model.ubj", "anchors.blob.npy", "target_vectors.npy", "idf.npy"} <= set(manifest.artifacts)
+
+
+def test_evaluate_json_reproduces_the_bundle_backtest(models, capsys):
+    assert main(["evaluate", "--wiki", "ltgwiki", "--models", str(models), "--dump", str(LTG_EXCERPT), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert list(printed) == ["wiki", "articles", "thresholds"]
+    assert all(list(row) == ["threshold", "precision", "recall", "predicted", "gold"] for row in printed["thresholds"])
+    assert printed == load_bundle(models, "ltgwiki").manifest.backtest.model_dump(mode="json")
+
+
+def test_score_reads_stdin_and_prints_gelr_data(models, capsys, monkeypatch):
+    page = next(p for p in iter_pages(LTG_EXCERPT) if is_article(p) and len(p.text) > 3000)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(page.text.encode("utf-8"))))
+    args = ["score", "--wiki", "ltgwiki", "--models", str(models), "--title", page.title, "--revid", str(page.rev_id),
+            "--pageid", str(page.page_id), "--threshold", "0.0", "--max", "3", "--exclude-section", "Nūruodis"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == ["links", "meta"] and len(data["links"]) <= 3
+    assert data["meta"]["format_version"] == 1 and "model" in data["meta"]["dataset_checksums"]
+
+
+def test_score_of_an_unknown_wiki_is_a_one_line_error(models, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"text")))
+    args = ["score", "--wiki", "xxwiki", "--models", str(models), "--title", "T", "--revid", "1", "--pageid", "1"]
+    assert main(args) == 2
+    assert "no model bundle for wiki 'xxwiki'" in capsys.readouterr().err
+
+
+def test_bench_score_prints_figures(models, capsys):
+    args = ["bench", "score", "--wiki", "ltgwiki", "--models", str(models), "--dump", str(LTG_EXCERPT),
+            "--limit", "20", "--warmup", "2", "--json"]
+    assert main(args) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["articles"] == 20 and figures["articles_per_second"] > 0
+    assert figures["latency_p50_ms"] <= figures["latency_p99_ms"] and figures["bundle_load_ms"] < 1000
+    assert figures["rss_after_run_mb"] > 0
