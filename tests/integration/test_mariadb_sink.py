@@ -171,6 +171,8 @@ def test_replace_by_revision_is_idempotent(db: Admin, store: RecommendationStore
     store.flush()
     assert db.rows(wiki) == [(10, 1, GELR)]
     assert store.row_state(wiki, 10) is RowState.DATA
+    assert store.stored_data(wiki, 10) == GELR
+    assert store.stored_data(wiki, 99) is None
 
 
 def test_values_are_bound_parameters(db: Admin, store: RecommendationStore, wiki: str) -> None:
@@ -185,6 +187,7 @@ def test_null_row_marks_evaluated_and_never_overwrites_data(db: Admin, store: Re
     store.replace(wiki, 1, 11, None)
     store.flush()
     assert store.row_state(wiki, 11) is RowState.NULL
+    assert store.stored_data(wiki, 11) is None
     store.replace(wiki, 1, 10, None)  # a NULL row for a revision with data changes nothing
     store.replace(wiki, 1, 11, None)  # repeat
     result = store.flush()

@@ -1,0 +1,223 @@
+"""Sensors: named lifecycle hooks the pipeline calls; Prometheus is one implementation.
+
+Processing code never touches a metric object. It calls hooks on a :class:`Sensor` (faust's
+sensors pattern); :class:`PrometheusSensor` turns them into ``addlink_*`` metrics registered on a
+registry passed in (tests pass a fresh ``CollectorRegistry``); :class:`OutcomeTally` keeps plain
+counts for ``addlink replay``'s summary and the stream benchmark; :class:`SensorSet` fans out.
+
+Label rules: ``wiki`` is an enabled wiki id or ``"other"``, ``outcome`` a GrowthExperiments outcome
+name, ``error_type`` an exception class name; never page ids or titles. Durations are in seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram
+
+# Due-to-acknowledged latency spans milliseconds (quiet period 0) to minutes (sink outage).
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class Sensor:
+    """No-op hooks; subclasses override what they record. Every hook must be cheap and never raise."""
+
+    def on_event_in(self, topic: str, wiki: str) -> None: ...
+
+    def on_event_dropped(self, reason: str) -> None: ...
+
+    def on_invalidation(self, wiki: str, kind: str) -> None: ...
+
+    def on_item_forwarded(self, wiki: str) -> None: ...
+
+    def on_item_skipped(self, wiki: str, reason: str) -> None: ...
+
+    def on_outcome(self, wiki: str, outcome: str) -> None: ...
+
+    def on_scored(self, wiki: str, seconds: float) -> None: ...
+
+    def on_error(self, stage: str, error_type: str) -> None: ...
+
+    def on_sink_flush(self, sink: str, seconds: float, ok: bool) -> None: ...
+
+    def on_commit(self, role: str, seconds: float) -> None: ...
+
+    def on_acknowledged(self, role: str, latencies: Sequence[float]) -> None: ...
+
+    def on_lag(self, role: str, topic: str, partition: int, lag: int) -> None: ...
+
+    def on_backpressure(self, role: str, active: bool) -> None: ...
+
+    def on_partitions_held(self, role: str, count: int) -> None: ...
+
+
+class SensorSet(Sensor):
+    """Calls every hook on each of several sensors, in order."""
+
+    def __init__(self, sensors: Iterable[Sensor]) -> None:
+        self.sensors = tuple(sensors)
+
+
+def _fan_out(name: str):  # noqa: ANN202 - builds one SensorSet method per hook
+    def hook(self: SensorSet, *args: object) -> None:
+        for sensor in self.sensors:
+            getattr(sensor, name)(*args)
+
+    hook.__name__ = name
+    return hook
+
+
+for _hook in [name for name in vars(Sensor) if name.startswith("on_")]:
+    setattr(SensorSet, _hook, _fan_out(_hook))
+
+
+class PrometheusSensor(Sensor):
+    """All ``addlink_*`` metrics, created against ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        def counter(name: str, doc: str, labels: Sequence[str]) -> PromCounter:
+            return PromCounter(name, doc, labels, registry=registry)
+
+        self.events_in = counter("addlink_source_events_total", "Events read from source topics.", ["topic", "wiki"])
+        self.dropped = counter("addlink_source_events_dropped_total", "Source events dropped before work.", ["reason"])
+        self.invalidations = counter(
+            "addlink_invalidations_total", "Pages invalidated at once (rows deleted, tag cleared).", ["wiki", "kind"]
+        )
+        self.forwarded = counter("addlink_work_items_total", "Work items forwarded to the work topic.", ["wiki"])
+        self.skipped = counter("addlink_work_items_skipped_total", "Work items skipped as superseded.", ["wiki", "reason"])
+        self.outcomes = counter(
+            "addlink_outcomes_total", "Work items by GrowthExperiments outcome name.", ["wiki", "outcome"]
+        )
+        self.errors = counter("addlink_error_events_total", "Records sent to the error topic.", ["stage", "error_type"])
+        self.sink_failures = counter("addlink_sink_flush_failures_total", "Sink flushes that failed.", ["sink"])
+        self.scoring = Histogram(
+            "addlink_scoring_seconds", "Time to score one article.", ["wiki"], registry=registry, buckets=LATENCY_BUCKETS
+        )
+        self.sink_flush = Histogram(
+            "addlink_sink_flush_seconds", "Time of one successful sink flush.", ["sink"], registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.commit = Histogram(
+            "addlink_commit_seconds", "Time of one checkpoint commit (sinks, producers, offsets).", ["role"],
+            registry=registry, buckets=LATENCY_BUCKETS,
+        )
+        self.latency = Histogram(
+            "addlink_item_latency_seconds", "From an item being due to every sink acknowledging it.", ["role"],
+            registry=registry, buckets=LATENCY_BUCKETS,
+        )
+        self.lag = Gauge(
+            "addlink_consumer_lag", "Messages between the committed offset and the end of the partition.",
+            ["role", "topic", "partition"], registry=registry,
+        )
+        self.backpressure = Gauge(
+            "addlink_backpressure", "1 while consumption is paused because a sink or service is down.", ["role"],
+            registry=registry,
+        )
+        self.held = Gauge(
+            "addlink_partitions_held", "Partitions paused until their next item's quiet period ends.", ["role"],
+            registry=registry,
+        )
+
+    def on_event_in(self, topic: str, wiki: str) -> None:
+        self.events_in.labels(topic, wiki).inc()
+
+    def on_event_dropped(self, reason: str) -> None:
+        self.dropped.labels(reason).inc()
+
+    def on_invalidation(self, wiki: str, kind: str) -> None:
+        self.invalidations.labels(wiki, kind).inc()
+
+    def on_item_forwarded(self, wiki: str) -> None:
+        self.forwarded.labels(wiki).inc()
+
+    def on_item_skipped(self, wiki: str, reason: str) -> None:
+        self.skipped.labels(wiki, reason).inc()
+
+    def on_outcome(self, wiki: str, outcome: str) -> None:
+        self.outcomes.labels(wiki, outcome).inc()
+
+    def on_scored(self, wiki: str, seconds: float) -> None:
+        self.scoring.labels(wiki).observe(seconds)
+
+    def on_error(self, stage: str, error_type: str) -> None:
+        self.errors.labels(stage, error_type).inc()
+
+    def on_sink_flush(self, sink: str, seconds: float, ok: bool) -> None:
+        if ok:
+            self.sink_flush.labels(sink).observe(seconds)
+        else:
+            self.sink_failures.labels(sink).inc()
+
+    def on_commit(self, role: str, seconds: float) -> None:
+        self.commit.labels(role).observe(seconds)
+
+    def on_acknowledged(self, role: str, latencies: Sequence[float]) -> None:
+        histogram = self.latency.labels(role)
+        for seconds in latencies:
+            histogram.observe(seconds)
+
+    def on_lag(self, role: str, topic: str, partition: int, lag: int) -> None:
+        self.lag.labels(role, topic, str(partition)).set(lag)
+
+    def on_backpressure(self, role: str, active: bool) -> None:
+        self.backpressure.labels(role).set(1 if active else 0)
+
+    def on_partitions_held(self, role: str, count: int) -> None:
+        self.held.labels(role).set(count)
+
+
+class OutcomeTally(Sensor):
+    """Plain counts for summaries: outcomes, skips, drops, errors, and the worker's latencies.
+
+    Thread-safe: ingest and worker threads report to the same tally.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[str, Counter[str]] = {
+            name: Counter() for name in ("events_in", "work_items", "outcomes", "skipped", "dropped",
+                                         "invalidations", "errors")
+        }
+        self.latencies: list[float] = []
+        self.held_partitions = 0
+
+    def _count(self, group: str, key: str) -> None:
+        with self._lock:
+            self.counts[group][key] += 1
+
+    def on_event_in(self, topic: str, wiki: str) -> None:
+        self._count("events_in", wiki)
+
+    def on_event_dropped(self, reason: str) -> None:
+        self._count("dropped", reason)
+
+    def on_invalidation(self, wiki: str, kind: str) -> None:
+        self._count("invalidations", kind)
+
+    def on_item_forwarded(self, wiki: str) -> None:
+        self._count("work_items", wiki)
+
+    def on_item_skipped(self, wiki: str, reason: str) -> None:
+        self._count("skipped", reason)
+
+    def on_outcome(self, wiki: str, outcome: str) -> None:
+        self._count("outcomes", outcome)
+
+    def on_error(self, stage: str, error_type: str) -> None:
+        self._count("errors", f"{stage}:{error_type}")
+
+    def on_acknowledged(self, role: str, latencies: Sequence[float]) -> None:
+        if role == "worker":
+            with self._lock:
+                self.latencies.extend(latencies)
+
+    def on_partitions_held(self, role: str, count: int) -> None:
+        if role == "worker":
+            self.held_partitions = count
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """JSON-ready counts, keys sorted."""
+        with self._lock:
+            return {group: dict(sorted(counter.items())) for group, counter in self.counts.items()}

@@ -1,0 +1,106 @@
+"""stream.kafka_io's contract, the same for both transports (confluent-kafka, kafka-python), on the real broker."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+
+from stream.config import KafkaSettings
+from stream.kafka_io import Consumer, make_consumer, make_producer
+
+pytestmark = pytest.mark.integration
+
+TRANSPORTS = ["confluent", "kafka-python"]
+
+
+def settings(bootstrap: str, client: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=bootstrap, client=client)
+
+
+def produce(config: KafkaSettings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = make_producer(config, client_id="contract")
+    errors = []
+    for key, value in records:
+        producer.produce(topic, value=value, key=key, on_delivery=lambda err, _msg: errors.append(err))
+    assert producer.flush(30) == 0
+    assert errors == [None] * len(records)
+
+
+def read(consumer: Consumer, count: int, timeout: float = 20.0) -> list:
+    got: list = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        got += consumer.poll(100, 0.5)
+    return got
+
+
+@pytest.mark.parametrize("client", TRANSPORTS)
+def test_round_trip_commit_and_positions(kafka_bootstrap, make_kafka_topic, client) -> None:
+    config = settings(kafka_bootstrap, client)
+    topic = make_kafka_topic("transport", partitions=3)
+    produce(config, topic, [(f"page{i % 7}".encode(), f"v{i}".encode()) for i in range(40)])
+    group = f"contract-{secrets.token_hex(4)}"
+    consumer = make_consumer(config, group, client_id="contract", session_timeout_ms=6000)
+    assigned: list = []
+    consumer.subscribe([topic], on_assign=assigned.extend, on_revoke=lambda tps: None)
+    messages = read(consumer, 40)
+    assert len(messages) == 40 and sorted(assigned) == [(topic, p) for p in range(3)]
+    for partition in range(3):
+        offsets = [m.offset for m in messages if m.partition == partition]
+        assert offsets == sorted(offsets) == list(range(len(offsets))), "in offset order, none missing"
+    assert all(m.timestamp_ms and m.timestamp_ms > 1_600_000_000_000 for m in messages)
+
+    tp = (topic, messages[0].partition)
+    assert consumer.watermarks(tp)[0] == 0
+    consumer.commit({tp: 2})
+    assert consumer.committed([tp]) == {tp: 2}
+    assert consumer.offsets_for_times({tp: 0}) == {tp: 0}
+    assert consumer.offsets_for_times({tp: int(time.time() * 1000) + 3_600_000}) == {tp: None}
+    assert consumer.partitions(topic) == [0, 1, 2] and consumer.partitions("no-such-topic-" + group) == []
+
+    consumer.pause([tp])
+    consumer.seek(tp, 1)
+    assert [m for m in consumer.poll(100, 1.0) if (m.topic, m.partition) == tp] == [], "paused"
+    consumer.resume([tp])
+    again = [m for m in read(consumer, 1) if (m.topic, m.partition) == tp]
+    assert again and again[0].offset == 1, "resumed at the sought offset"
+    consumer.close()
+
+    # A new member of the group starts at the committed offset.
+    successor = make_consumer(config, group, client_id="contract", session_timeout_ms=6000)
+    successor.subscribe([topic], on_assign=lambda tps: None, on_revoke=lambda tps: None)
+    first = {}
+    for message in read(successor, 40 - 2):
+        first.setdefault(message.partition, message.offset)
+    assert first[tp[1]] == 2
+    successor.close()
+
+
+def test_both_transports_put_a_key_on_the_same_partition(kafka_bootstrap, make_kafka_topic) -> None:
+    """Per-page order survives mixing transports: both partition keys with murmur2 (Java's default)."""
+    topics = {client: make_kafka_topic(f"partitioner-{client}", partitions=12) for client in TRANSPORTS}
+    keys = [f'{{"wiki_id":"elwiki","page_id":{n}}}'.encode() for n in range(60)]
+    placement = {}
+    for client, topic in topics.items():
+        config = settings(kafka_bootstrap, client)
+        produce(config, topic, [(key, b"x") for key in keys])
+        consumer = make_consumer(config, f"contract-{secrets.token_hex(4)}", client_id="contract")
+        consumer.assign({(topic, p): 0 for p in range(12)})
+        placement[client] = {m.key: m.partition for m in read(consumer, len(keys))}
+        consumer.close()
+    assert placement["confluent"] == placement["kafka-python"]
+    assert len(set(placement["confluent"].values())) > 6, "keys spread over the partitions"
+
+
+@pytest.mark.parametrize("client", TRANSPORTS)
+def test_a_bounded_assignment_reads_from_the_given_offsets(kafka_bootstrap, make_kafka_topic, client) -> None:
+    config = settings(kafka_bootstrap, client)
+    topic = make_kafka_topic("assign")
+    produce(config, topic, [(None, f"v{i}".encode()) for i in range(10)])  # type: ignore[misc]
+    consumer = make_consumer(config, f"contract-{secrets.token_hex(4)}", client_id="contract")
+    consumer.assign({(topic, 0): 7})
+    assert [m.value for m in read(consumer, 3)] == [b"v7", b"v8", b"v9"]
+    assert consumer.assignment() == {(topic, 0)}
+    consumer.close()
