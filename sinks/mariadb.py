@@ -382,6 +382,15 @@ class RecommendationStore(Sink[RowWrite]):
             return RowState.NONE
         return RowState.NULL if rows[0][0] else RowState.DATA
 
+    def stored_data(self, wiki_id: str, rev_id: int) -> bytes | None:
+        """The committed `gelr_data` of the revision (None for no row or a NULL row)."""
+        rows = self._select(
+            wiki_id,
+            f"SELECT gelr_data FROM {self.table(wiki_id)} WHERE gelr_revision = %s",
+            (_check_id("rev_id", rev_id),),
+        )
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def has_submission(self, wiki_id: str, rev_id: int) -> bool:
         """True if reviewers submitted feedback on a recommendation for this revision."""
         rows = self._select(
