@@ -236,7 +236,6 @@ class PipelineSettings(ConfigSection):
     shutdown_timeout_s: float = Field(default=30.0, gt=0, description="SIGTERM drain bound")
     backoff_max_s: float = Field(default=30.0, gt=0, description="retry cap while a sink is down")
     lag_interval_s: float = Field(default=10.0, gt=0, description="consumer-lag metric refresh")
-    include_wikitext: bool = Field(default=True, description="work items carry the article text")
     fetch_missing_content: bool = Field(default=False, description="fetch text for page_change.v1 events")
     mediawiki_api_url_template: str = "https://{domain}/w/api.php"
 

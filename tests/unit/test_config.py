@@ -98,7 +98,7 @@ def test_service_defaults() -> None:
     assert settings.tags_mode == "elasticsearch"
     assert settings.scoring.deadline_seconds == 5.0
     assert (settings.pipeline.commit_interval_s, settings.pipeline.commit_max_items) == (2.0, 500)
-    assert settings.pipeline.include_wikitext and not settings.pipeline.fetch_missing_content
+    assert not settings.pipeline.fetch_missing_content
     assert settings.wikis == {}
 
 
