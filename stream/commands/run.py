@@ -43,8 +43,15 @@ log = logging.getLogger(__name__)
 ROLES = ("all", "ingest", "worker")
 
 
-def build_stages(settings: Settings, role: str, obs: Observability, stop: threading.Event) -> list[Stage]:
-    """The subscribed stages of ``role``."""
+def build_stages(
+    settings: Settings,
+    role: str,
+    obs: Observability,
+    stop: threading.Event,
+    *,
+    quiet_period_override_s: int | None = None,
+) -> list[Stage]:
+    """The subscribed stages of ``role`` (``quiet_period_override_s`` replaces every wiki's quiet period)."""
     state = build_state(settings)
     stages = []
     if role in ("all", "ingest"):
@@ -52,7 +59,7 @@ def build_stages(settings: Settings, role: str, obs: Observability, stop: thread
         ingest.loop.subscribe(list(settings.kafka.source_topics))
         stages.append(ingest)
     if role in ("all", "worker"):
-        worker = build_worker(settings, obs, stop, state=state)
+        worker = build_worker(settings, obs, stop, state=state, quiet_period_override_s=quiet_period_override_s)
         worker.loop.subscribe([settings.kafka.work_topic])
         stages.append(worker)
     return stages

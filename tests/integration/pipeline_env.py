@@ -35,9 +35,9 @@ from elasticsearch import Elasticsearch
 from scoring.dumps import DumpPage, is_article, iter_pages
 from sinks.base import json_bytes
 from sinks.elasticsearch import WeightedTagSink
-from stream.bootstrap import Observability, build_ingest, build_state, build_worker, ensure_pipeline_topics
+from stream.bootstrap import Observability, ensure_pipeline_topics
 from stream.commands.produce import page_change_event, wiki_domain
-from stream.commands.run import run_stages
+from stream.commands.run import build_stages, run_stages
 from stream.config import Settings
 from stream.events import encode_key
 from stream.kafka_io import ensure_topics, make_producer
@@ -152,17 +152,7 @@ class PipelineEnv:
         tally = OutcomeTally()
         obs = Observability(extra_sensors=[tally])
         stop = threading.Event()
-        state = build_state(settings)
-        stages = []
-        if role in ("all", "ingest"):
-            ingest = build_ingest(settings, obs, stop, state=state)
-            ingest.loop.subscribe(list(settings.kafka.source_topics))
-            stages.append(ingest)
-        if role in ("all", "worker"):
-            worker = build_worker(settings, obs, stop, state=state,
-                                  quiet_period_override_s=quiet_period_override_s)
-            worker.loop.subscribe([settings.kafka.work_topic])
-            stages.append(worker)
+        stages = build_stages(settings, role, obs, stop, quiet_period_override_s=quiet_period_override_s)
         status: list[int] = []
         thread = threading.Thread(target=lambda: status.append(run_stages(stages, stop)), daemon=True)
         thread.start()
