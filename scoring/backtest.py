@@ -11,8 +11,9 @@ left out are links whose target is linked elsewhere on the page or is the page i
 lies inside the title or inside an anchor linked elsewhere (mwaddlink §2.5), whose anchor is only
 a number (never in the dictionary), whose anchor text occurs nowhere on the page as a mention the
 rules allow (only glued into longer words, as "[[Link]]s", or over five tokens), and, for a complete
-dump, red links (mwaddlink keeps only targets that are pages). mwaddlink's own backtest works on single sentences where none of the page-level rules
-can apply; the counts of what was left out are reported with the table (``Backtest.excluded``).
+dump, red links (mwaddlink keeps only targets that are pages). mwaddlink's own backtest works on
+single sentences, where none of the page-level rules can apply. What was left out is counted and
+reported with the table (``Backtest.excluded``, the manifest's ``gold_excluded``).
 Articles without any gold link are skipped, as mwaddlink skips sentences without links.
 
 Guarantees: deterministic — no deadline applies and no randomness is involved, so ``addlink evaluate``

@@ -16,9 +16,10 @@ Memory holds the dictionaries being built and the samples (bounded), never the d
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -71,7 +72,7 @@ class LinkCounts:
     def read_dump(self, dump: Path, spool: IO[str], progress: bool) -> None:
         def malformed(error: MalformedPage) -> None:
             self.malformed += 1
-            tqdm.write(f"skipping {error}")
+            tqdm.write(f"skipping {error}", file=sys.stderr)
 
         pages = iter_pages(dump, on_error=malformed)
         for page in tqdm(pages, desc="pass 1/2 read dump", unit=" pages", disable=not progress, mininterval=1):

@@ -30,7 +30,7 @@ from scoring.anchors import Anchors
 from scoring.relatedness import cosine_rows
 from scoring.targets import Targets
 
-__all__ = ["FEATURES", "MAX_CANDIDATES", "CandidateBatch", "FeatureColumns", "page_candidates"]
+__all__ = ["FEATURES", "MAX_CANDIDATES", "CandidateBatch", "FeatureColumns", "candidate_rows", "page_candidates"]
 
 MAX_CANDIDATES = 10
 
@@ -71,7 +71,9 @@ class CandidateBatch:
     features: np.ndarray  # float32 (rows, len(FEATURES))
 
 
-def candidate_rows(anchors: Anchors, anchor_index: np.ndarray, limit: int = MAX_CANDIDATES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_rows(
+    anchors: Anchors, anchor_index: np.ndarray, limit: int = MAX_CANDIDATES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, owner, rank) for the top ``limit`` candidates of each anchor, vectorised: ``owner`` is the
     position in ``anchor_index`` a row belongs to."""
     starts = np.asarray(anchors.offsets[anchor_index], dtype=np.int64)

@@ -161,7 +161,7 @@ def score_page(
     deadline = _Deadline(deadline_s, clock)
     blocks = page_blocks(article, title, bundle)
     anchors = bundle.anchors
-    contains = anchors.keys.__contains__
+    contains = anchors.keys.membership()
     lookups = 0
 
     def is_anchor(key: str) -> bool:

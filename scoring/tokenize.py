@@ -261,10 +261,11 @@ def is_word_char(char: str) -> bool:
 
 
 def _word_on_side(text: str, pos: int, step: int) -> bool:
-    """From ``pos`` going in ``step`` direction, skip punctuation; is the next character a word char?"""
+    """From ``pos`` going in ``step`` direction, skip punctuation; is the next character a word char?
+    A sentence end that needs no space ("。") separates like a space does."""
     while 0 <= pos < len(text):
         char = text[pos]
-        if char.isspace():
+        if char.isspace() or char in _TERMINATORS_NO_SPACE:
             return False
         if char not in _PUNCTUATION:
             return True

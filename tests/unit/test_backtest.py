@@ -2,7 +2,7 @@
 
 import pytest
 
-from model_fixture import publish_handmade
+from model_fixture import DATA, publish_handmade
 from scoring.backtest import THRESHOLDS, Unlinked, gate, gold_pairs, remove_links
 from scoring.bundle import BacktestRow, BacktestTable, load_bundle
 from scoring.wikitext import parse_article
@@ -67,3 +67,14 @@ def test_gate_needs_precision_075_and_recall_020(precision, recall, passed, word
 def test_unlinked_has_no_markup_left_from_removed_links():
     assert isinstance(remove_links(parse_article("plain"), language="en"), Unlinked)
     assert remove_links(parse_article("[[a|]] [[b|c]]"), language="en").wikitext == "[[a|]] c"
+
+
+def test_training_pass_names_and_skips_malformed_pages(capsys):
+    from scoring.corpus import LinkCounts, spool_file
+
+    counts = LinkCounts(language="en", prefixes=frozenset())
+    with spool_file() as spool:
+        counts.read_dump(DATA / "text" / "malformed-pages.xml", spool, progress=False)
+    err = capsys.readouterr().err
+    assert counts.malformed >= 4 and "Broken markup" in err and "id=4" in err
+    assert "Good first" in counts.articles

@@ -34,6 +34,12 @@ def articles():
     return pages
 
 
+@pytest.fixture(scope="module")
+def rich_page(bundle, articles):
+    """The (unlinked) article with the most suggestions at threshold 0."""
+    return max(articles, key=lambda p: len(run(bundle, p).links))
+
+
 def run(bundle, page, **kwargs):
     options = {"threshold": 0.0, "max_links": None, "deadline_s": None, **kwargs}
     return recommend(page.text, title=normalise_title(page.title), page_id=page.page_id, rev_id=page.rev_id,
@@ -76,8 +82,8 @@ def test_offsets_point_at_the_link_text_and_links_respect_mwaddlink_rules(bundle
             assert not any(keys[i] in earlier for earlier in keys[:i])  # not inside an earlier suggestion
 
 
-def test_threshold_and_maximum_are_applied_in_discovery_order(bundle, articles):
-    page = max(articles, key=lambda p: len(run(bundle, p).links))
+def test_threshold_and_maximum_are_applied_in_discovery_order(bundle, rich_page):
+    page = rich_page
     everything = run(bundle, page).links
     assert len(everything) >= 4
     firsts = run(bundle, page, max_links=3).links
@@ -118,19 +124,19 @@ def test_batch_selection_equals_mwaddlinks_one_mention_at_a_time_loop(bundle, ar
 
 
 def test_excluded_sections_get_no_links(bundle, articles):
-    def split(page):
+    def links_on_both_sides_of_the_first_heading(page):
         heading = page.text.find("\n==")
         offsets = [link.wikitext_offset for link in run(bundle, page).links]
-        return heading, offsets
+        return heading > 0 and offsets and min(offsets) < heading < max(offsets)
 
-    page = next(p for p in articles if (h := split(p)[0]) > 0 and min(split(p)[1], default=h) < h < max(split(p)[1], default=0))
-    heading, _ = split(page)
+    page = next(p for p in articles if links_on_both_sides_of_the_first_heading(p))
+    heading = page.text.find("\n==")
     without_lead = run(bundle, page, excluded_sections=["%LEAD%"]).links
     assert without_lead and all(link.wikitext_offset > heading for link in without_lead)
 
 
-def test_deadline_returns_the_part_scored(bundle, articles):
-    page = max(articles, key=lambda p: len(run(bundle, p).links))
+def test_deadline_returns_the_part_scored(bundle, rich_page):
+    page = rich_page
     ticks = iter(range(10**6))  # every reading of the clock is one second later
     result = recommend(page.text, title=normalise_title(page.title), page_id=1, rev_id=1, bundle=bundle,
                        threshold=0.0, max_links=None, deadline_s=2.5, clock=lambda: float(next(ticks)))

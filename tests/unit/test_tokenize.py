@@ -102,6 +102,8 @@ def test_max_n() -> None:
         ("(Paris) is", 1, 6, True),
         ("Paris, France", 0, 5, True),
         ("गोदावरी नदी", 0, 4, False),  # would cut before a vowel sign
+        ("云：「安南為西京。」由廈門", 0, 10, True),  # "。」" ends a sentence without a space
+        ("云：「安南為西京。」由廈門", 0, 8, True),
         ("x", 0, 0, False),
     ],
 )
