@@ -328,21 +328,26 @@ class ConsumeLoop:
     def _resume_all(self) -> None:
         """Seek every assigned, not held partition back to its first unhandled offset and resume it."""
         assigned = self.consumer.assignment()
-        unknown = [tp for tp in assigned if tp not in self._next]
-        committed = self.consumer.committed(unknown) if unknown else {}
+        positions = self._positions([tp for tp in assigned if not self._schedule.is_held(tp)])
         to_resume = []
-        for tp in assigned:
-            if self._schedule.is_held(tp):
-                continue
-            position = self._next.get(tp, committed.get(tp))
-            if position is None:
-                position = self.consumer.watermarks(tp)[0]  # auto.offset.reset=earliest
+        for tp, position in positions.items():
             end = self._end.get(tp)
             if end is not None and position >= end:
                 continue  # a bounded partition that is finished stays paused
             self.consumer.seek(tp, position)
             to_resume.append(tp)
         self.consumer.resume(to_resume)
+
+    def _positions(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """First unhandled offset of each partition: this loop's own position, else the group's
+        committed offset, else the start of the log (auto.offset.reset=earliest)."""
+        unknown = [tp for tp in tps if tp not in self._next]
+        committed = self.consumer.committed(unknown) if unknown else {}
+        positions = {}
+        for tp in tps:
+            position = self._next.get(tp, committed.get(tp))
+            positions[tp] = position if position is not None else self.consumer.watermarks(tp)[0]
+        return positions
 
     # ------------------------------------------------------------------ rebalance
 
@@ -370,6 +375,7 @@ class ConsumeLoop:
             self._next.clear()
         self._checkpoint.forget(tps)
         self._schedule.forget(tps)
+        self._sensor.on_partitions_revoked(self.role, list(tps))  # their lag is the new owner's to report
         for tp in tps:
             self._next.pop(tp, None)
         self._sensor.on_partitions_held(self.role, len(self._schedule.held()))
@@ -378,16 +384,17 @@ class ConsumeLoop:
     # ------------------------------------------------------------------ lag
 
     def _report_lag(self) -> None:
+        """Lag of EVERY assigned partition, each interval: from the first unhandled offset (see
+        :meth:`_positions`) to the end of the partition. A partition that never delivered a message
+        here (idle, or paused before its first fetch) is reported too, from its committed offset.
+        Best effort: a broker that cannot answer costs a log line, never the loop."""
         now = self._clock.monotonic()
         if now < self._lag_due:
             return
         self._lag_due = now + self._options.lag_interval_s
         try:
-            for tp in self.consumer.assignment():
-                position = self._next.get(tp)
-                if position is None:
-                    continue
+            for tp, position in self._positions(sorted(self.consumer.assignment())).items():
                 _, high = self.consumer.watermarks(tp)
                 self._sensor.on_lag(self.role, tp[0], tp[1], max(0, high - position))
-        except TransportError as error:
-            log.warning("cannot read watermarks for lag", extra={"role": self.role, "error": str(error)})
+        except Exception as error:  # noqa: BLE001 - a metric must never stop consumption
+            log.warning("cannot read offsets for lag", extra={"role": self.role, "error": str(error)})

@@ -48,6 +48,8 @@ class Sensor:
 
     def on_lag(self, role: str, topic: str, partition: int, lag: int) -> None: ...
 
+    def on_partitions_revoked(self, role: str, partitions: Sequence[tuple[str, int]]) -> None: ...
+
     def on_backpressure(self, role: str, active: bool) -> None: ...
 
     def on_partitions_held(self, role: str, count: int) -> None: ...
@@ -108,7 +110,8 @@ class PrometheusSensor(Sensor):
             registry=registry, buckets=LATENCY_BUCKETS,
         )
         self.lag = Gauge(
-            "addlink_consumer_lag", "Messages between the committed offset and the end of the partition.",
+            "addlink_consumer_lag", "Messages not handled yet, per assigned partition: from the consumer's position "
+            "(else the group's committed offset) to the end of the partition.",
             ["role", "topic", "partition"], registry=registry,
         )
         self.backpressure = Gauge(
@@ -160,6 +163,14 @@ class PrometheusSensor(Sensor):
 
     def on_lag(self, role: str, topic: str, partition: int, lag: int) -> None:
         self.lag.labels(role, topic, str(partition)).set(lag)
+
+    def on_partitions_revoked(self, role: str, partitions: Sequence[tuple[str, int]]) -> None:
+        # A revoked partition's lag is reported by its new owner; a frozen value here would lie.
+        for topic, partition in partitions:
+            try:
+                self.lag.remove(role, topic, str(partition))
+            except KeyError:  # never reported here
+                pass
 
     def on_backpressure(self, role: str, active: bool) -> None:
         self.backpressure.labels(role).set(1 if active else 0)

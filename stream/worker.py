@@ -6,8 +6,9 @@ For each work item (in per-page order, see stream/ingest.py):
    rows and clear its tag — the idempotent repeat of what ingest did at once;
 2. not due yet (``dt + minimum_time_since_last_edit`` in the future): :class:`NotYet`, the loop
    pauses the partition until then (no sleeping, no text kept in memory);
-3. superseded — Redis knows a newer revision or a tombstone, or MariaDB holds a row of a newer
-   revision: skip (the newer item decides the page);
+3. superseded — Redis knows a newer revision or a tombstone, MariaDB holds a row of a newer
+   revision, or this worker itself already handled a newer revision of the page (its writes may
+   still be buffered, invisible to MariaDB reads): skip (the newer item decides the page);
 4. otherwise evaluate: parse, the pre-scoring rules (``stream.eligibility``), the model
    (``scoring.recommend`` under the configured deadline), pruning and the decision;
 5. bring the page to the state of this revision: rows of older revisions deleted, the row written
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -85,6 +87,32 @@ class BundleScorer:
         )
 
 
+class HandledRevisions:
+    """The highest revision this worker brought each of its ``capacity`` most recent pages to.
+
+    Why: the superseded check reads Redis and *committed* MariaDB rows. After Redis lost its state,
+    an older revision can reach the work topic behind a newer one (two data centres' topics, or a
+    duplicate); when both are handled between two checkpoints the newer row is still only buffered,
+    so neither store shows it, and the older revision would be stored next to it. A revision seen
+    here really existed, so an item older than it is stale whatever was committed; memory is
+    bounded (ids only, no text) and losing it on restart only falls back to the stores.
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._capacity = capacity
+        self._latest: OrderedDict[tuple[str, int], int] = OrderedDict()
+
+    def newer_than(self, item: WorkItem) -> bool:
+        return self._latest.get((item.wiki_id, item.page_id), -1) > item.rev_id
+
+    def note(self, item: WorkItem) -> None:
+        key = (item.wiki_id, item.page_id)
+        self._latest[key] = max(item.rev_id, self._latest.get(key, item.rev_id))
+        self._latest.move_to_end(key)
+        if len(self._latest) > self._capacity:
+            self._latest.popitem(last=False)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Write:
     """The row to write for the revision: ``data`` bytes, or None for GrowthExperiments' NULL row."""
@@ -117,6 +145,7 @@ class WorkerHandler:
         self._clock = clock
         self._sensor = sensor
         self._quiet_override = quiet_period_override_s
+        self._handled = HandledRevisions()
 
     def handle(self, message: SourceMessage) -> Done | NotYet:
         try:
@@ -157,7 +186,8 @@ class WorkerHandler:
     def _remove(self, item: WorkItem) -> None:
         record = self._state.page(item.wiki_id, item.page_id)
         stored = self._store.latest_revision(item.wiki_id, item.page_id)
-        if (record is not None and record.rev_id > item.rev_id) or (stored is not None and stored > item.rev_id):
+        if ((record is not None and record.rev_id > item.rev_id) or (stored is not None and stored > item.rev_id)
+                or self._handled.newer_than(item)):
             self._sensor.on_item_skipped(item.wiki_id, "superseded")  # undeleted and edited since
             return
         self._bring_to_state(item, stored=stored, keep_own_row=False, write=None, own_row_state="none")
@@ -169,7 +199,7 @@ class WorkerHandler:
         stored = self._store.latest_revision(wiki_id, item.page_id)
         if (record is not None and (record.rev_id > item.rev_id or record.removed)) or (
             stored is not None and stored > item.rev_id
-        ):
+        ) or self._handled.newer_than(item):
             self._sensor.on_item_skipped(wiki_id, "superseded")
             return
         if item.is_redirect:
@@ -223,6 +253,7 @@ class WorkerHandler:
         """Rows of older revisions gone (all rows unless ``keep_own_row``), ``write`` applied, tag
         set iff the revision's row ends up with data. ``stored``: highest stored revision if known."""
         wiki_id, page_id = item.wiki_id, item.page_id
+        self._handled.note(item)
         if stored is not None and (stored < item.rev_id or not keep_own_row):
             self._store.delete_page(wiki_id, page_id)
             own_row_state = "none"
