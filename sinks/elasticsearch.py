@@ -304,6 +304,19 @@ class WeightedTagSink(TagSink):
         except (ApiError, TransportError, helpers.ScanError) as exc:
             raise _translate(exc, f"cannot list tagged pages of {index}") from exc
 
+    def link_tagged(self, wiki_id: str, page_ids: Sequence[int]) -> frozenset[int]:
+        """Those of ``page_ids`` whose document carries ``recommendation.link/exists`` now.
+
+        One ``mget``, which is realtime (unlike search, it sees writes not yet refreshed), so a
+        reconcile check reads the tag as the next write would find it. No document = no tag.
+        """
+        if not page_ids:
+            return frozenset()
+        # _read only looks at each change's page (the action is irrelevant to a read)
+        docs = self._read([TagChange(wiki_id, page_id, TagAction.CLEAR) for page_id in page_ids])
+        return frozenset(page_id for page_id, doc in zip(page_ids, docs, strict=True)
+                         if doc.found and LINK_TAG in (doc.tags if isinstance(doc.tags, list) else [doc.tags]))
+
     def close(self) -> None:
         super().close()
         self.client.close()

@@ -455,6 +455,74 @@ class RecommendationStore(Sink[RowWrite]):
                 return
             last = int(rows[-1][0])
 
+    def page_rows(self, wiki_id: str, page_ids: Sequence[int]) -> dict[int, dict[int, bool]]:
+        """Every row of the given pages: page id -> {revision id -> gelr_data is not NULL}.
+
+        One query; pages without rows are absent from the answer. For reconcile.
+        """
+        ids = [_check_id("page_id", page_id) for page_id in page_ids]
+        if not ids:
+            return {}
+        marks = ", ".join(["%s"] * len(ids))
+        rows = self._select(
+            wiki_id,
+            f"SELECT gelr_page, gelr_revision, gelr_data IS NOT NULL FROM {self.table(wiki_id)}"
+            f" WHERE gelr_page IN ({marks})",
+            tuple(ids),
+        )
+        pages: dict[int, dict[int, bool]] = {}
+        for page_id, rev_id, has_data in rows:
+            pages.setdefault(int(page_id), {})[int(rev_id)] = bool(has_data)
+        return pages
+
+    def rows_by_page(
+        self, wiki_id: str, *, batch_size: int = 500, after_page_id: int = 0
+    ) -> Iterator[dict[int, dict[int, bool]]]:
+        """Every page with any row (data or NULL), ``batch_size`` pages at a time in page id
+        order, each batch as :meth:`page_rows` gives it. Two short queries per batch, so a whole
+        wiki is never held in memory; rows written meanwhile are seen as they are when their
+        batch is read (same consistency as :meth:`pages_with_data`)."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        table = self.table(wiki_id)
+        last = after_page_id
+        while True:
+            ids = [int(row[0]) for row in self._select(
+                wiki_id,
+                f"SELECT DISTINCT gelr_page FROM {table} WHERE gelr_page > %s ORDER BY gelr_page LIMIT %s",
+                (last, batch_size),
+            )]
+            if ids:
+                yield self.page_rows(wiki_id, ids)
+            if len(ids) < batch_size:
+                return
+            last = ids[-1]
+
+    def delete_revisions(self, wiki_id: str, page_id: int, rev_ids: Sequence[int]) -> int:
+        """Delete these revisions' rows of the page NOW (own transaction, committed); returns the
+        number deleted. Unlike the buffered writes, for reconcile: naming the exact revisions
+        means a row written after they were read (a newer revision) is never touched."""
+        revisions = [_check_id("rev_id", rev_id) for rev_id in rev_ids]
+        if not revisions:
+            return 0
+        _check_id("page_id", page_id)
+        self.ensure_schema(wiki_id)
+        sql = (f"DELETE FROM {self.table(wiki_id)} WHERE gelr_page = %s"
+               f" AND gelr_revision IN ({', '.join(['%s'] * len(revisions))})")
+
+        def delete(conn: Connection) -> int:
+            conn.begin()
+            try:
+                with conn.cursor() as cur:
+                    deleted = cur.execute(sql, (page_id, *revisions))
+                conn.commit()
+            except BaseException:
+                self._rollback(conn)
+                raise
+            return int(deleted)
+
+        return self._run(delete)
+
     def _select(self, wiki_id: str, sql: str, params: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
         self.ensure_schema(wiki_id)
 
