@@ -39,6 +39,7 @@ PageChangeKind = Literal["create", "edit", "move", "delete", "undelete", "visibi
 ChangelogKind = Literal["insert", "update", "delete"]
 
 _MAX_ID = 9_007_199_254_740_991  # the schema's maximum for ids (2^53 - 1)
+MAX_STORED_ID = 2**32 - 1  # GrowthExperiments' gelr_page / gelr_revision are INT UNSIGNED
 
 
 class InvalidEvent(ValueError):
@@ -329,3 +330,12 @@ def _describe(error: ValidationError, what: str) -> str:
         path = ".".join(str(part) for part in item["loc"]) or "(event)"
         lines.append(f"{path}: {item['msg'].removeprefix('Value error, ')}")
     return f"{what}: " + "; ".join(lines)
+
+
+def require_storable_ids(event: PageChangeEvent) -> None:
+    """InvalidEvent unless the page and revision ids fit GrowthExperiments' INT UNSIGNED columns
+    (1..2^32-1). The schema allows 0..2^53-1, so a valid event can still be unusable for an enabled
+    wiki; it goes to the error topic instead of failing in a sink."""
+    for name, value in (("page.page_id", event.page.page_id), ("revision.rev_id", event.revision.rev_id)):
+        if not 1 <= value <= MAX_STORED_ID:
+            raise InvalidEvent(f"{name}: {value} does not fit GrowthExperiments' INT UNSIGNED columns (1..{MAX_STORED_ID})")

@@ -37,6 +37,7 @@ from stream.events import (
     WorkItem,
     content_body,
     parse_event,
+    require_storable_ids,
     titles_created,
     titles_gone,
 )
@@ -137,16 +138,17 @@ class IngestHandler:
         try:
             event = parse_event(message.value)
         except InvalidEvent as error:
-            self._errors.report(message.value, error, key=message.key, topic=message.topic,
-                                partition=message.partition, offset=message.offset)
-            self._sensor.on_error("ingest", type(error).__name__)
-            return Done()
+            return self._reject(message, error)
         wiki = self._settings.wiki(event.wiki_id)
         self._sensor.on_event_in(message.topic, event.wiki_id if wiki else "other")
         reason = not_candidate(event, self._settings)
         if wiki is None or reason in (NotCandidate.CANARY, NotCandidate.WIKI_NOT_ENABLED):
             self._sensor.on_event_dropped(str(reason))
             return Done()
+        try:
+            require_storable_ids(event)
+        except InvalidEvent as error:
+            return self._reject(message, error)
         removal = removal_kind(event, wiki)
         if removal is not None:
             self._remove(event, message, removal)
@@ -154,6 +156,12 @@ class IngestHandler:
             self._sensor.on_event_dropped(str(reason))
         else:
             self._new_revision(event, message)
+        return Done()
+
+    def _reject(self, message: SourceMessage, error: InvalidEvent) -> Done:
+        self._errors.report(message.value, error, key=message.key, topic=message.topic,
+                            partition=message.partition, offset=message.offset)
+        self._sensor.on_error("ingest", type(error).__name__)
         return Done()
 
     def _remove(self, event: PageChangeEvent, message: SourceMessage, kind: str) -> None:

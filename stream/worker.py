@@ -162,10 +162,15 @@ class WorkerHandler:
         if self._is_removal(item, wiki):
             self._remove(item)
             return Done()
+        received = (message.timestamp_ms or 0) / 1000
         due = quiet_period_ends(item, wiki).timestamp()
+        if received:
+            # A revision time in the future (clock skew, a bad event) must not hold the partition, and
+            # every page behind it, until then: the quiet period starts no later than ingest saw it.
+            due = min(due, received + wiki.minimum_time_since_last_edit)
         if self._clock.wall() < due:
             return NotYet(due)
-        due_wall = max(due, (message.timestamp_ms or 0) / 1000)
+        due_wall = max(due, received)
         self._evaluate(item, wiki)
         return Done(due_wall)
 

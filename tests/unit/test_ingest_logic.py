@@ -184,6 +184,16 @@ def test_an_invalid_event_goes_to_the_error_topic_with_its_raw_bytes(raw) -> Non
     assert h.work.items == []
 
 
+@pytest.mark.parametrize(("page_id", "rev_id"), [(0, 100), (7, 0), (2**32, 100), (7, 5_000_000_000)])
+def test_ids_that_do_not_fit_growthexperiments_columns_go_to_the_error_topic(page_id, rev_id) -> None:
+    h = Harness()
+    raw = json.dumps(event(page_id=page_id, rev_id=rev_id)).encode()
+    h.send(raw)
+    ((reported, error, _source),) = h.errors.reports
+    assert reported == raw and type(error).__name__ == "InvalidEvent" and "INT UNSIGNED" in str(error)
+    assert h.work.items == [] and h.store.ops == [] and h.tags.changes == []
+
+
 def test_page_change_events_without_text_use_the_content_source() -> None:
     h = Harness(content_text="Από το API.")
     h.send(event(text=None, stream="mediawiki.page_change.v1"), topic="eqiad.mediawiki.page_change.v1")

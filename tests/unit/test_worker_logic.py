@@ -92,6 +92,14 @@ def test_an_item_waits_for_its_quiet_period_then_is_evaluated() -> None:
     assert h.outcomes() == {"success": 1}
 
 
+def test_a_revision_dated_in_the_future_waits_from_when_it_was_received_not_until_then() -> None:
+    h = Harness(minimum_time_since_last_edit=DAY)
+    future = h.item().model_copy(update={"dt": REV_TIME.replace(year=9999)})
+    assert h.send(future) == NotYet(REV_TIME.timestamp() + DAY)  # sent at REV_TIME (the message timestamp)
+    h.clock.advance(DAY)
+    assert isinstance(h.send(future), Done)
+
+
 def test_success_writes_the_row_then_sets_the_tag() -> None:
     h = Harness(now=REV_TIME, minimum_time_since_last_edit=0)
     h.send(h.item())
