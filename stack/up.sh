@@ -8,9 +8,16 @@
 # from elsewhere (e.g. the stack of another clone) is used as it is if it passes the
 # same health check. Data and logs: <repo>/.stack/.
 # Exit status: 0 when all four are healthy, 1 otherwise (with the failing log's tail).
+# Usage: up.sh [SERVICE...]  (kafka, elasticsearch, mariadb, redis; default: all four), e.g.
+# `bash stack/up.sh elasticsearch` starts and checks only Elasticsearch (fault injection uses this).
 set -euo pipefail
 # shellcheck source=lib/all.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/all.sh"
+
+if (( $# )); then
+  for svc in "$@"; do [[ " ${SERVICES[*]} " == *" $svc "* ]] || die "unknown service '$svc' (one of: ${SERVICES[*]})"; done
+  SERVICES=("$@"); START_ORDER=("$@")
+fi
 
 take_lock
 t0=$SECONDS
@@ -47,6 +54,6 @@ echo
 report_states || failed=1
 echo
 if (( failed )); then
-  die "stack not healthy after $((SECONDS - t0))s (logs in $STACK_LOGS)"
+  die "${*:-stack} not healthy after $((SECONDS - t0))s (logs in $STACK_LOGS)"
 fi
-say "stack healthy in $((SECONDS - t0))s (started: ${started[*]:-none}); for tests: source stack/env.sh"
+say "${*:-stack} healthy in $((SECONDS - t0))s (started: ${started[*]:-none}); for tests: source stack/env.sh"

@@ -184,15 +184,49 @@ class ConfluentConsumer:
         self._consumer.close()
 
 
+class _ExplainedAdmin:
+    """An AdminClient that remembers what librdkafka reports on the side (failed SASL authentication
+    and TLS handshakes through the error callback, a wrong ``security_protocol`` only as a log line),
+    which a failed metadata request only summarises as "Broker transport failure"."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self._log = logging.getLogger("confluent_kafka.admin")
+        self.client = AdminClient(client_config(settings) | {
+            "logger": self,
+            "error_cb": lambda error: self.errors.append(error.str()),
+        })
+
+    def log(self, level: int, msg: str, *args: object) -> None:
+        """librdkafka's log lines (``"%s [%s] %s"``, facility first): warnings and connection
+        failures (facility FAIL) are kept; all are passed on to the logger."""
+        if level >= logging.WARNING or (args and args[0] == "FAIL"):
+            self.warnings.append(str(args[-1]) if args else msg)
+        self._log.log(level, msg, *args)
+
+    def failure(self, exc: Exception) -> TransportError:
+        """``exc`` with the last side error or warning, if any (their text never holds the password)."""
+        self.client.poll(0.2)  # error callbacks are served by poll(), not by the failed request
+        errors = [e for e in self.errors if "brokers are down" not in e]
+        cause = (errors or self.warnings or [None])[-1]
+        if cause and "APIVERSION_QUERY" in cause:  # the broker hung up on the first request
+            cause += " (does kafka.security_protocol match the listener?)"
+        return TransportError(f"{exc}: {cause}" if cause else str(exc))
+
+
 def ensure_topics(settings: KafkaSettings, partitions: Mapping[str, int], config: dict[str, str]) -> None:
     from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
-    admin = AdminClient(client_config(settings) | {"logger": logging.getLogger("confluent_kafka.admin")})
+    explained = _ExplainedAdmin(settings)
+    admin = explained.client
     try:
         existing = admin.list_topics(timeout=10).topics
     except KafkaException as exc:
-        raise TransportError(str(exc)) from exc
+        raise explained.failure(exc) from exc
     missing = [NewTopic(name, num_partitions=count, config=config) for name, count in partitions.items()
                if name not in existing]
     for name, count in partitions.items():

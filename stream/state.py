@@ -49,6 +49,7 @@ known", which means "do the work":
 from __future__ import annotations
 
 import secrets
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,7 @@ import redis
 
 from scoring.titles import normalise_title
 from stream.config import RedisSettings
+from stream.errors import AddlinkError
 
 # KEYS[1] page key; ARGV rev, revive ("1"/"0"), ttl. Returns 1 unless the event is stale.
 _RECORD_REVISION = """
@@ -101,8 +103,32 @@ class PageRecord:
     removed: bool
 
 
+class RedisAuthenticationFailed(AddlinkError, redis.AuthenticationError):
+    """Redis rejected the configured credentials: a configuration error (the command line prints
+    one line and exits 2), still a ``redis.AuthenticationError`` for code that catches the driver's."""
+
+
 def connect(settings: RedisSettings) -> redis.Redis:
-    """A client from the configuration (TLS when the URL is rediss://; secrets read now)."""
+    """A client from the configuration (TLS when the URL is rediss://; secrets read now).
+
+    Checks the server once: rejected credentials (RedisAuthenticationFailed) or a TLS certificate
+    that fails verification (AddlinkError) stop here with a message naming Redis and the URL, never
+    the password: retrying cannot help. An unreachable server is not an error here, since callers
+    back off and retry until it answers.
+    """
+    client = _client(settings)
+    try:
+        client.ping()
+    except (redis.AuthenticationError, redis.exceptions.NoPermissionError) as error:
+        raise RedisAuthenticationFailed(f"redis at {settings.url} (user {settings.username or 'default'}): "
+                                        f"authentication failed: {error}") from None
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        if isinstance(error.__context__, ssl.SSLCertVerificationError) or "certificate verify failed" in str(error):
+            raise AddlinkError(f"redis at {settings.url}: TLS certificate verification failed: {error}") from None
+    return client
+
+
+def _client(settings: RedisSettings) -> redis.Redis:
     password = settings.secret("password")
     options: dict[str, object] = {
         "username": settings.username,

@@ -71,7 +71,7 @@ stray_pids() {
   home="$("${1}_home")"
   for p in /proc/[0-9]*; do
     exe="$(readlink "$p/exe" 2>/dev/null)" || continue
-    case "${exe##*/}" in java|mariadbd|redis-server|redis-check-rdb) ;; *) continue ;; esac
+    case "${exe##*/}" in java|mariadbd|redis-server|redis-check-rdb|nginx) ;; *) continue ;; esac
     if [[ "$(readlink "$p/cwd" 2>/dev/null)/" == "$home"/* ]] || tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$home"; then
       echo "${p#/proc/}"
     fi

@@ -46,10 +46,13 @@ ensure_packages() {
   command -v mvn >/dev/null || missing+=(maven)
   command -v unzip >/dev/null || missing+=(unzip)
   command -v curl >/dev/null || missing+=(curl)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
   find_java_home >/dev/null || missing+=(openjdk-17-jre-headless)
   (( ${#missing[@]} == 0 )) || apt_install "${missing[@]}"
   stop_system_service redis-server /run/redis/redis-server.pid
   stop_system_service mariadb /run/mysqld/mysqld.pid
+  stop_system_service nginx /run/nginx.pid
 }
 
 mvn_quiet() {  # runs Maven against the stack's own local repository in the cache
@@ -103,4 +106,5 @@ install_missing() {
   ensure_kafka_libs
   ensure_es_zip
   ensure_es_user
+  ensure_secure_material
 }

@@ -1,6 +1,9 @@
 # shellcheck shell=bash
 # MariaDB from Debian's mariadb-server-core, run from .stack/mariadb (never the system
 # instance). Contract: user root, no password, over TCP on $STACK_HOST; utf8mb4.
+# Secured access on the same port: TLS with the certificate from tls.sh, and the user
+# $SECURE_USER@$STACK_HOST whose password is in $SECURE_DIR/mariadb.password; it REQUIREs SSL
+# and may use the databases named addlink_* (the test databases).
 
 MARIADB_DIR="$STACK_DIR/mariadb"
 
@@ -35,6 +38,9 @@ skip-log-bin
 innodb_buffer_pool_size = 128M
 innodb_log_file_size = 48M
 max_connections = 200
+ssl_ca = $(secure_file ca.pem)
+ssl_cert = $(secure_file server.pem)
+ssl_key = $(secure_file server.key)
 [client]
 default-character-set = utf8mb4
 EOF
@@ -56,16 +62,32 @@ mariadb_start() {
   fi
   # Root without password from the loopback address: skip-name-resolve matches TCP
   # clients by IP, so 'root'@'localhost' alone would not admit them. Idempotent.
+  # The secured user's password goes in as a mysql_native_password hash (no clear text outside
+  # the secure dir) and the user must use TLS. ALTER keeps an existing user in step.
+  local hash secure="'$SECURE_USER'@'$STACK_HOST'" grant_db='`addlink\_%`'
+  hash="*$(printf '%s' "$(secure_password mariadb)" | openssl sha1 -binary | openssl sha1 -hex | sed 's/.*= *//' | tr 'a-f' 'A-F')"
   cat >"$MARIADB_DIR/init.sql" <<EOF
 CREATE USER IF NOT EXISTS 'root'@'$STACK_HOST' IDENTIFIED BY '';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'$STACK_HOST' WITH GRANT OPTION;
+CREATE USER IF NOT EXISTS $secure IDENTIFIED BY PASSWORD '$hash' REQUIRE SSL;
+ALTER USER $secure IDENTIFIED BY PASSWORD '$hash' REQUIRE SSL;
+GRANT ALL PRIVILEGES ON $grant_db.* TO $secure;
 EOF
   # cwd = the MariaDB dir, which service_pid() checks to recognise our process.
   (cd "$MARIADB_DIR" && launch mariadb "$(mariadb_log)" "$(command -v mariadbd || echo /usr/sbin/mariadbd)" --defaults-file="$MARIADB_DIR/my.cnf" --init-file="$MARIADB_DIR/init.sql")
 }
 
-mariadb_healthy() { [[ "$(mariadb_sql 'SELECT 1' 2>/dev/null)" == 1 ]]; }
+mariadb_healthy() { [[ "$(mariadb_sql 'SELECT 1' 2>/dev/null)" == 1 ]] && mariadb_secure_healthy >/dev/null; }
+
+# The secured user over verified TLS; prints the session's cipher, fails when it has none.
+mariadb_secure_healthy() {
+  local cipher
+  cipher="$(MYSQL_PWD="$(secure_password mariadb)" mariadb --defaults-file=/dev/null --protocol=tcp \
+    -h "$STACK_HOST" -P "$MARIADB_PORT" -u "$SECURE_USER" --ssl --ssl-ca="$(secure_file ca.pem)" \
+    --ssl-verify-server-cert --connect-timeout=3 -N -B -e "SHOW SESSION STATUS LIKE 'Ssl_cipher'" | cut -f2)"
+  [[ -n "$cipher" ]] && echo "$cipher"
+}
 
 mariadb_describe() {
-  echo "$(mariadb_url) (MariaDB $(mariadb_sql 'SELECT VERSION()' 2>/dev/null || echo '?'))"
+  echo "$(mariadb_url) (MariaDB $(mariadb_sql 'SELECT VERSION()' 2>/dev/null || echo '?')); TLS user $SECURE_USER: $(mariadb_secure_healthy 2>/dev/null || echo FAILING)"
 }
