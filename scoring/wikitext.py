@@ -47,6 +47,7 @@ __all__ = [
     "ParsedArticle",
     "PlainText",
     "TextRun",
+    "WikitextTooDeep",
     "parse_article",
     "plain_text_with_links",
 ]
@@ -326,17 +327,24 @@ def _top_level(code: Wikicode, walker: _Walker) -> list[TextRun]:
     return runs
 
 
+class WikitextTooDeep(ValueError):
+    """The page nests markup deeper than the parser's tree can be walked (hundreds of bare ``{{``)."""
+
+
 def parse_article(wikitext: str) -> ParsedArticle:
     """Parse ``wikitext`` once; see the module docstring for the guarantees. Raises TypeError for a
-    non-str argument."""
+    non-str argument and WikitextTooDeep for nesting beyond Python's recursion limit."""
     if not isinstance(wikitext, str):
         raise TypeError(f"wikitext must be str, not {type(wikitext).__name__}")
     source = neutralise(wikitext)
-    code = _parse_in_chunks(source)
-    walker = _Walker()
-    runs = _top_level(code, walker)
-    editor_spans: list[EditorSpan] = []
-    _text_spans(code.nodes, 0, editor_spans)
+    try:
+        code = _parse_in_chunks(source)
+        walker = _Walker()
+        runs = _top_level(code, walker)
+        editor_spans: list[EditorSpan] = []
+        _text_spans(code.nodes, 0, editor_spans)
+    except RecursionError:
+        raise WikitextTooDeep("markup nested too deeply to parse (Python's recursion limit)") from None
     article = ParsedArticle(
         wikitext=wikitext,
         links=tuple(walker.links),

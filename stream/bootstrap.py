@@ -33,7 +33,8 @@ from stream.kafka_io import ensure_topics, make_consumer, make_producer
 from stream.metrics import PrometheusSensor, Sensor, SensorSet
 from stream.quiet import Clock, SystemClock
 from stream.state import PageState, connect as connect_redis
-from stream.worker import BundleScorer, Scorer, WorkerHandler
+from stream.scorers import ProcessScorer, Scorer
+from stream.worker import WorkerHandler
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,11 @@ class Stage:
     producer: object
     until: Callable[[], bool] | None = None
     finished: threading.Event = field(default_factory=threading.Event)
+    closers: list[Callable[[], None]] = field(default_factory=list)  # e.g. the scoring process
 
     def close(self) -> None:
+        for closer in self.closers:
+            closer()
         for sink in self.sinks:
             try:
                 sink.close()
@@ -291,14 +295,18 @@ def build_worker(
 ) -> Stage:
     """Work topic -> rules, scoring, rows and tags. Not subscribed yet: call ``loop.subscribe``."""
     state = state or build_state(settings)
+    closers: list[Callable[[], None]] = []
     if scorer is None:
-        bundles = BundleCache(settings.models_dir)
-        check_bundles(settings, bundles)
-        scorer = BundleScorer(bundles, settings.scoring.deadline_seconds)
+        check_bundles(settings, BundleCache(settings.models_dir))
+        process_scorer = ProcessScorer(settings.models_dir, memory_limit_mb=settings.scoring.memory_limit_mb)
+        closers.append(process_scorer.close)
+        scorer = process_scorer
 
     def handler(parts: StageParts) -> Handler:
         return WorkerHandler(settings=settings, state=state, store=parts.store, tags=parts.tags, errors=parts.errors,
                              scorer=scorer, clock=obs.clock, sensor=obs.sensor,
                              quiet_period_override_s=quiet_period_override_s)
 
-    return _stage("worker", settings, obs, stop, settings.kafka.worker_group_id, handler)
+    stage = _stage("worker", settings, obs, stop, settings.kafka.worker_group_id, handler)
+    stage.closers.extend(closers)
+    return stage

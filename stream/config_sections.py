@@ -162,7 +162,8 @@ class MariaDBSettings(ConfigSection):
     user: str = "root"
     password: SecretStr | None = None
     password_file: FilePath | None = None
-    tls: bool = False
+    tls: bool = Field(default=False, description="require TLS and verify the server (ssl_ca or the system CAs); "
+                      "when false the driver still encrypts if the server offers it, without verification")
     ssl_ca: FilePath | None = None
     ssl_cert: FilePath | None = None
     ssl_key: FilePath | None = None
@@ -252,4 +253,5 @@ class PipelineSettings(ConfigSection):
 
 
 class ScoringSettings(ConfigSection):
-    deadline_seconds: float = Field(default=5.0, gt=0, description="per article; slower = error event")
+    deadline_seconds: float = Field(default=5.0, gt=0, description="per article, parsing and scoring; slower = error event")
+    memory_limit_mb: int | None = Field(default=2048, ge=256, description="address-space cap of the scoring process (None: none)")

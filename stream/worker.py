@@ -10,7 +10,9 @@ For each work item (in per-page order, see stream/ingest.py):
    revision, or this worker itself already handled a newer revision of the page (its writes may
    still be buffered, invisible to MariaDB reads): skip (the newer item decides the page);
 4. otherwise evaluate: parse, the pre-scoring rules (``stream.eligibility``), the model
-   (``scoring.recommend`` under the configured deadline), pruning and the decision;
+   (``scoring.recommend``), pruning and the decision; parsing and scoring share the page's budget
+   (``scoring.deadline_seconds``, a hard bound with ``stream.scorers.ProcessScorer``: past it the item
+   fails with ScoringTimeout and goes to the error topic);
 5. bring the page to the state of this revision: rows of older revisions deleted, the row written
    (data or NULL, when the decision says so), then the tag set exactly when the revision's row has
    data and cleared otherwise. Buffered; the checkpoint flushes MariaDB before Elasticsearch.
@@ -28,11 +30,8 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Protocol
 
-from scoring.bundle import BundleCache
 from scoring.gelr import Gelr
-from scoring.recommend import MAX_WIKITEXT_CHARS, Recommendation, recommend
-from scoring.titles import normalise_title
-from scoring.wikitext import ParsedArticle, parse_article
+from scoring.recommend import MAX_WIKITEXT_CHARS
 from sinks.base import TagSink
 from stream.config import Settings, WikiSettings
 from stream.consume_loop import Done, ErrorReporter, NotYet
@@ -41,6 +40,7 @@ from stream.events import InvalidEvent, SourceMessage, WorkItem, parse_work_item
 from stream.ingest import RowStore
 from stream.metrics import Sensor
 from stream.quiet import Clock
+from stream.scorers import Budget, Scorer
 from stream.state import PageState
 
 log = logging.getLogger(__name__)
@@ -58,33 +58,6 @@ class WorkerRows(RowStore, Protocol):
     def link_edit_revisions(self, wiki_id: str, page_id: int) -> frozenset[int]: ...
 
     def replace(self, wiki_id: str, page_id: int, rev_id: int, data: bytes | None) -> None: ...
-
-
-class Scorer(Protocol):
-    def score(self, item: WorkItem, wiki: WikiSettings, article: ParsedArticle) -> Recommendation:
-        """Recommendations for the item's revision (raises on a model that cannot be loaded)."""
-
-
-class BundleScorer:
-    """``scoring.recommend`` with the wiki's current bundle (a new version is picked up by the cache)."""
-
-    def __init__(self, bundles: BundleCache, deadline_s: float) -> None:
-        self._bundles = bundles
-        self._deadline_s = deadline_s
-
-    def score(self, item: WorkItem, wiki: WikiSettings, article: ParsedArticle) -> Recommendation:
-        return recommend(
-            article.wikitext,
-            title=normalise_title(item.page_title),
-            page_id=item.page_id,
-            rev_id=item.rev_id,
-            bundle=self._bundles.get(item.wiki_id),
-            threshold=wiki.minimum_link_score,
-            max_links=wiki.maximum_links_per_task,
-            excluded_sections=wiki.excluded_sections,
-            deadline_s=self._deadline_s,
-            parsed=article,  # parsed once, for the rules and the model
-        )
 
 
 class HandledRevisions:
@@ -212,8 +185,9 @@ class WorkerHandler:
             self._sensor.on_item_skipped(wiki_id, "redirect")
             return
         article = None
+        budget = Budget.start(self._settings.scoring.deadline_seconds)
         if item.wikitext is not None and len(item.wikitext) <= MAX_WIKITEXT_CHARS:
-            article = parse_article(item.wikitext)
+            article = self._scorer.parse(item.wikitext, budget)
         elif item.wikitext is not None:  # larger than MediaWiki allows: not parsed, counted as "other"
             log.warning("wikitext too large to evaluate", extra={"wiki": wiki_id, "page_id": item.page_id,
                                                                  "rev_id": item.rev_id, "chars": len(item.wikitext)})
@@ -226,7 +200,7 @@ class WorkerHandler:
         else:
             assert article is not None  # pre_score_verdict returns "other" for an item without text
             started = self._clock.monotonic()
-            recommendation = self._scorer.score(item, wiki, article)
+            recommendation = self._scorer.score(item, wiki, article, budget)
             self._sensor.on_scored(wiki_id, self._clock.monotonic() - started)
             if not recommendation.complete:
                 log.warning("scoring deadline passed; recommending from the part scored", extra={

@@ -1,7 +1,9 @@
 """`addlink score`: recommend links for one revision whose wikitext is read from stdin.
 
-Prints the `gelr_data` JSON GrowthExperiments stores (escaped as PHP's json_encode writes it). When
-the deadline cuts the page short, the links found so far are printed and a warning goes to stderr.
+Prints the `gelr_data` JSON GrowthExperiments stores (escaped as PHP's json_encode writes it). The page
+is parsed and scored in a child process, as in `addlink run` (stream/scorers.py), so --deadline is a
+hard bound: when the scorer's own deadline cuts the page short, the links found so far are printed and
+a warning goes to stderr; when even that does not end in time, the command fails naming the deadline.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import sys
 from pathlib import Path
 
 from scoring.bundle import BundleError, load_bundle
-from scoring.recommend import DEFAULT_DEADLINE_S, ArticleTooLarge, recommend
+from scoring.recommend import DEFAULT_DEADLINE_S, MAX_WIKITEXT_CHARS
 from scoring.titles import normalise_title
 from stream.errors import AddlinkError
+from stream.scorers import Budget, ProcessScorer, ScoreRequest, ScoringFailed, ScoringTimeout
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,21 +50,22 @@ def run(args: argparse.Namespace) -> int:
         wikitext = sys.stdin.buffer.read().decode("utf-8")
     except UnicodeDecodeError as error:
         raise AddlinkError(f"stdin is not UTF-8: {error}") from error
+    if len(wikitext) > MAX_WIKITEXT_CHARS:
+        raise AddlinkError(f"wikitext of {len(wikitext):,} characters exceeds MediaWiki's {MAX_WIKITEXT_CHARS:,}")
     try:
-        bundle = load_bundle(args.models, args.wiki)
-        result = recommend(
-            wikitext,
-            title=normalise_title(args.title),
-            page_id=args.pageid,
-            rev_id=args.revid,
-            bundle=bundle,
-            threshold=args.threshold,
-            max_links=args.max or None,
-            excluded_sections=args.exclude_section,
-            deadline_s=args.deadline,
-        )
-    except (BundleError, ArticleTooLarge, ValueError) as error:
+        load_bundle(args.models, args.wiki)  # a missing or broken bundle is named before a process starts
+    except BundleError as error:
         raise AddlinkError(str(error)) from error
+    request = ScoreRequest(wiki_id=args.wiki, title=normalise_title(args.title), page_id=args.pageid,
+                           rev_id=args.revid, threshold=args.threshold, max_links=args.max or None,
+                           excluded_sections=tuple(args.exclude_section))
+    scorer = ProcessScorer(args.models)
+    try:
+        result = scorer.recommend(wikitext, request, Budget.start(args.deadline))
+    except (ScoringTimeout, ScoringFailed, ValueError) as error:  # ValueError: too deep, too large
+        raise AddlinkError(str(error)) from error
+    finally:
+        scorer.close()
     if not result.complete:
         print(f"warning: deadline of {args.deadline} s passed; links from the part scored", file=sys.stderr)
     print(result.gelr.to_json())

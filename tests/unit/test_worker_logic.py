@@ -14,6 +14,7 @@ import pytest
 from pipeline_fakes import FakeClock, FakePageState, FakeStore, RecordingErrors, fake_tag_sink
 from scoring.gelr import Gelr, GelrLink, GelrMeta
 from scoring.recommend import Recommendation
+from scoring.wikitext import ParsedArticle, parse_article
 from stream.commands.produce import page_change_event
 from stream.config import Settings, WikiSettings
 from stream.consume_loop import Done, NotYet
@@ -36,7 +37,10 @@ class FixedScorer:
         self.links = links
         self.calls = 0
 
-    def score(self, item, wiki, article) -> Recommendation:
+    def parse(self, wikitext, budget) -> ParsedArticle:
+        return parse_article(wikitext)
+
+    def score(self, item, wiki, article, budget) -> Recommendation:
         self.calls += 1
         meta = GelrMeta(application_version="test", dataset_checksums={"model": "abc"}, task_timestamp=1)
         return Recommendation(gelr=Gelr(links=tuple(self.links), meta=meta), complete=True,

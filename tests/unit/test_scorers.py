@@ -1,0 +1,91 @@
+"""The worker's scorers: the scoring process gives the same recommendations as scoring in-process,
+and it is a hard bound: a page over its budget ends in ScoringTimeout on time, and the next page is
+scored by a fresh process. Real articles (tests/data/model/ltgwiki-excerpt.xml.bz2, see its
+ATTRIBUTION.md) scored by a bundle trained on them (model_fixture.trained_models), and a hand-made
+Greek dictionary for the pages over budget."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from model_fixture import LTG_EXCERPT, publish_dictionary, trained_models
+from scoring.bundle import BundleCache
+from scoring.dumps import is_article, iter_pages
+from stream.commands.produce import page_change_event
+from stream.config import WikiSettings
+from stream.events import SourceMessage, WorkItem, parse_event
+from stream.scorers import Budget, InlineScorer, ProcessScorer, ScoringTimeout
+
+GREEK = WikiSettings(language="el", minimum_link_score=0.0)
+LATGALIAN = WikiSettings(language="ltg", minimum_link_score=0.0)
+JAPANESE = WikiSettings(language="ja", minimum_link_score=0.0)
+SLACK_S = 1.5  # killing and reporting; the replacement process starts outside the page's budget
+
+
+def item(text: str, page_id: int = 7, title: str = "Δοκιμή", wiki_id: str = "elwiki") -> WorkItem:
+    event = page_change_event(wiki_id=wiki_id, domain="x.wikipedia.org", page_id=page_id, title=title, rev_id=page_id,
+                              rev_dt="2023-01-01T00:00:00Z", text=text)
+    return WorkItem.from_event(parse_event(json.dumps(event).encode()), SourceMessage("s", 0, 1, None, b"", None),
+                               include_wikitext=True)
+
+
+def evaluate(scorer, work: WorkItem, seconds: float = 30.0, wiki: WikiSettings = GREEK):
+    budget = Budget.start(seconds)
+    facts = scorer.parse(work.wikitext, budget)
+    return facts, scorer.score(work, wiki, facts, budget)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = trained_models(tmp_path_factory.mktemp("scorer-models"))
+    publish_dictionary(root, "elwiki", "el", {"γέφυρα": ["Γέφυρα"], "αθήνα": ["Αθήνα"], "ελλάδα": ["Ελλάδα"]})
+    publish_dictionary(root, "jawiki", "ja", {"橋": ["橋"]})
+    return root
+
+
+@pytest.fixture(scope="module")
+def process_scorer(models_dir: Path):
+    scorer = ProcessScorer(models_dir)
+    yield scorer
+    scorer.close()
+
+
+def test_the_process_gives_what_scoring_in_process_gives(models_dir: Path, process_scorer: ProcessScorer) -> None:
+    inline = InlineScorer(BundleCache(models_dir))
+    pages = [page for page in iter_pages(LTG_EXCERPT) if is_article(page)][:40]
+    linked = 0
+    for page in pages:
+        work = item(page.text, page.page_id, page.title, wiki_id="ltgwiki")
+        facts_a, rec_a = evaluate(inline, work, wiki=LATGALIAN)
+        facts_b, rec_b = evaluate(process_scorer, work, wiki=LATGALIAN)
+        assert (facts_a.templates, facts_a.categories) == (facts_b.templates, facts_b.categories)
+        assert facts_b.wikitext == page.text
+        assert rec_a.links == rec_b.links and rec_a.complete == rec_b.complete
+        linked += bool(rec_b.links)
+    assert linked >= 5
+
+
+@pytest.mark.parametrize(("wiki_id", "text"), [
+    ("jawiki", "橋" * 1_000_000),  # MeCab on one megabyte without a sentence end
+    ("elwiki", "Ο ποταμός ρέει δίπλα από την παλιά πέτρινη γέφυρα κοντά στην Αθήνα. " * 29_000),  # 2 MB of prose
+    ("elwiki", '{| class="wikitable"\n' + "|-\n| 7346 || 10003 || 47 ||  || γέφυρα\n" * 40_000 + "|}\n"),  # a table
+], ids=["ja-spaceless-1MB", "el-prose-2MB", "table-40k-rows"])
+def test_a_page_over_its_budget_times_out_on_time_and_the_next_page_is_scored(
+        process_scorer: ProcessScorer, wiki_id: str, text: str) -> None:
+    budget_s = 1.5
+    wiki = JAPANESE if wiki_id == "jawiki" else GREEK
+    started = time.monotonic()
+    with pytest.raises(ScoringTimeout, match="scoring.deadline_seconds"):
+        evaluate(process_scorer, item(text, wiki_id=wiki_id), seconds=budget_s, wiki=wiki)
+    assert time.monotonic() - started < budget_s + SLACK_S
+    _, after = evaluate(process_scorer, item("Η γέφυρα είναι στην Αθήνα."))
+    assert [link.link_target for link in after.links] == ["Γέφυρα", "Αθήνα"]
+
+
+def test_no_budget_left_fails_at_once(process_scorer: ProcessScorer) -> None:
+    with pytest.raises(ScoringTimeout, match="no time left"):
+        process_scorer.parse("Η γέφυρα.", Budget(time.monotonic() - 1))
