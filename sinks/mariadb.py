@@ -201,12 +201,22 @@ def _translate(exc: BaseException) -> SinkError:
         return exc
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     message = f"mariadb: {exc}"
-    if code in _PERMANENT_CODES:
+    if code in _PERMANENT_CODES or _certificate_refused(exc):
         return SinkError(message)
     transient_kinds = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
     if code in _TRANSIENT_CODES or isinstance(exc, transient_kinds):
         return TransientSinkError(message)
     return SinkError(message)
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """The server's certificate failed verification: a configuration error, not an outage to wait out."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _connection_lost(exc: BaseException) -> bool:

@@ -22,12 +22,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sinks.base import SinkError
+from sinks.base import Sink, SinkError, TransientSinkError
 from stream.bootstrap import (
     Observability,
     Stage,
     build_ingest,
     build_state,
+    build_store,
+    build_tag_sink,
     build_worker,
     create_missing_indices,
     ensure_pipeline_topics,
@@ -109,16 +111,35 @@ def install_signal_handlers(stop: threading.Event, shutdown_timeout_s: float) ->
 
 
 def prepare(settings: Settings, *, create_indices: bool) -> None:
-    """Create the pipeline's topics (and, when asked, missing indices); one-line errors if unreachable."""
+    """Create the pipeline's topics (and, when asked, missing indices); one-line errors if unreachable.
+    MariaDB and Elasticsearch are checked too: a refusal (credentials, TLS) stops start-up naming the
+    service; an unreachable one is only logged, since the pipeline waits for a service that is down."""
     try:
         ensure_pipeline_topics(settings)
     except TransportError as error:
         raise AddlinkError(f"kafka at {settings.kafka.bootstrap_servers}: {error}") from error
+    check_sinks(settings)
     if create_indices:
         try:
             create_missing_indices(settings)
         except SinkError as error:
             raise AddlinkError(f"elasticsearch at {settings.elasticsearch.url}: {error}") from error
+
+
+def check_sinks(settings: Settings) -> None:
+    """Connect once to MariaDB and (unless tags go out as events) Elasticsearch; see ``prepare``."""
+    sinks: list[tuple[str, Sink]] = [(f"mariadb at {settings.mariadb.host}:{settings.mariadb.port}", build_store(settings))]
+    if settings.tags_mode == "elasticsearch":
+        sinks.append((f"elasticsearch at {settings.elasticsearch.url}", build_tag_sink(settings, None)))
+    for where, sink in sinks:
+        try:
+            sink.setup()
+        except TransientSinkError as error:
+            log.warning("service not reachable at start-up; waiting for it", extra={"service": where, "error": str(error)})
+        except SinkError as error:
+            raise AddlinkError(f"{where}: {error}") from error
+        finally:
+            sink.close()
 
 
 def run(settings: Settings, *, role: str = "all", create_indices: bool = False) -> int:

@@ -4,6 +4,8 @@ need, connection loss, password authentication and enforced TLS."""
 
 from __future__ import annotations
 
+import os
+
 import secrets
 from collections.abc import Iterator
 from dataclasses import replace
@@ -360,10 +362,17 @@ def test_tls_when_asked_for_is_used_or_the_connection_fails(
     user, password = account
     ((_, have_ssl),) = db.run("SHOW VARIABLES LIKE 'have_ssl'")
     store = RecommendationStore(replace(root, user=user, password=password, tls=True, ssl_verify_identity=False))
-    if have_ssl == "YES":  # a server with TLS: an account that requires it can connect
+    if have_ssl == "YES":  # a server with TLS (the local stack's, its CA in ADDLINK_TEST_SECURE_DIR)
         for host in ("%", "localhost"):
             db.run("ALTER USER %s@%s REQUIRE SSL", (user, host))
-        store.setup()
+        with pytest.raises(SinkError, match="(?i)certificate verify failed") as untrusted:
+            store.setup()  # the stack's CA is not a system CA: refused, and not an outage to wait out
+        assert not isinstance(untrusted.value, TransientSinkError)
+        store.close()
+        ca = os.path.join(os.environ["ADDLINK_TEST_SECURE_DIR"], "ca.pem")
+        store = RecommendationStore(replace(root, user=user, password=password, tls=True, ssl_ca=ca,
+                                            ssl_verify_identity=False))
+        store.setup()  # an account that requires TLS connects with the right CA
     else:  # the local stack has no TLS: asking for it must fail, never connect in clear text
         with pytest.raises(SinkError, match="(?i)ssl") as raised:
             store.setup()

@@ -235,7 +235,10 @@ def _elasticsearch(settings: Settings) -> str:
 def _mariadb(settings: Settings) -> str:
     with pytest.raises(SinkError) as caught:
         RecommendationStore(mariadb_options(settings)).ensure_schema(WIKI)
-    return str(caught.value)
+    with pytest.raises(AddlinkError) as at_start:  # and `addlink run` stops at start-up
+        prepare(settings, create_indices=False)
+    assert str(caught.value) in str(at_start.value)
+    return str(at_start.value)
 
 
 def _redis(settings: Settings) -> str:
