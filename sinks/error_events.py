@@ -114,7 +114,13 @@ def _raw_fields(raw: bytes) -> dict[str, str]:
         return {}
     meta = event.get("meta") if isinstance(event.get("meta"), dict) else {}
     found = {"schema": event.get("$schema"), "stream": meta.get("stream"), "domain": meta.get("domain")}
-    return {k: v for k, v in found.items() if isinstance(v, str) and v}
+    return {k: _utf8(v) for k, v in found.items() if isinstance(v, str) and v}
+
+
+def _utf8(text: str) -> str:
+    """``text`` with what UTF-8 cannot carry (lone surrogates, e.g. from a JSON "\\ud800" escape)
+    replaced, so the error event can always be encoded."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def build_error_event(
@@ -140,9 +146,9 @@ def build_error_event(
         "dt": created,
         "emitter_id": emitter_id,
         "error_type": type(failed.error).__name__,
-        "message": _clip(scrub(message), MAX_MESSAGE_CHARS),
+        "message": _utf8(_clip(scrub(message), MAX_MESSAGE_CHARS)),
         "raw_event": encode_raw_event(failed.raw),
-        "stack": _clip(scrub("".join(traceback.format_exception(failed.error))), MAX_STACK_CHARS),
+        "stack": _utf8(_clip(scrub("".join(traceback.format_exception(failed.error))), MAX_STACK_CHARS)),
     }
     stream_name = failed.errored_stream_name or found.get("stream")
     schema_uri = failed.errored_schema_uri or found.get("schema")

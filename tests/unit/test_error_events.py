@@ -80,6 +80,15 @@ def test_explicit_stream_and_schema_win_and_unparsable_raw_still_yields_an_event
     assert "domain" not in event["meta"]
 
 
+def test_lone_surrogates_in_the_raw_event_or_the_error_still_give_an_encodable_event() -> None:
+    raw = b'{"$schema": "/x\\ud800", "meta": {"stream": "s\\udfff", "domain": "d"}, "x": 1}'  # found by the fuzz run
+    event = build_error_event(FailedMessage(raw, ValueError("bad \ud800 value")), stream="addlink.error",
+                              emitter_id="test")
+    encoded = json_bytes(event)
+    assert json.loads(encoded)["errored_schema_uri"] == "/x?" and decode_raw_event(event["raw_event"]) == raw
+    assert "bad ? value" in event["message"]
+
+
 def test_chained_causes_are_in_the_stack() -> None:
     try:
         try:
