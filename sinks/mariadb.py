@@ -382,15 +382,24 @@ class RecommendationStore(Sink[RowWrite]):
     # ------------------------------------------------------------------ reads
 
     def row_state(self, wiki_id: str, rev_id: int) -> RowState:
-        """none / data / null for the revision (committed rows only)."""
+        """none / data / null for the revision: the committed row as this store's buffered writes
+        will leave it (read-your-writes: a caller deciding on the page sees its own pending delete)."""
         rows = self._select(
             wiki_id,
-            f"SELECT gelr_data IS NULL FROM {self.table(wiki_id)} WHERE gelr_revision = %s",
+            f"SELECT gelr_page, gelr_data IS NULL FROM {self.table(wiki_id)} WHERE gelr_revision = %s",
             (_check_id("rev_id", rev_id),),
         )
-        if not rows:
-            return RowState.NONE
-        return RowState.NULL if rows[0][0] else RowState.DATA
+        page = int(rows[0][0]) if rows else None
+        state = RowState.NONE if not rows else RowState.NULL if rows[0][1] else RowState.DATA
+        for op in self._pending_ops(wiki_id):
+            if isinstance(op, ReplaceRow) and op.rev_id == rev_id:
+                if op.data is not None:
+                    page, state = op.page_id, RowState.DATA
+                elif state is RowState.NONE:  # a NULL row never replaces an existing row
+                    page, state = op.page_id, RowState.NULL
+            elif isinstance(op, DeletePage) and op.page_id == page:
+                state = RowState.NONE
+        return state
 
     def stored_data(self, wiki_id: str, rev_id: int) -> bytes | None:
         """The committed `gelr_data` of the revision (None for no row or a NULL row)."""
@@ -411,13 +420,26 @@ class RecommendationStore(Sink[RowWrite]):
         return bool(rows)
 
     def latest_revision(self, wiki_id: str, page_id: int) -> int | None:
-        """Highest revision with a row (data or NULL) for the page, None if it has none."""
+        """Highest revision with a row (data or NULL) for the page, None if it has none; buffered
+        writes included, as in :meth:`row_state`."""
         rows = self._select(
             wiki_id,
             f"SELECT MAX(gelr_revision) FROM {self.table(wiki_id)} WHERE gelr_page = %s",
             (_check_id("page_id", page_id),),
         )
-        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+        latest = int(rows[0][0]) if rows and rows[0][0] is not None else None
+        for op in self._pending_ops(wiki_id):
+            if op.page_id != page_id:
+                continue
+            if isinstance(op, DeletePage):
+                latest = None
+            else:
+                latest = op.rev_id if latest is None else max(latest, op.rev_id)
+        return latest
+
+    def _pending_ops(self, wiki_id: str) -> list[RowWrite]:
+        with self._lock:
+            return [op for op in self._ops if op.wiki_id == wiki_id]
 
     def link_edit_revisions(self, wiki_id: str, page_id: int) -> frozenset[int]:
         """Revisions an accepted Add-a-Link submission created on the page (``gels_edit_revision``)."""

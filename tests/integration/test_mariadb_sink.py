@@ -164,7 +164,7 @@ def test_unsafe_identifiers_are_refused() -> None:
 
 def test_replace_by_revision_is_idempotent(db: Admin, store: RecommendationStore, wiki: str) -> None:
     store.replace(wiki, 1, 10, b'{"v":1}')
-    assert store.row_state(wiki, 10) is RowState.NONE  # buffered: not visible before the commit
+    assert db.rows(wiki) == [] and store.row_state(wiki, 10) is RowState.DATA  # buffered: read, not committed
     result = store.flush()
     assert result.operations == 1 and result.outcomes["replaced"] == 1
     store.replace(wiki, 1, 10, GELR)
@@ -214,6 +214,23 @@ def test_delete_page_removes_every_revision_of_that_page_only(db: Admin, store: 
     assert store.latest_revision(wiki, 1) is None and store.latest_revision(wiki, 2) == 20
     store.delete_page(wiki, 1)  # repeat: nothing left, no error
     assert store.flush().outcomes["rows_deleted"] == 0
+
+
+def test_reads_include_the_buffered_writes(db: Admin, store: RecommendationStore, wiki: str) -> None:
+    store.replace(wiki, 1, 10, GELR)
+    store.flush()
+    store.delete_page(wiki, 1)  # pending: the committed row is still there
+    assert db.rows(wiki) == [(10, 1, GELR)]
+    assert store.row_state(wiki, 10) == RowState.NONE and store.latest_revision(wiki, 1) is None
+    store.replace(wiki, 1, 11, None)
+    store.replace(wiki, 1, 10, GELR)
+    assert store.row_state(wiki, 11) == RowState.NULL and store.row_state(wiki, 10) == RowState.DATA
+    assert store.latest_revision(wiki, 1) == 11
+    store.replace(wiki, 1, 10, None)  # a NULL row never replaces a row
+    assert store.row_state(wiki, 10) == RowState.DATA
+    store.discard()
+    assert store.row_state(wiki, 10) == RowState.DATA and store.row_state(wiki, 11) == RowState.NONE
+    assert store.latest_revision(wiki, 1) == 10
 
 
 def test_writes_run_in_order(db: Admin, store: RecommendationStore, wiki: str) -> None:

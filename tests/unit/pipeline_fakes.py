@@ -127,14 +127,29 @@ class FakeStore:
         self.link_edits: dict[tuple[str, int], frozenset[int]] = {}
         self.rejected: dict[tuple[str, int], frozenset[int]] = {}
 
+    def _after_pending(self) -> dict[tuple[str, int], tuple[int, bytes | None]]:
+        """The rows as flush() will leave them (the real store's reads include its buffered writes)."""
+        rows = dict(self.rows)
+        for op in self.ops:
+            if op[0] == "delete":
+                for key in [k for k, (page, _) in rows.items() if k[0] == op[1] and page == op[2]]:
+                    del rows[key]
+            elif op[4] is None and (op[1], op[3]) in rows:
+                continue  # a NULL row never replaces an existing row
+            else:
+                _, wiki, page, rev, data = op
+                rows[(wiki, rev)] = (page, data)
+        return rows
+
     def latest_revision(self, wiki: str, page_id: int) -> int | None:
-        revs = [rev for (w, rev), (page, _) in self.rows.items() if w == wiki and page == page_id]
+        revs = [rev for (w, rev), (page, _) in self._after_pending().items() if w == wiki and page == page_id]
         return max(revs) if revs else None
 
     def row_state(self, wiki: str, rev_id: int) -> str:
-        if (wiki, rev_id) not in self.rows:
+        rows = self._after_pending()
+        if (wiki, rev_id) not in rows:
             return "none"
-        return "null" if self.rows[(wiki, rev_id)][1] is None else "data"
+        return "null" if rows[(wiki, rev_id)][1] is None else "data"
 
     def has_submission(self, wiki: str, rev_id: int) -> bool:
         return rev_id in self.submissions.get(wiki, set())
@@ -152,14 +167,7 @@ class FakeStore:
         self.ops.append(("replace", wiki, page_id, rev_id, data))
 
     def flush(self) -> None:
-        for op in self.ops:
-            if op[0] == "delete":
-                for key in [k for k, (page, _) in self.rows.items() if k[0] == op[1] and page == op[2]]:
-                    del self.rows[key]
-            elif op[4] is None and (op[1], op[3]) in self.rows:
-                continue  # a NULL row never replaces an existing row
-            else:
-                self.rows[(op[1], op[3])] = (op[2], op[4])
+        self.rows = self._after_pending()
         self.ops.clear()
 
     def page_rows(self, wiki: str, page_id: int) -> dict[int, bytes | None]:

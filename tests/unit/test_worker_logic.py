@@ -222,6 +222,21 @@ def test_a_removal_item_does_not_touch_a_page_undeleted_and_edited_since() -> No
     assert h.store.page_rows(WIKI, 7) == {105: b"{}"}
 
 
+def test_a_delete_and_undelete_handled_before_one_flush_leave_the_row_and_tag() -> None:
+    """Found by fault injection: the undelete read the committed row (already_stored) while the
+    delete's buffered removal was about to drop it; reads now include the store's pending writes."""
+    h = Harness(minimum_time_since_last_edit=0)
+    h.send(h.item())  # revision 100 scored, its row and tag committed
+    assert h.outcomes() == {"success": 1} and h.tags.is_set(WIKI, 7)
+    for number, work in enumerate([h.item(kind="delete", text=None), h.item(kind="undelete")], start=100):
+        h.handler.handle(SourceMessage("addlink.work.v1", 0, number, b"k", work.to_json(),
+                                       int(REV_TIME.timestamp() * 1000)))
+    h.store.flush()
+    h.tags.flush()
+    assert list(h.store.page_rows(WIKI, 7)) == [100] and h.tags.is_set(WIKI, 7)
+    assert h.outcomes() == {"success": 2}
+
+
 def test_an_item_without_text_is_other_and_leaves_no_row() -> None:
     h = Harness(minimum_time_since_last_edit=0)
     h.send(h.item(text=None))
