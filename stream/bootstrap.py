@@ -50,7 +50,8 @@ def loop_options(settings: Settings, role: str) -> LoopOptions:
     batch = pipeline.poll_batch
     if role == "worker":
         batch = max(1, min(batch, int(MAX_POLL_INTERVAL_S / 2 / settings.scoring.deadline_seconds)))
-    return LoopOptions(poll_batch=batch, backoff_max_s=pipeline.backoff_max_s, lag_interval_s=pipeline.lag_interval_s)
+    return LoopOptions(poll_batch=batch, backoff_max_s=pipeline.backoff_max_s, lag_interval_s=pipeline.lag_interval_s,
+                       rejoin_after_s=pipeline.rejoin_after_s)
 
 
 @dataclass

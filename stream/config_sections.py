@@ -237,6 +237,8 @@ class PipelineSettings(ConfigSection):
     shutdown_timeout_s: float = Field(default=30.0, gt=0, description="SIGTERM drain bound")
     backoff_max_s: float = Field(default=30.0, gt=0, description="retry cap while a sink is down")
     lag_interval_s: float = Field(default=10.0, gt=0, description="consumer-lag metric refresh")
+    rejoin_after_s: float = Field(default=60.0, gt=0, description="a member left without partitions after a "
+                                  "revocation joins the group afresh after this long (once per revocation)")
     fetch_missing_content: bool = Field(default=False, description="fetch text for page_change.v1 events")
     mediawiki_api_url_template: str = "https://{domain}/w/api.php"
 

@@ -87,6 +87,7 @@ class LoopOptions:
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     lag_interval_s: float = 10.0
+    rejoin_after_s: float = 60.0
 
 
 class ConsumeLoop:
@@ -123,6 +124,7 @@ class ConsumeLoop:
         self._end: dict[TopicPartition, int] = {}  # replay bound: offsets >= end are not read
         self._backpressure = False
         self._lag_due = clock.monotonic()
+        self._orphaned_since: float | None = None  # when a revocation left this member with nothing
         health.register(role)
 
     # ------------------------------------------------------------------ start
@@ -182,7 +184,24 @@ class ConsumeLoop:
         if self._checkpoint.is_due():
             self._commit()
         self._report_lag()
+        self._rejoin_if_orphaned()
         self._health.beat(self.role)
+
+    def _rejoin_if_orphaned(self) -> None:
+        """Once per loss: join the group afresh when no partition came back within ``rejoin_after_s``.
+
+        Why: after a broker restart, librdkafka sometimes loses the group (session timeout) and then
+        never sends JoinGroup again, while its peers rejoin; the member idles forever (seen in fault
+        injection). A member that legitimately has nothing (more members than partitions) rejoins at
+        most once after each revocation, which costs one rebalance."""
+        if self._orphaned_since is None or self.consumer.assignment():
+            return
+        if self._clock.monotonic() - self._orphaned_since < self._options.rejoin_after_s:
+            return
+        self._orphaned_since = None
+        log.warning("no partitions since the last revocation; joining the group afresh",
+                    extra={"role": self.role, "after_s": self._options.rejoin_after_s})
+        self.consumer.rejoin()
 
     def _handle_batch(self, messages: list[SourceMessage]) -> None:
         for message in messages:
@@ -352,6 +371,7 @@ class ConsumeLoop:
     # ------------------------------------------------------------------ rebalance
 
     def _on_assign(self, tps: list[TopicPartition]) -> None:
+        self._orphaned_since = None
         for tp in tps:
             self._next.pop(tp, None)
         if self._backpressure:
@@ -379,6 +399,8 @@ class ConsumeLoop:
         for tp in tps:
             self._next.pop(tp, None)
         self._sensor.on_partitions_held(self.role, len(self._schedule.held()))
+        if tps and not (self.consumer.assignment() - set(tps)):
+            self._orphaned_since = self._clock.monotonic()
         log.info("partitions revoked", extra={"role": self.role, "partitions": [f"{t}[{p}]" for t, p in tps]})
 
     # ------------------------------------------------------------------ lag

@@ -74,7 +74,9 @@ class ConfluentConsumer:
             "fetch.wait.max.ms": 100,  # an idle partition answers within 100 ms: low latency, cheap
             "logger": logging.getLogger("confluent_kafka.consumer"),
         }
-        self._consumer = _Consumer(config | dict(settings.extra_properties))
+        self._config = config | dict(settings.extra_properties)
+        self._consumer = _Consumer(self._config)
+        self._subscription: tuple[list[str], dict[str, Any]] | None = None
 
     @staticmethod
     def _tp(tp: TopicPartition, offset: int | None = None) -> Any:
@@ -89,7 +91,20 @@ class ConfluentConsumer:
         def revoked(_consumer: Any, partitions: list[Any]) -> None:
             on_revoke([(p.topic, p.partition) for p in partitions])
 
-        self._consumer.subscribe(list(topics), on_assign=assigned, on_revoke=revoked, on_lost=revoked)
+        self._subscription = (list(topics), {"on_assign": assigned, "on_revoke": revoked, "on_lost": revoked})
+        self._consumer.subscribe(self._subscription[0], **self._subscription[1])
+
+    def rejoin(self) -> None:
+        from confluent_kafka import Consumer as _Consumer
+        from confluent_kafka import KafkaException
+
+        try:
+            self._consumer.close()
+        except (KafkaException, RuntimeError) as exc:  # a client that lost its group may fail to leave it
+            log.warning("closing the consumer before rejoining failed", extra={"error": str(exc)})
+        self._consumer = _Consumer(self._config)
+        if self._subscription is not None:
+            self._consumer.subscribe(self._subscription[0], **self._subscription[1])
 
     def assign(self, offsets: Mapping[TopicPartition, int]) -> None:
         self._consumer.assign([self._tp(tp, offset) for tp, offset in offsets.items()])

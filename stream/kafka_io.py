@@ -74,6 +74,9 @@ class Consumer(Protocol):
 
     def assignment(self) -> set[TopicPartition]: ...
 
+    def rejoin(self) -> None:
+        """Leave the group and join it again with a fresh client and the same subscription."""
+
     def close(self) -> None: ...
 
 

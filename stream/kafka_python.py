@@ -61,7 +61,9 @@ class KafkaPythonConsumer:
             "max_partition_fetch_bytes": MAX_MESSAGE_BYTES,
             "fetch_max_wait_ms": 100,
         }
-        self._consumer = KafkaConsumer(**(config | _extra(settings, KafkaConsumer.DEFAULT_CONFIG)))
+        self._config = config | _extra(settings, KafkaConsumer.DEFAULT_CONFIG)
+        self._consumer = KafkaConsumer(**self._config)
+        self._subscription: tuple[list[str], Any] | None = None
 
     @staticmethod
     def _tp(tp: TopicPartition) -> Any:
@@ -79,7 +81,16 @@ class KafkaPythonConsumer:
             def on_partitions_assigned(self, assigned: Any) -> None:
                 on_assign([(p.topic, p.partition) for p in assigned])
 
-        self._consumer.subscribe(list(topics), listener=Listener())
+        self._subscription = (list(topics), Listener())
+        self._consumer.subscribe(self._subscription[0], listener=self._subscription[1])
+
+    def rejoin(self) -> None:
+        from kafka import KafkaConsumer
+
+        self._consumer.close(autocommit=False)
+        self._consumer = KafkaConsumer(**self._config)
+        if self._subscription is not None:
+            self._consumer.subscribe(self._subscription[0], listener=self._subscription[1])
 
     def assign(self, offsets: Mapping[TopicPartition, int]) -> None:
         self._consumer.assign([self._tp(tp) for tp in offsets])

@@ -59,7 +59,7 @@ class Services:
     redis: str
 
 FAST = {"commit_interval_s": 0.2, "commit_max_items": 50, "session_timeout_ms": 6_000, "lag_interval_s": 1.0,
-        "backoff_max_s": 2.0, "shutdown_timeout_s": 20.0}
+        "backoff_max_s": 2.0, "shutdown_timeout_s": 20.0, "rejoin_after_s": 20.0}
 """settings.pipeline of test environments: quick commits, quick rebalances after a kill."""
 
 

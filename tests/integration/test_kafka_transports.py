@@ -104,3 +104,21 @@ def test_a_bounded_assignment_reads_from_the_given_offsets(kafka_bootstrap, make
     assert [m.value for m in read(consumer, 3)] == [b"v7", b"v8", b"v9"]
     assert consumer.assignment() == {(topic, 0)}
     consumer.close()
+
+
+@pytest.mark.parametrize("client", TRANSPORTS)
+def test_rejoin_leaves_and_joins_the_group_again_from_the_committed_offsets(kafka_bootstrap, make_kafka_topic,
+                                                                          client) -> None:
+    config = settings(kafka_bootstrap, client)
+    topic = make_kafka_topic("rejoin", partitions=2)
+    produce(config, topic, [(f"page{i}".encode(), f"v{i}".encode()) for i in range(10)])
+    consumer = make_consumer(config, f"rejoin-{secrets.token_hex(4)}", client_id="contract", session_timeout_ms=6000)
+    assigned: list = []
+    consumer.subscribe([topic], on_assign=assigned.append, on_revoke=lambda tps: None)
+    first = read(consumer, 10)
+    consumer.commit({(topic, 0): 1, (topic, 1): 1})
+    consumer.rejoin()
+    again = read(consumer, 8)
+    assert len(first) == 10 and len([a for a in assigned if a]) == 2, "assigned before and again after the rejoin"
+    assert sorted((m.partition, m.offset) for m in again)[:1] == [(0, 1)] and len(again) == 8
+    consumer.close()

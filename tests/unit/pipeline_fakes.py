@@ -221,6 +221,8 @@ class FakeConsumer:
         self.assigned: set = set()
         self.on_assign = self.on_revoke = None
         self.revoke_on_next_poll = False
+        self.stay_orphaned = False  # after a revocation, no partitions come back until rejoin()
+        self.rejoins = 0
         self.closed = False
         self.polls = 0
 
@@ -240,7 +242,7 @@ class FakeConsumer:
             self.assigned = set()
             self.paused.clear()
             return []
-        if not self.assigned and self.on_assign is not None:
+        if not self.assigned and self.on_assign is not None and not self.stay_orphaned:
             self.assigned = set(self.log)
             for tp in self.assigned:
                 self.positions[tp] = self.committed_offsets.get(tp, 0)
@@ -278,6 +280,10 @@ class FakeConsumer:
 
     def assignment(self) -> set:
         return set(self.assigned)
+
+    def rejoin(self) -> None:
+        self.rejoins += 1
+        self.stay_orphaned = False
 
     def close(self) -> None:
         self.closed = True

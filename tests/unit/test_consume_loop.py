@@ -156,6 +156,21 @@ def test_a_revocation_that_cannot_commit_discards_buffers_and_rehandles_from_the
     assert rig.consumer.committed_offsets == {P0: 3}
 
 
+def test_a_member_left_without_partitions_rejoins_the_group_once_after_a_while() -> None:
+    """Fault injection: after a broker restart a member lost the group and never joined again."""
+    rig = Rig({P0: messages(0, ["a", "b"])})
+    rig.loop.subscribe([TOPIC])
+    rig.rounds(1)
+    rig.consumer.revoke_on_next_poll = True
+    rig.consumer.stay_orphaned = True
+    rig.rounds(30)  # 30 idle polls of 1 s: under rejoin_after_s
+    assert rig.consumer.rejoins == 0 and rig.consumer.assignment() == set()
+    rig.rounds(40)
+    assert rig.consumer.rejoins == 1 and rig.consumer.assignment() == {P0}
+    rig.rounds(100)
+    assert rig.consumer.rejoins == 1, "once per revocation"
+
+
 def test_a_bounded_assignment_stops_at_its_end_offsets() -> None:
     rig = Rig({P0: messages(0, ["a", "b", "c", "d"]), P1: messages(1, ["x"])})
     rig.loop.assign({P0: 1, P1: 0}, {P0: 3, P1: 0})
