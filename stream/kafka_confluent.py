@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from stream.checkpoint import CommitFailed
@@ -77,6 +78,10 @@ class ConfluentConsumer:
         self._config = config | dict(settings.extra_properties)
         self._consumer = _Consumer(self._config)
         self._subscription: tuple[list[str], dict[str, Any]] | None = None
+        # librdkafka's synchronous commit waits for a group coordinator without any time limit; after a
+        # broker restart a client sometimes never finds one again, so calls into it are bounded.
+        self._call_timeout_s = max(10.0, 3 * session_timeout_ms / 1000)
+        self._stuck: threading.Thread | None = None
 
     @staticmethod
     def _tp(tp: TopicPartition, offset: int | None = None) -> Any:
@@ -94,14 +99,40 @@ class ConfluentConsumer:
         self._subscription = (list(topics), {"on_assign": assigned, "on_revoke": revoked, "on_lost": revoked})
         self._consumer.subscribe(self._subscription[0], **self._subscription[1])
 
+    def _bounded(self, what: str, call: Callable[[], Any]) -> Any:
+        """``call()`` on a helper thread, given up after ``_call_timeout_s`` (the thread is left to finish
+        or hang; no further call is made while it hangs). Raises CommitFailed when it does not return."""
+        if self._stuck is not None and self._stuck.is_alive():
+            raise CommitFailed(f"kafka: an earlier {what} still waits for the group coordinator")
+        outcome: list[tuple[bool, Any]] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, call()))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                outcome.append((False, exc))
+
+        thread = threading.Thread(target=run, name=f"kafka-{what}", daemon=True)
+        thread.start()
+        thread.join(self._call_timeout_s)
+        if not outcome:
+            self._stuck = thread
+            raise CommitFailed(f"kafka: {what} not done within {self._call_timeout_s:.0f} s (no group coordinator)")
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
+
     def rejoin(self) -> None:
         from confluent_kafka import Consumer as _Consumer
         from confluent_kafka import KafkaException
 
+        old = self._consumer
         try:
-            self._consumer.close()
-        except (KafkaException, RuntimeError) as exc:  # a client that lost its group may fail to leave it
-            log.warning("closing the consumer before rejoining failed", extra={"error": str(exc)})
+            self._bounded("close", old.close)
+        except (CommitFailed, KafkaException, RuntimeError) as exc:  # a client that lost its group may hang leaving it
+            log.warning("closing the consumer before rejoining failed; abandoning it", extra={"error": str(exc)})
+        self._stuck = None  # calls still hanging belong to the abandoned client
         self._consumer = _Consumer(self._config)
         if self._subscription is not None:
             self._consumer.subscribe(self._subscription[0], **self._subscription[1])
@@ -159,10 +190,9 @@ class ConfluentConsumer:
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         from confluent_kafka import KafkaException
 
+        partitions = [self._tp(tp, offset) for tp, offset in offsets.items()]
         try:
-            result = self._consumer.commit(
-                offsets=[self._tp(tp, offset) for tp, offset in offsets.items()], asynchronous=False
-            )
+            result = self._bounded("commit", lambda: self._consumer.commit(offsets=partitions, asynchronous=False))
         except KafkaException as exc:
             raise CommitFailed(str(exc)) from exc
         failed = [f"{p.topic}[{p.partition}]: {p.error}" for p in result or [] if p.error is not None]
