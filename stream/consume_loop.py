@@ -376,6 +376,8 @@ class ConsumeLoop:
             self._next.pop(tp, None)
         if self._backpressure:
             self.consumer.pause(tps)
+        else:  # librdkafka keeps a partition's pause across revocation and reassignment (fault injection)
+            self.consumer.resume(tps)
         log.info("partitions assigned", extra={"role": self.role, "partitions": [f"{t}[{p}]" for t, p in tps]})
 
     def _on_revoke(self, tps: list[TopicPartition]) -> None:

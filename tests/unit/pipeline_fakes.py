@@ -221,6 +221,7 @@ class FakeConsumer:
         self.assigned: set = set()
         self.on_assign = self.on_revoke = None
         self.revoke_on_next_poll = False
+        self.revoke_after_polls: int | None = None  # revoke on the n-th poll from now
         self.stay_orphaned = False  # after a revocation, no partitions come back until rejoin()
         self.rejoins = 0
         self.closed = False
@@ -235,13 +236,16 @@ class FakeConsumer:
 
     def poll(self, max_messages: int, timeout: float) -> list:
         self.polls += 1
+        if self.revoke_after_polls is not None:
+            self.revoke_after_polls -= 1
+            if self.revoke_after_polls <= 0:
+                self.revoke_after_polls, self.revoke_on_next_poll = None, True
         if self.revoke_on_next_poll:
             self.revoke_on_next_poll = False
             revoked = sorted(self.assigned)
             self.on_revoke(revoked)
             self.assigned = set()
-            self.paused.clear()
-            return []
+            return []  # like librdkafka, pause flags survive: a partition paused before is paused when reassigned
         if not self.assigned and self.on_assign is not None and not self.stay_orphaned:
             self.assigned = set(self.log)
             for tp in self.assigned:

@@ -171,6 +171,23 @@ def test_a_member_left_without_partitions_rejoins_the_group_once_after_a_while()
     assert rig.consumer.rejoins == 1, "once per revocation"
 
 
+def test_partitions_paused_by_backpressure_and_lost_meanwhile_flow_again_when_reassigned() -> None:
+    """Fault injection: after a broker restart the partitions came back still paused, and nothing moved."""
+    rig = Rig({P0: messages(0, ["a", "b", "c"])})
+    rig.loop.subscribe([TOPIC])
+    rig.rounds(1)
+    rig.sink.failures = 3  # the next commit fails: backpressure pauses every partition
+    rig.consumer.revoke_after_polls = 3  # the group is lost while it waits (polls between retries)
+    rig.consumer.stay_orphaned = True  # and comes back only after the backpressure is over
+    rig.clock.advance(2)
+    rig.rounds(1)
+    assert rig.consumer.assignment() == set() and rig.discarded == 1
+    rig.consumer.stay_orphaned = False
+    rig.consumer.log[P0].append(SourceMessage(TOPIC, 0, 3, None, b"d", 0))
+    rig.rounds(3)
+    assert [v for _, _, v in rig.handler.handled][-4:] == ["a", "b", "c", "d"], "redelivered, then the new one"
+
+
 def test_a_bounded_assignment_stops_at_its_end_offsets() -> None:
     rig = Rig({P0: messages(0, ["a", "b", "c", "d"]), P1: messages(1, ["x"])})
     rig.loop.assign({P0: 1, P1: 0}, {P0: 3, P1: 0})
