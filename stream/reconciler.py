@@ -87,6 +87,8 @@ class Pages(Protocol):
 
     def page(self, wiki: str, page_id: int) -> PageRecord | None: ...
 
+    def pages(self, wiki: str, page_ids: Sequence[int]) -> dict[int, PageRecord | None]: ...
+
 
 def chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
     iterator = iter(ids)
@@ -125,8 +127,8 @@ class Reconciler:
     def _check(self, rows: Mapping[int, Mapping[int, bool]], tagged: frozenset[int], report: Report) -> None:
         read_at = self.clock()
         ids = sorted(rows)
-        views = [PageView(page_id, rows[page_id], page_id in tagged, self.pages.page(self.wiki, page_id))
-                 for page_id in ids]
+        known = self.pages.pages(self.wiki, ids)  # one round trip per batch, not one per page
+        views = [PageView(page_id, rows[page_id], page_id in tagged, known[page_id]) for page_id in ids]
         report.pages_checked += len(ids)
         flagged = candidates(views)
         if flagged and self.grace_s > 0:

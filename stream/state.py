@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import secrets
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -189,6 +189,14 @@ class PageState:
         if rev is None:
             return None
         return PageRecord(rev_id=int(rev), removed=removed == b"1")
+
+    def pages(self, wiki: str, page_ids: Sequence[int]) -> dict[int, PageRecord | None]:
+        """:meth:`page` for many pages in one round trip (a pipeline of HMGETs)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for page_id in page_ids:
+            pipe.hmget(self.page_key(wiki, page_id), ["rev", "removed"])
+        return {page_id: None if rev is None else PageRecord(rev_id=int(rev), removed=removed == b"1")
+                for page_id, (rev, removed) in zip(page_ids, pipe.execute(), strict=True)}
 
     def latest_rev(self, wiki: str, page_id: int) -> int | None:
         record = self.page(wiki, page_id)

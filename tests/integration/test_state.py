@@ -115,6 +115,14 @@ def test_scripts_are_reloaded_after_a_script_flush(client: redis.Redis, state: P
 # --- titles deleted or moved away ---------------------------------------------------------------
 
 
+def test_pages_reads_many_records_in_one_round_trip(state) -> None:
+    state.record_revision("elwiki", 1, 10)
+    state.record_revision("elwiki", 2, 20)
+    state.mark_removed("elwiki", 2, 20)
+    assert state.pages("elwiki", [1, 2, 3]) == {1: state.page("elwiki", 1), 2: state.page("elwiki", 2), 3: None}
+    assert state.pages("elwiki", [2])[2].removed and state.pages("elwiki", []) == {}
+
+
 def test_titles_gone_and_back(state: PageState) -> None:
     assert state.mark_gone(WIKI, "Gregora_kaleņders", T0) is True
     assert state.is_gone(WIKI, "Gregora kaleņders")  # DB key and display form are the same title

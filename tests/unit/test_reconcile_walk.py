@@ -80,6 +80,9 @@ class World:
     def page(self, wiki: str, page_id: int) -> PageRecord | None:
         return self.known.get(page_id)
 
+    def pages(self, wiki: str, page_ids) -> dict[int, PageRecord | None]:
+        return {page_id: self.known.get(page_id) for page_id in page_ids}
+
     def run(self, *, fix: bool = False, batch_size: int = 3, **options) -> Reconciler:
         return Reconciler(WIKI, self, self, self, fix=fix, batch_size=batch_size, **options)
 
