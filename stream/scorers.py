@@ -12,7 +12,7 @@ space is capped too (``scoring.memory_limit_mb``), so one page cannot take the w
 Inside the budget the soft deadline still applies: ``recommend`` stops collecting mentions a little
 before the budget ends and scores what it found (``complete=False``), so a long page usually ends with
 links rather than an error. :class:`InlineScorer` runs the same steps in the calling thread with only
-the soft deadline (unit tests, benchmarks of the model itself).
+the soft deadline (the reference the scoring process is tested against).
 """
 
 from __future__ import annotations

@@ -5,7 +5,20 @@ Integration tests never use these: they run against the real services.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+
+from stream.commands.produce import page_change_event
+from stream.events import SourceMessage, WorkItem, parse_event
+
+
+def work_item(text: str | None, *, wiki_id: str = "elwiki", page_id: int = 7, title: str = "Δοκιμή",
+              rev_id: int = 100) -> WorkItem:
+    """The work item ingest would forward for an edit event carrying ``text``."""
+    event = page_change_event(wiki_id=wiki_id, domain=f"{wiki_id.removesuffix('wiki')}.wikipedia.org",
+                              page_id=page_id, title=title, rev_id=rev_id, rev_dt="2023-01-01T00:00:00Z", text=text)
+    return WorkItem.from_event(parse_event(json.dumps(event, ensure_ascii=False).encode()),
+                               SourceMessage("src", 0, 1, None, b"", None), include_wikitext=True)
 
 
 class FakeClock:

@@ -28,14 +28,13 @@ from typing import Any
 import pytest
 
 from model_fixture import publish_dictionary
-from pipeline_fakes import FakeClock, FakePageState, FakeStore, RecordingErrors, fake_tag_sink
+from pipeline_fakes import FakeClock, FakePageState, FakeStore, RecordingErrors, fake_tag_sink, work_item
 from scoring.bundle import load_bundle
 from scoring.recommend import DEFAULT_DEADLINE_S, MAX_WIKITEXT_CHARS, ArticleTooLarge, recommend
 from scoring.wikitext import WikitextTooDeep, parse_article
-from stream.commands.produce import page_change_event
 from stream.config import Settings, WikiSettings
 from stream.consume_loop import Done, is_infrastructure_error
-from stream.events import SourceMessage, WorkItem, parse_event
+from stream.events import SourceMessage
 from stream.metrics import OutcomeTally
 from stream.scorers import Budget, ProcessScorer, ScoringTimeout
 from stream.worker import WorkerHandler
@@ -119,13 +118,6 @@ def process_scorer(models_dir: Path):
     scorer.close()
 
 
-def _item(wiki: str, text: str) -> WorkItem:
-    event = page_change_event(wiki_id=wiki, domain=f"{wiki[:2]}.wikipedia.org", page_id=7, title="Δοκιμή", rev_id=100,
-                              rev_dt="2023-01-01T00:00:00Z", text=text)
-    return WorkItem.from_event(parse_event(_json(event)), SourceMessage("src", 0, 1, None, b"", None),
-                               include_wikitext=True)
-
-
 CASES: dict[str, tuple[str, str]] = {  # id -> (language, text)
     **{f"{language}-{case}": (language, make(*LANGUAGES[language]))
        for language in sorted(LANGUAGES) for case, make in sorted(PER_LANGUAGE.items())},
@@ -137,7 +129,7 @@ CASES: dict[str, tuple[str, str]] = {  # id -> (language, text)
 def test_every_page_ends_within_its_budget_in_the_scoring_process(process_scorer: ProcessScorer, case: str) -> None:
     language, text = CASES[case]
     wiki = WikiSettings(language=language, minimum_link_score=0.0)
-    item = _item(f"{language}wiki", text)
+    item = work_item(text, wiki_id=f"{language}wiki")
     started = time.monotonic()
     budget = Budget.start(BUDGET_S)
     try:
@@ -194,7 +186,7 @@ def test_the_worker_turns_a_pathological_page_into_an_outcome_or_an_error_event(
     tally = OutcomeTally()
     handler = WorkerHandler(settings=settings, state=FakePageState(), store=FakeStore(), tags=fake_tag_sink(),
                             errors=RecordingErrors(), scorer=process_scorer, clock=FakeClock(), sensor=tally)
-    item = _item(wiki, text)
+    item = work_item(text, wiki_id=wiki)
     started = time.perf_counter()
     try:
         result = handler.handle(SourceMessage("work", 0, 1, item.key(), item.to_json(), None))
@@ -207,9 +199,3 @@ def test_the_worker_turns_a_pathological_page_into_an_outcome_or_an_error_event(
         print(f"worker {case}: outcome {tally.summary()['outcomes']} in {elapsed:.2f}s")
         assert isinstance(result, Done) and sum(tally.summary()["outcomes"].values()) == 1
     assert elapsed < BUDGET_S + KILL_SLACK_S
-
-
-def _json(event: dict[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(event, ensure_ascii=False).encode()

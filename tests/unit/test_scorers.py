@@ -6,18 +6,17 @@ Greek dictionary for the pages over budget."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
 
 from model_fixture import LTG_EXCERPT, publish_dictionary, trained_models
+from pipeline_fakes import work_item
 from scoring.bundle import BundleCache
 from scoring.dumps import is_article, iter_pages
-from stream.commands.produce import page_change_event
 from stream.config import WikiSettings
-from stream.events import SourceMessage, WorkItem, parse_event
+from stream.events import WorkItem
 from stream.scorers import Budget, InlineScorer, ProcessScorer, ScoringTimeout
 
 GREEK = WikiSettings(language="el", minimum_link_score=0.0)
@@ -27,10 +26,7 @@ SLACK_S = 1.5  # killing and reporting; the replacement process starts outside t
 
 
 def item(text: str, page_id: int = 7, title: str = "Δοκιμή", wiki_id: str = "elwiki") -> WorkItem:
-    event = page_change_event(wiki_id=wiki_id, domain="x.wikipedia.org", page_id=page_id, title=title, rev_id=page_id,
-                              rev_dt="2023-01-01T00:00:00Z", text=text)
-    return WorkItem.from_event(parse_event(json.dumps(event).encode()), SourceMessage("s", 0, 1, None, b"", None),
-                               include_wikitext=True)
+    return work_item(text, wiki_id=wiki_id, page_id=page_id, title=title, rev_id=page_id)
 
 
 def evaluate(scorer, work: WorkItem, seconds: float = 30.0, wiki: WikiSettings = GREEK):
