@@ -5,6 +5,15 @@ Each article (namespace 0, not a redirect, wikitext) becomes one `page/change` 1
 `revision.content_slots.main.content_body` - what Wikimedia's enrichment job emits - keyed by
 `{"wiki_id", "page_id"}` like the real stream. Used for backfills, the README demo and benchmarks:
 publish, then `addlink replay` (or a running `addlink run`) processes the events.
+
+Only each page's latest revision is published: the one with the highest revision id over every dump
+given (the stream's own notion of "newer"). A pages-articles dump holds one revision per page, so
+replaying one dump publishes each article once; replaying several (say last month's and this
+month's) in one command publishes, per page, the newest revision only, never an older one that
+would be scored, stored and then invalidated. A page whose latest revision is a main-namespace
+redirect is published too when an older revision in the given dumps was an article, so that rows
+of the article are removed. Pages missing from a newer dump are not taken for deleted (excerpts
+and split dumps hold only some pages).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tqdm import tqdm
@@ -118,14 +128,45 @@ def dump_page_event(page: DumpPage, *, wiki_id: str, domain: str) -> dict[str, A
     """The page_content_change event of a dump page's revision: an `edit` at the revision's time."""
     return page_change_event(wiki_id=wiki_id, domain=domain, page_id=page.page_id, title=page.title,
                              rev_id=page.rev_id, rev_dt=page.timestamp, text=page.text, namespace_id=page.namespace,
-                             content_model=page.content_model)
+                             is_redirect=page.redirect is not None, content_model=page.content_model)
+
+
+def latest_pages(dumps: Sequence[Path]) -> Iterator[DumpPage]:
+    """Each page of ``dumps`` once, at its highest revision id over all of them, when that revision is
+    an article or a main-namespace redirect of a page that was an article in an older revision.
+
+    Within one dump a page appears once (``iter_pages`` picks its highest revision), so a single dump
+    is read once; several dumps are read twice: first to find each page's latest revision id (memory:
+    one entry per page id), then to yield those revisions, in the order of ``dumps``.
+    """
+    if len(dumps) == 1:
+        yield from (page for page in iter_pages(dumps[0]) if is_article(page))
+        return
+    latest: dict[int, int] = {}
+    was_article: set[int] = set()
+    for dump in dumps:
+        for page in iter_pages(dump, on_error=_ignore):  # logged once, in the second pass
+            if page.rev_id > latest.get(page.page_id, -1):
+                latest[page.page_id] = page.rev_id
+            if is_article(page):
+                was_article.add(page.page_id)
+    for dump in dumps:
+        for page in iter_pages(dump):
+            if latest.get(page.page_id) != page.rev_id:
+                continue
+            if is_article(page) or (page.namespace == 0 and page.page_id in was_article):
+                del latest[page.page_id]  # the same revision in a later dump is not published again
+                yield page
+
+
+def _ignore(_error: object) -> None:
+    pass
 
 
 @dataclass(frozen=True)
 class ProduceSummary:
     topic: str
     events: int
-    skipped_pages: int
     seconds: float
 
 
@@ -133,16 +174,18 @@ def produce_dump(
     settings: Settings,
     *,
     wiki_id: str,
-    dump: Path,
+    dumps: Sequence[Path],
     topic: str | None = None,
     rate: float | None = None,
     limit: int | None = None,
     progress: bool = True,
 ) -> ProduceSummary:
-    """Publish the dump's articles to ``topic`` (default: the first source topic), at most ``rate``
-    events per second; returns once the broker acknowledged every event (raises otherwise)."""
-    if not dump.is_file():
-        raise AddlinkError(f"dump not found: {dump}")
+    """Publish the latest revision of each article of ``dumps`` (see ``latest_pages``) to ``topic``
+    (default: the first source topic), at most ``rate`` events per second; returns once the broker
+    acknowledged every event (raises otherwise)."""
+    missing = [str(dump) for dump in dumps if not dump.is_file()]
+    if not dumps or missing:
+        raise AddlinkError(f"dump not found: {', '.join(missing) or 'none given'}")
     if rate is not None and rate <= 0:
         raise AddlinkError("--rate must be positive")
     topic = topic or settings.kafka.source_topics[0]
@@ -151,15 +194,12 @@ def produce_dump(
     ensure_topics(settings.kafka, {topic: 1})
     producer = make_producer(settings.kafka, client_id=f"{settings.emitter_id}.produce")
     started = time.monotonic()
-    events = skipped = 0
+    events = 0
     batch: list[tuple[bytes, bytes]] = []
     with tqdm(desc=f"produce {wiki_id}", unit="event", disable=not progress, file=sys.stderr) as bar:
-        for page in iter_pages(dump):
+        for page in latest_pages(dumps):
             if limit is not None and events + len(batch) >= limit:
                 break
-            if not is_article(page):
-                skipped += 1
-                continue
             if rate is not None:
                 wait = started + (events + len(batch)) / rate - time.monotonic()
                 if wait > 0:
@@ -173,7 +213,7 @@ def produce_dump(
         if batch:
             events += _send(producer, topic, batch)
             bar.update(len(batch))
-    return ProduceSummary(topic=topic, events=events, skipped_pages=skipped, seconds=time.monotonic() - started)
+    return ProduceSummary(topic=topic, events=events, seconds=time.monotonic() - started)
 
 
 def _send(producer: Any, topic: str, batch: list[tuple[bytes, bytes]]) -> int:
@@ -187,7 +227,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("produce", help="publish a dump's articles as page_content_change events")
     parser.add_argument("--config", required=True, type=Path, help="configuration file (YAML or TOML)")
     parser.add_argument("--wiki", required=True, help="wiki id, e.g. elwiki")
-    parser.add_argument("--dump", required=True, type=Path, help="MediaWiki XML dump (bz2, xz or plain)")
+    parser.add_argument("--dump", required=True, type=Path, nargs="+",
+                        help="MediaWiki XML dump(s) (bz2, xz or plain); with several, each page's newest revision only")
     parser.add_argument("--rate", type=float, help="events per second (default: as fast as possible)")
     parser.add_argument("--topic", help="topic (default: the first of kafka.source_topics)")
     parser.add_argument("--limit", type=int, help="publish at most this many articles")
@@ -197,8 +238,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    summary = produce_dump(settings, wiki_id=args.wiki, dump=args.dump, topic=args.topic, rate=args.rate,
+    summary = produce_dump(settings, wiki_id=args.wiki, dumps=args.dump, topic=args.topic, rate=args.rate,
                            limit=args.limit, progress=not args.no_progress)
-    print(f"produced {summary.events} events to {summary.topic} in {summary.seconds:.1f}s "
-          f"({summary.skipped_pages} non-article pages skipped)")
+    print(f"produced {summary.events} events (the latest revision of each page) to {summary.topic} "
+          f"in {summary.seconds:.1f}s")
     return 0
