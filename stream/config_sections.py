@@ -137,7 +137,6 @@ class RedisSettings(ConfigSection):
     key_prefix: str = Field(default="addlink", pattern=r"^[A-Za-z0-9_.-]+$")
     latest_revision_ttl_s: int = Field(default=30 * DAY_SECONDS, ge=1)
     gone_title_ttl_s: int = Field(default=90 * DAY_SECONDS, ge=1)
-    seen_ttl_s: int = Field(default=8 * DAY_SECONDS, ge=1)
     socket_timeout_s: float = Field(default=5.0, gt=0)
 
     @field_validator("url")

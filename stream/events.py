@@ -258,9 +258,11 @@ class WorkItem(_Model):
     """One revision to evaluate once its quiet period has passed (JSON on the work topic).
 
     `dt` is the revision timestamp (what minimumTimeSinceLastEdit counts from); `event_dt` is the
-    event's own time (for a delete or visibility change: when that happened). The source
-    position lets a worker re-read the text from Kafka; `wikitext` may carry it inline instead
-    (Kafka may hold article text; Redis and process memory across the quiet period may not).
+    event's own time (for a delete or visibility change: when that happened). The text travels
+    inline in `wikitext` (from the event, or fetched by ingest when the event has none; None for
+    removals and revisions without public wikitext): Kafka may hold article text, Redis and process
+    memory across the quiet period may not. `source_topic/partition/offset` name the source
+    message the item came from, for tracing only: nothing re-reads it.
     Unknown fields are ignored so that workers and ingest can be upgraded one after the other.
     """
 

@@ -1,4 +1,4 @@
-"""The fleet's shared state in Redis: latest revision per page, titles gone, de-duplication.
+"""The fleet's shared state in Redis: latest revision per page, titles gone, title -> page id.
 
 Keys (prefix = `redis.key_prefix`, default "addlink"; titles normalised as MediaWiki does, with
 spaces; TTLs from `redis.*_ttl_s`, refreshed on every write):
@@ -11,8 +11,6 @@ spaces; TTLs from `redis.*_ttl_s`, refreshed on every write):
                                             in ms (older events never override newer ones)
                                             TTL gone_title_ttl_s (90 days: longer than a model
                                             bundle lives, since bundles propose trained titles)
-    <prefix>:seen:<wiki>:<rev_id>:<what>   string  "1"; TTL seen_ttl_s (8 days: Kafka retention
-                                            plus a day, so any redelivery of a retained message hits)
     <prefix>:generation               string  random id set once; a different or missing value
                                             means Redis lost its state (count it, expect extra work)
 
@@ -42,8 +40,10 @@ known", which means "do the work":
   sees it.
 - Title -> page id: unresolved rejected targets are kept; GrowthExperiments prunes them again at
   serve time too.
-- Seen: duplicates are processed again; every write is idempotent (REPLACE by revision, delete by
-  page, set/clear of a tag group), so the stores end up the same.
+
+There is no de-duplication key: a redelivered or duplicated event of an older revision is stale
+(``record_revision``), and one of the current revision is processed again, which is harmless since
+every write is idempotent (REPLACE by revision, delete by page, set/clear of a tag group).
 """
 
 from __future__ import annotations
@@ -161,9 +161,6 @@ class PageState:
     def title_key(self, wiki: str, title: str) -> str:
         return f"{self._prefix}:title:{wiki}:{normalise_title(title)}"
 
-    def seen_key(self, wiki: str, rev_id: int, what: str) -> str:
-        return f"{self._prefix}:seen:{wiki}:{rev_id}:{what}"
-
     # --- latest revision per page ---------------------------------------------------------------
 
     def record_revision(self, wiki: str, page_id: int, rev_id: int, *, revive: bool = False) -> bool:
@@ -245,21 +242,6 @@ class PageState:
             for title, (gone, page_id) in zip(titles, answers, strict=True)
             if page_id is not None and gone != b"1"
         }
-
-    # --- de-duplication -------------------------------------------------------------------------
-
-    def seen(self, wiki: str, rev_id: int, what: str) -> bool:
-        """True if `mark_seen` was called for this (wiki, revision, what) within seen_ttl_s."""
-        return bool(self._redis.exists(self.seen_key(wiki, rev_id, what)))
-
-    def mark_seen(self, wiki: str, rev_id: int, what: str) -> bool:
-        """Remember that (wiki, revision, what) is done; True if it was not marked before.
-
-        Call it only once the work's effects are durable (sinks flushed): marking first and crashing
-        before the flush would make the redelivered message look done and lose the work.
-        `what` names the kind of work, e.g. the page_change_kind or "scored".
-        """
-        return bool(self._redis.set(self.seen_key(wiki, rev_id, what), b"1", nx=True, ex=self._settings.seen_ttl_s))
 
     # --- loss detection -------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from faults_check import Report, Stores, check, deadline_pages, expected_rows, i
 from faults_pipeline import Fleet, Offsets, Publisher, make_settings
 from faults_stack import REPO, FaultStack
 from faults_workload import LANGUAGE, WIKI, Workload, build_workload
-from pipeline_env import delinked, free_port  # tests/integration (on sys.path, see inject.py)
+from pipeline_env import delinked, free_port  # tests/integration: pytest's pythonpath, or inject.py
 from scoring.bundle import BundleError, load_bundle
 from scoring.dumps import is_article, iter_pages
 from scoring.train import train
