@@ -1,7 +1,9 @@
-"""`addlink bench score|stream`: benchmark the scorer alone, or the whole pipeline.
+"""`addlink bench score|stream|pathological`: benchmark the scorer alone, the whole pipeline, or
+pathological pages.
 
 `bench score` needs only a bundle and a dump (scoring/bench.py); `bench stream` runs the real
-pipeline against the configured services (stream/bench_stream.py).
+pipeline against the configured services (stream/bench_stream.py); `bench pathological` times
+pages built to be hard from a wiki's own dump (stream/bench_pathological.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from scoring.bench import ScoreBench, bench_score
 from scoring.bundle import BundleError
-from stream import bench_stream
+from stream import bench_pathological, bench_stream
 from stream.errors import AddlinkError
 
 
@@ -39,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stream = targets.add_parser("stream", help="pipeline throughput and latency against the local services")
     bench_stream.add_arguments(stream)
     stream.set_defaults(func=bench_stream.main)
+
+    pathological = targets.add_parser(
+        "pathological", help="time and memory of pathological pages made of a wiki's dump, in-process and "
+        "through the scoring process")
+    bench_pathological.add_arguments(pathological)
+    pathological.set_defaults(func=bench_pathological.main)
 
 
 def run_score(args: argparse.Namespace) -> int:
