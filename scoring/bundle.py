@@ -132,6 +132,10 @@ class BundleManifest(_Frozen):
     )
     gate: GateResult | None
     artifacts: dict[str, Artifact]
+    excluded_targets: tuple[str, ...] = Field(
+        default=(), description="titles training left out (over-linking control), normalised; the scorer never "
+        "suggests them or the redirects to them (scoring.recommend.excluded_target_ids)"
+    )
 
     def dataset_checksums(self) -> dict[str, str]:
         """sha256 per dataset for gelr_data meta: a one-file dataset (the model) gets its file's sha256,

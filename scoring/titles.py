@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from pathlib import Path
 from urllib.parse import unquote
 
-__all__ = ["is_article_link", "namespace_prefix", "normalise_anchor", "normalise_title"]
+__all__ = ["is_article_link", "namespace_prefix", "normalise_anchor", "normalise_title", "read_title_list"]
 
 # MediaWiki treats these as spaces in titles and collapses runs of them (MediaWikiTitleCodec).
 _SPACES = re.compile(r"[ _\u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
@@ -103,6 +104,15 @@ def normalise_title(raw: str) -> str:
     if title.startswith(":"):
         title = title[1:].lstrip()
     return _upper_first(title) if title else ""
+
+
+def read_title_list(path: str | Path) -> tuple[str, ...]:
+    """The titles of a list file (UTF-8, one title per line, as in a link or with underscores; blank
+    lines and lines starting with "#" skipped), normalised and de-duplicated, in file order.
+    Raises OSError for an unreadable file and UnicodeDecodeError for one that is not UTF-8."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    titles = (normalise_title(line) for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    return tuple(dict.fromkeys(title for title in titles if title))
 
 
 def normalise_anchor(text: str) -> str:

@@ -5,7 +5,9 @@ Steps, in order:
 2. The anchor dictionary with mwaddlink's filters: anchors linked more than once (aslink > 1), link
    probability >= 0.065, number-only anchors dropped; targets resolved one redirect hop; targets are
    titles, kept whether or not they are pages of the dump.
-3. Leave-one-out training rows (examples.py) and an XGBoost classifier (model.py).
+3. Leave-one-out training rows (examples.py) and an XGBoost classifier (model.py); excluded targets
+   (over-linking control: titles, resolved one redirect hop like link targets) yield no rows, and the
+   bundle records them so that the backtest and every scorer leave them out too.
 4. The bundle is written into a fresh version directory, backtested on the dump's test articles
    (backtest.py) and gated: published (symlink swapped) only if it passes, or with ``force``.
 """
@@ -13,6 +15,7 @@ Steps, in order:
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +41,7 @@ from scoring.model import DEFAULT_ROUNDS, LinkModel
 from scoring.recommend import APPLICATION_VERSION
 from scoring.relatedness import TargetContexts
 from scoring.targets import write_targets
+from scoring.titles import normalise_title
 from scoring.tokenize import word_spans
 
 __all__ = ["TrainReport", "TrainingError", "train"]
@@ -122,6 +126,7 @@ def train(
     threshold: float = 0.5,
     force: bool = False,
     coverage: str = "auto",
+    excluded_targets: Iterable[str] = (),
     max_samples: int = DEFAULT_MAX_SAMPLES,
     rounds: int = DEFAULT_ROUNDS,
     n_jobs: int = 2,
@@ -130,7 +135,7 @@ def train(
     """Train, backtest and (if the gate passes or ``force``) publish ``models_dir/wiki``.
 
     ``language`` defaults to the dump's ``xml:lang``; ``coverage`` is explained in
-    ``corpus.ContextCounts.prepare``. Raises TrainingError when the dump yields no
+    ``corpus.ContextCounts.prepare``. ``excluded_targets``: titles never to suggest (see step 3). Raises TrainingError when the dump yields no
     usable training data, ValueError for an unreadable dump header or a gate ``threshold`` that is not
     one of the backtest thresholds."""
     if threshold not in THRESHOLDS:
@@ -150,7 +155,11 @@ def train(
     dictionary = _dictionary(counts)
     if not dictionary.candidates:
         raise TrainingError(f"{dump}: no anchor is linked more than once with link probability >= 0.065")
-    rows = training_rows(counts.samples, dictionary, contexts)
+    excluded = tuple(dict.fromkeys(t for t in map(normalise_title, excluded_targets) if t))
+    excluded_ids = frozenset(
+        target for title in excluded if (target := counts.target_ids.get(links.resolve(title))) is not None
+    )
+    rows = training_rows(counts.samples, dictionary, contexts, excluded_ids)
     positives = int(rows.labels.sum())
     if positives == 0 or positives == len(rows.labels):
         raise TrainingError(f"{dump}: {len(rows.labels)} training rows with {positives} positives; cannot fit a classifier")
@@ -181,12 +190,14 @@ def train(
                 "redirects": len(links.redirects),
                 "rows": len(rows.labels),
                 "positives": positives,
+                "excluded_targets": len(excluded),
                 "rounds": rounds,
                 "seconds_to_fit": round(fitted - started, 1),
             },
             backtest=None,
             gate=None,
             artifacts=writer.artifacts(),
+            excluded_targets=excluded,
         )
         writer.write_manifest(manifest)
         tested = backtest(dump, open_bundle(writer.directory, wiki=wiki), progress=progress)

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, FilePath, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from scoring.titles import normalise_title, read_title_list
 from stream.config_sections import (
     DAY_SECONDS,
     ConfigSection,
@@ -108,6 +109,13 @@ class WikiSettings(ConfigSection):
     minimum_links_per_task: int = Field(default=2, ge=1)
     maximum_links_per_task: int = Field(default=10, ge=1)
     excluded_sections: tuple[str, ...] = ()
+    excluded_targets: tuple[str, ...] = Field(
+        default=(), description="titles never suggested as link targets (over-linking control, e.g. countries), "
+        "nor the redirects to them; normalised like link targets; with excluded_targets_file's titles added"
+    )
+    excluded_targets_file: FilePath | None = Field(
+        default=None, description="a list of more excluded targets, one title per line ('#' comments), read at load"
+    )
     excluded_templates: tuple[str, ...] = ()
     excluded_categories: tuple[str, ...] = ()
     minimum_time_since_last_edit: int = Field(default=DAY_SECONDS, ge=0, description="seconds")
@@ -119,6 +127,23 @@ class WikiSettings(ConfigSection):
     )
     content_namespaces: tuple[int, ...] = (0,)
     database: str | None = Field(default=None, description="MariaDB database; default: wiki id or shared")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_excluded_targets_file(cls, data: Any) -> Any:
+        path = data.get("excluded_targets_file") if isinstance(data, dict) else None
+        if path is None:
+            return data
+        try:
+            listed = read_title_list(path)
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"excluded_targets_file: cannot read a UTF-8 title list: {type(error).__name__}") from None
+        return {**data, "excluded_targets": (*data.get("excluded_targets", ()), *listed)}
+
+    @field_validator("excluded_targets")
+    @classmethod
+    def _normalised_targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(title for title in map(normalise_title, value) if title))
 
     @model_validator(mode="before")
     @classmethod

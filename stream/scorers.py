@@ -79,12 +79,13 @@ class ScoreRequest:
     threshold: float
     max_links: int | None
     excluded_sections: tuple[str, ...]
+    excluded_targets: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, item: WorkItem, wiki: WikiSettings) -> ScoreRequest:
         return cls(wiki_id=item.wiki_id, title=normalise_title(item.page_title), page_id=item.page_id,
                    rev_id=item.rev_id, threshold=wiki.minimum_link_score, max_links=wiki.maximum_links_per_task,
-                   excluded_sections=tuple(wiki.excluded_sections))
+                   excluded_sections=tuple(wiki.excluded_sections), excluded_targets=wiki.excluded_targets)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ def _recommend(bundles: BundleCache, article: ParsedArticle, request: ScoreReque
         threshold=request.threshold,
         max_links=request.max_links,
         excluded_sections=request.excluded_sections,
+        excluded_targets=request.excluded_targets,
         deadline_s=max(soft_deadline_s, 0.0),
         parsed=article,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from scoring.bundle import BundleError, load_bundle
 from scoring.recommend import DEFAULT_DEADLINE_S, MAX_WIKITEXT_CHARS
 from scoring.titles import normalise_title
+from stream.commands.train import read_excluded_targets
 from stream.errors import AddlinkError
 from stream.scorers import Budget, ProcessScorer, ScoreRequest, ScoringFailed, ScoringTimeout
 
@@ -37,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--exclude-section", action="append", default=[], metavar="S",
         help="heading whose section is skipped (case-folded exact match; %%LEAD%% for the lead); repeatable",
     )
+    parser.add_argument("--excluded-targets", type=Path, metavar="FILE",
+                        help="titles never to suggest, on top of the bundle's own; one per line, '#' comments")
     parser.add_argument("--deadline", type=float, default=DEFAULT_DEADLINE_S, help="seconds per page (default 5)")
     parser.set_defaults(func=run)
 
@@ -58,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise AddlinkError(str(error)) from error
     request = ScoreRequest(wiki_id=args.wiki, title=normalise_title(args.title), page_id=args.pageid,
                            rev_id=args.revid, threshold=args.threshold, max_links=args.max or None,
-                           excluded_sections=tuple(args.exclude_section))
+                           excluded_sections=tuple(args.exclude_section),
+                           excluded_targets=read_excluded_targets(args.excluded_targets))
     scorer = ProcessScorer(args.models)
     try:
         result = scorer.recommend(wikitext, request, Budget.start(args.deadline))

@@ -10,7 +10,9 @@ import argparse
 from pathlib import Path
 
 from scoring.backtest import GATE_MIN_PRECISION, GATE_MIN_RECALL
+from scoring.titles import read_title_list
 from scoring.train import TrainingError, TrainReport, train
+from stream.config import load_settings
 from stream.commands.evaluate import render
 from stream.errors import AddlinkError, GateRejected
 
@@ -35,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="whether the dump holds every article of the wiki (then red-link targets are dropped); "
         "auto decides from how many links point at the dump's own articles (default auto)",
     )
+    excluded = parser.add_mutually_exclusive_group()
+    excluded.add_argument("--excluded-targets", type=Path, metavar="FILE",
+                          help="titles never to suggest (over-linking control), one per line; '#' starts a comment")
+    excluded.add_argument("--config", type=Path,
+                          help="take the wiki's excluded targets (excluded_targets, excluded_targets_file) from this "
+                          "configuration, as the stream applies them")
     parser.add_argument("--force", action="store_true", help="publish even if the release gate fails")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -54,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             force=args.force,
             coverage=args.coverage,
+            excluded_targets=excluded_targets(args),
             progress=not args.quiet,
         )
     except (TrainingError, ValueError, OSError, EOFError) as error:
@@ -64,6 +73,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def excluded_targets(args: argparse.Namespace) -> tuple[str, ...]:
+    """The titles ``--excluded-targets`` lists, or the wiki's excluded targets in ``--config``."""
+    if args.config is not None:
+        wiki = load_settings(args.config).wikis.get(args.wiki)
+        if wiki is None:
+            raise AddlinkError(f"{args.config}: no wiki {args.wiki!r}")
+        return wiki.excluded_targets
+    return read_excluded_targets(args.excluded_targets)
+
+
+def read_excluded_targets(path: Path | None) -> tuple[str, ...]:
+    """The titles of an ``--excluded-targets`` list file (none without one)."""
+    if path is None:
+        return ()
+    try:
+        return read_title_list(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise AddlinkError(f"--excluded-targets {path}: {error}") from error
+
+
 def summary(report: TrainReport) -> str:
     """Training figures, the whole backtest table, what the gold left out, and the outcome."""
     manifest, gate = report.manifest, report.gate
@@ -72,6 +101,7 @@ def summary(report: TrainReport) -> str:
         f"{manifest.wiki} ({manifest.language}): {training['train_articles']} training / {training['test_articles']} "
         f"test articles, {training['anchors']} anchors, {training['targets']} targets, "
         f"{training['rows']} rows ({training['positives']} positive), "
+        f"{len(manifest.excluded_targets)} excluded targets, "
         f"{'complete dump: red links dropped' if manifest.complete_dump else 'partial dump: every target kept'}",
     ]
     if manifest.backtest is not None:
