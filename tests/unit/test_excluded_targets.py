@@ -22,10 +22,10 @@ from scoring.recommend import recommend
 from scoring.titles import normalise_title, read_title_list
 from scoring.train import train
 from scoring.wikitext import parse_article
-from stream.commands.train import excluded_targets, register
+from stream.cli.train import excluded_targets, register
 from stream.config import WikiSettings, load_settings
 from stream.errors import AddlinkError, ConfigError
-from stream.scorers import ScoreRequest
+from stream.pipeline.scorers import ScoreRequest
 
 TEXT = "Athens is old. Paris is large. Athens and Paris are capitals."
 COUNTRY = "Latveja"

@@ -10,7 +10,7 @@ Two levels of guarantee:
 - broken and deep markup parses and scores in-process, with peak traced memory at most
   ``MEMORY_FACTOR`` x the text's UTF-8 size plus ``MEMORY_BASE``, and ends at all;
 - every page, whatever it costs in-process, ends through the worker's scoring process
-  (stream.scorers.ProcessScorer): links, or ScoringTimeout, which the consume loop sends to the
+  (stream.pipeline.scorers.ProcessScorer): links, or ScoringTimeout, which the consume loop sends to the
   error topic. In-process, 2 MB of prose scores for over a minute and "橋" x 1,000,000 for minutes,
   which is why the worker never scores in-process.
 
@@ -35,14 +35,14 @@ from pipeline_fakes import FakeClock, FakePageState, FakeStore, RecordingErrors,
 from scoring.bundle import load_bundle
 from scoring.recommend import DEFAULT_DEADLINE_S, MAX_WIKITEXT_CHARS, ArticleTooLarge, recommend
 from scoring.wikitext import WikitextTooDeep, parse_article
-from stream.bench_pathological import measured
-from stream.bench_pathological import repeat as _repeat
+from stream.bench.pathological import measured
+from stream.bench.pathological import repeat as _repeat
 from stream.config import Settings, WikiSettings
-from stream.consume_loop import Done, is_infrastructure_error
-from stream.events import SourceMessage
-from stream.metrics import OutcomeTally
-from stream.scorers import Budget, ProcessScorer, ScoringTimeout
-from stream.worker import WorkerHandler
+from stream.pipeline.consume_loop import Done, is_infrastructure_error
+from stream.core.events import SourceMessage
+from stream.observe.metrics import OutcomeTally
+from stream.pipeline.scorers import Budget, ProcessScorer, ScoringTimeout
+from stream.pipeline.worker import WorkerHandler
 
 SAFETY_S = 30.0  # added to each budget; see the module docstring
 MEMORY_FACTOR = 64

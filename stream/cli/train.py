@@ -13,7 +13,7 @@ from scoring.backtest import GATE_MIN_PRECISION, GATE_MIN_RECALL
 from scoring.titles import read_title_list
 from scoring.train import TrainingError, TrainReport, train
 from stream.config import load_settings
-from stream.commands.evaluate import render
+from stream.cli.evaluate import render
 from stream.errors import AddlinkError, GateRejected
 
 

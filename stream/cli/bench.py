@@ -2,8 +2,8 @@
 pathological pages.
 
 `bench score` needs only a bundle and a dump (scoring/bench.py); `bench stream` runs the real
-pipeline against the configured services (stream/bench_stream.py); `bench pathological` times
-pages built to be hard from a wiki's own dump (stream/bench_pathological.py).
+pipeline against the configured services (stream/bench/pipeline.py); `bench pathological` times
+pages built to be hard from a wiki's own dump (stream/bench/pathological.py).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.set_defaults(func=run_score)
 
     stream = targets.add_parser("stream", help="pipeline throughput and latency against the local services")
-    bench_stream.add_arguments(stream)
-    stream.set_defaults(func=bench_stream.main)
+    bench_pipeline.add_arguments(stream)
+    stream.set_defaults(func=bench_pipeline.main)
 
     pathological = targets.add_parser(
         "pathological", help="time and memory of pathological pages made of a wiki's dump, in-process and "

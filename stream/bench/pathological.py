@@ -9,7 +9,7 @@ braces (deeper than the parser can build) and the article repeated past MediaWik
 
 Measured per page: in-process ``parse_article`` seconds and, in a second run under tracemalloc
 (which slows Python code), its peak traced memory; then parse and score through
-``stream.scorers.ProcessScorer`` with the worker's page budget: seconds and the outcome (links,
+``stream.pipeline.scorers.ProcessScorer`` with the worker's page budget: seconds and the outcome (links,
 ScoringTimeout, or the error the worker would send to the error topic). The unit test keeps only
 generous safety bounds; these are the figures.
 """
@@ -33,7 +33,7 @@ from scoring.wikitext import WikitextTooDeep, parse_article
 from stream.config import load_settings
 from stream.config_sections import ScoringSettings
 from stream.errors import AddlinkError
-from stream.scorers import Budget, ProcessScorer, ScoreRequest, ScoringTimeout
+from stream.pipeline.scorers import Budget, ProcessScorer, ScoreRequest, ScoringTimeout
 
 MB = 1_000_000
 T = TypeVar("T")
@@ -114,7 +114,7 @@ def _through_process(scorer: ProcessScorer, text: str, request: ScoreRequest, bu
     budget = Budget.start(budget_s)
     try:
         if len(text) > MAX_WIKITEXT_CHARS:
-            outcome = "refused (over the size limit)"  # the worker does not parse it (stream/worker.py)
+            outcome = "refused (over the size limit)"  # the worker does not parse it (stream/pipeline/worker.py)
         else:
             scorer.parse(text, budget)
             outcome = f"{len(scorer.recommend(text, request, budget).links)} links"
