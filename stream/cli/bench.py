@@ -14,7 +14,8 @@ from pathlib import Path
 
 from scoring.bench import ScoreBench, bench_score
 from scoring.bundle import BundleError
-from stream import bench_pathological, bench_stream
+from stream.bench import pathological as bench_pathological
+from stream.bench import pipeline as bench_pipeline
 from stream.errors import AddlinkError
 
 

@@ -15,7 +15,7 @@ Two levels of guarantee:
   which is why the worker never scores in-process.
 
 Time is not what these tests measure: the figures come from ``addlink bench pathological`` (stream/
-bench_pathological.py, the same shapes of page made of a wiki's own dump). The time limits here are
+stream/bench/pathological.py, the same shapes of page made of a wiki's own dump). The time limits here are
 safety bounds, generous enough for a loaded machine (``SAFETY_S``, several times the figures) yet
 far below what a broken guard costs (minutes: re-scanning unclosed markup, a scoring process not
 killed at its budget, a 10 MB page parsed).
