@@ -1,6 +1,8 @@
 """Train a wiki's bundle from a dump: dictionaries, relatedness, model, backtest, gate, publish.
 
 Steps, in order:
+0. Pass 0 over the dump: what it says about the wiki (site_scan.py): namespace aliases, disambiguation
+   templates and the page table, so nothing about the wiki's language has to be known in code.
 1. Pass 1 over the dump and pass 2 over the spooled training articles (corpus.py).
 2. The anchor dictionary with mwaddlink's filters: anchors linked more than once (aslink > 1), link
    probability >= 0.065, number-only anchors dropped; targets resolved one redirect hop; targets are
@@ -27,6 +29,7 @@ from scoring.bundle import (
     BundleManifest,
     BundleWriter,
     GateResult,
+    SiteKnowledge,
     open_bundle,
     relatedness_settings,
 )
@@ -35,8 +38,10 @@ from scoring.dumps import read_siteinfo
 from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, training_rows
 from scoring.features import FEATURES
 from scoring.model import DEFAULT_ROUNDS, LinkModel
+from scoring.pages import write_pages
 from scoring.recommend import APPLICATION_VERSION
 from scoring.relatedness import TargetContexts
+from scoring.site_scan import scan_site
 from scoring.targets import write_targets
 from scoring.tokenize import word_spans
 
@@ -139,7 +144,8 @@ def train(
     dump = Path(dump)
     site = read_siteinfo(dump)
     language = language or site.language or wiki.removesuffix("wiki")
-    prefixes = site.namespace_prefixes()
+    scan = scan_site(dump, site, progress=progress)
+    prefixes = scan.namespaces.prefixes()
     links = LinkCounts(language=language, prefixes=prefixes)
     with spool_file() as spool:
         links.read_dump(dump, spool, progress)
@@ -159,6 +165,7 @@ def train(
 
     with BundleWriter(models_dir, wiki) as writer:
         targets = _write_tables(writer.directory, dictionary, counts, contexts)
+        write_pages(writer.directory, scan.titles, scan.page_ids, scan.redirects)
         model.save(writer.directory / MODEL_FILE)
         manifest = BundleManifest(
             wiki=wiki,
@@ -187,6 +194,11 @@ def train(
             backtest=None,
             gate=None,
             artifacts=writer.artifacts(),
+            siteinfo=SiteKnowledge(
+                namespaces=scan.namespaces,
+                disambiguation_templates=scan.disambiguation_templates,
+                pages=len(scan.titles),
+            ),
         )
         writer.write_manifest(manifest)
         tested = backtest(dump, open_bundle(writer.directory, wiki=wiki), progress=progress)
