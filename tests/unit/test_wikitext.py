@@ -74,10 +74,11 @@ def test_link_anchor_and_target() -> None:
 def test_templates_normalised_without_magic_words() -> None:
     article = parse_article(
         "{{cite web|x={{Nowrap|y}}}} {{Template:Infobox_person}} {{subst:Foo}} {{#if:a|b}} "
-        "{{DEFAULTSORT:X}} {{PAGENAME}} {{lc:ABC}} {{Шаблон:Картка}}",
+        "{{DEFAULTSORT:X}} {{PAGENAME}} {{lc:ABC}} {{Шаблон:Картка}} {{NPOV}} {{CURRENTYEAR}} {{!}}",
         Namespaces.build({10: "Шаблон"}),
     )
-    assert article.templates == ("Cite web", "Nowrap", "Infobox person", "Foo", "Картка")
+    # Upper-case names are templates too ({{NPOV}}, dewiki's {{BKL}}); only MediaWiki's variables are not.
+    assert article.templates == ("Cite web", "Nowrap", "Infobox person", "Foo", "Картка", "NPOV")
 
 
 def test_templates_and_categories_with_the_wikis_own_namespace_names() -> None:
