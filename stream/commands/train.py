@@ -74,6 +74,14 @@ def summary(report: TrainReport) -> str:
         f"{training['rows']} rows ({training['positives']} positive), "
         f"{'complete dump: red links dropped' if manifest.complete_dump else 'partial dump: every target kept'}",
     ]
+    if manifest.siteinfo is not None:
+        site = manifest.siteinfo
+        local = site.namespaces.names
+        lines.append(
+            f"from the dump: {site.pages} main-namespace pages in the page table; categories {', '.join(local.get(14, ()))}; "
+            f"templates {', '.join(local.get(10, ()))}; files {', '.join(local.get(6, ()))}; "
+            f"disambiguation templates {', '.join(site.disambiguation_templates) or 'none (name them in the settings)'}"
+        )
     if manifest.backtest is not None:
         lines.append(render(manifest.backtest, None))
         left_out = ", ".join(f"{reason}: {count}" for reason, count in manifest.gold_excluded.items()) or "none"
