@@ -27,7 +27,9 @@ _REDIRECT = "pages.redirect.npy"
 PAGE_FILES = (*(f"{_NAME}.{part}.npy" for part in PARTS), _REDIRECT)
 
 
-def write_pages(directory: Path, titles: Sequence[str], page_ids: Sequence[int], redirects: Sequence[int]) -> list[Path]:
+def write_pages(
+    directory: Path, titles: Sequence[str], page_ids: Sequence[int], redirects: Sequence[int]
+) -> list[Path]:
     """Write the page table; a title listed twice (a broken dump) keeps its first page. Returns the paths."""
     first: dict[str, int] = {}
     for index, title in enumerate(titles):
