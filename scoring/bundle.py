@@ -121,6 +121,9 @@ class SiteKnowledge(_Frozen):
     namespaces: Namespaces
     disambiguation_templates: tuple[str, ...] = Field(description="normalised names, without namespace prefix")
     pages: int = Field(description="main-namespace pages the dump lists (page table, pages.py)")
+    pages_complete: bool = Field(
+        default=False, description="the page table lists every page of the wiki: a title missing from it is a red link"
+    )
 
 
 class BundleManifest(_Frozen):
@@ -199,6 +202,12 @@ class Bundle:
     def namespace_prefixes(self) -> frozenset[str]:
         """Every non-main namespace name the wiki accepts (canonical ones also for older bundles)."""
         return self.namespaces.prefixes() | frozenset(self.manifest.namespace_prefixes)
+
+    @property
+    def pages_complete(self) -> bool:
+        """Whether a title missing from ``pages`` has no page (a complete dump, or ``train(pages_dump=...)``)."""
+        site = self.manifest.siteinfo
+        return self.pages is not None and site is not None and site.pages_complete
 
     @property
     def disambiguation_templates(self) -> tuple[str, ...]:

@@ -131,8 +131,13 @@ def train(
     rounds: int = DEFAULT_ROUNDS,
     n_jobs: int = 2,
     progress: bool = True,
+    pages_dump: str | Path | None = None,
 ) -> TrainReport:
     """Train, backtest and (if the gate passes or ``force``) publish ``models_dir/wiki``.
+
+    ``pages_dump``: a dump of the whole wiki (pages-articles or a stub dump, no text needed for the
+    page table) to read the wiki's own data from (pass 0) when ``dump`` is only a part of it; its
+    page table then counts as complete, so the worker prunes red links of a partial-dump model.
 
     ``language`` defaults to the dump's ``xml:lang``; ``coverage`` is explained in
     ``corpus.ContextCounts.prepare``. Raises TrainingError when the dump yields no
@@ -144,7 +149,7 @@ def train(
     dump = Path(dump)
     site = read_siteinfo(dump)
     language = language or site.language or wiki.removesuffix("wiki")
-    scan = scan_site(dump, site, progress=progress)
+    scan = scan_site(pages_dump or dump, read_siteinfo(pages_dump) if pages_dump else site, progress=progress)
     prefixes = scan.namespaces.prefixes()
     links = LinkCounts(language=language, prefixes=prefixes)
     with spool_file() as spool:
@@ -198,6 +203,7 @@ def train(
                 namespaces=scan.namespaces,
                 disambiguation_templates=scan.disambiguation_templates,
                 pages=len(scan.titles),
+                pages_complete=pages_dump is not None or counts.complete,
             ),
         )
         writer.write_manifest(manifest)

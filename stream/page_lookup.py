@@ -5,8 +5,9 @@ move, delete and undelete events said since (stream/state.py), which is newer an
 after a deployment, with nothing in Redis yet, red links and rejected targets are still pruned
 as GrowthExperiments prunes them (reference growthexperiments.md §2.4, §5.2).
 
-Only a bundle trained on a complete dump can call a title missing from its table a red link; for
-a partial dump (a sample) absence means "unknown" and the target is kept.
+Only a complete page table (a bundle trained on a complete dump, or given the whole wiki's dump for
+its page table) can call a title missing from it a red link; otherwise absence means "unknown" and
+the target is kept.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from stream.state import TitleRecord
 @dataclass(frozen=True)
 class PageLookup:
     """``events``: the stream's last word per title (``PageState.titles``); ``pages``: the bundle's
-    table or None; ``complete``: the bundle's dump held every page (``manifest.complete_dump``)."""
+    table or None; ``complete``: that table lists every page of the wiki (``Bundle.pages_complete``)."""
 
     events: Mapping[str, TitleRecord]
     pages: Pages | None

@@ -215,7 +215,7 @@ class WorkerHandler:
                 log.warning("scoring deadline passed; recommending from the part scored", extra={
                     "wiki": wiki_id, "page_id": item.page_id, "rev_id": item.rev_id})
             events = self._state.titles(wiki_id, [link.link_target for link in recommendation.links])
-            pages = PageLookup(events, bundle.pages if bundle else None, bool(bundle and bundle.manifest.complete_dump))
+            pages = PageLookup(events, bundle.pages if bundle else None, bool(bundle and bundle.pages_complete))
             facts = dataclasses.replace(facts, target_page_id=pages.page_id, target_gone=pages.gone)
             decision = prune_and_decide(recommendation.links, wiki, facts)
             outcome = decision.outcome

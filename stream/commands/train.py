@@ -35,14 +35,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="whether the dump holds every article of the wiki (then red-link targets are dropped); "
         "auto decides from how many links point at the dump's own articles (default auto)",
     )
+    parser.add_argument(
+        "--pages-dump",
+        type=Path,
+        help="a dump of the whole wiki (pages-articles or stub) for the page table, namespace aliases and "
+        "disambiguation templates when --dump is only a part of it; red links are then pruned",
+    )
     parser.add_argument("--force", action="store_true", help="publish even if the release gate fails")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.dump.is_file():
-        raise AddlinkError(f"no dump at {args.dump}")
+    for dump in (args.dump, args.pages_dump):
+        if dump is not None and not dump.is_file():
+            raise AddlinkError(f"no dump at {dump}")
     if round(args.threshold, 1) != args.threshold or not 0.0 <= args.threshold <= 0.9:
         raise AddlinkError(f"--threshold must be one of the backtest thresholds 0.0, 0.1 .. 0.9, got {args.threshold}")
     try:
@@ -55,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             coverage=args.coverage,
             progress=not args.quiet,
+            pages_dump=args.pages_dump,
         )
     except (TrainingError, ValueError, OSError, EOFError) as error:
         raise AddlinkError(f"{args.wiki}: {error}") from error

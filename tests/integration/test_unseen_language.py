@@ -94,3 +94,24 @@ def test_rejected_targets_are_pruned_right_after_a_deployment(make) -> None:
     assert tally.summary()["outcomes"] == {"success": 1}
     targets = stored_targets(env, page)
     assert "Isar" not in targets and {"München", "Bayern"} <= set(targets)
+
+
+def test_a_partial_dump_model_with_the_whole_wikis_page_table_prunes_red_links(make, tmp_path: Path) -> None:
+    # The wiki has no page "Isar" (deleted before the dumps), but articles still link it: a model trained
+    # on a partial dump keeps every target, so only a page table of the whole wiki tells the red link.
+    text = DUMP.read_text(encoding="utf-8")
+    isar = re.search(r"  <page>\n    <title>Isar</title>.*?</page>\n", text, re.S)
+    assert isar is not None
+    wiki_dump = tmp_path / "dewiki-without-isar.xml"
+    wiki_dump.write_text(text.replace(isar.group(0), ""), encoding="utf-8")
+    partial, whole = tmp_path / "partial", tmp_path / "whole"
+    train(wiki_dump, partial, wiki=WIKI, coverage="partial", force=True, progress=False, rounds=20)
+    train(wiki_dump, whole, wiki=WIKI, coverage="partial", force=True, progress=False, rounds=20, pages_dump=wiki_dump)
+    targets = {}
+    for models, page in ((partial, 900_020), (whole, 900_021)):
+        env = make(wiki_id=WIKI, models_dir=models, language=LANGUAGE, minimum_link_score=0.0, minimum_links_per_task=1)
+        env.publish([edit(LANDSHUT, page)])
+        assert env.run(lambda t: handled(t) >= 1).summary()["outcomes"] == {"success": 1}
+        targets[models] = stored_targets(env, page)
+    assert "Isar" in targets[partial], "a partial dump cannot tell a red link: kept"
+    assert "Isar" not in targets[whole] and {"München", "Bayern"} <= set(targets[whole])
