@@ -2,7 +2,7 @@
 
 GrowthExperiments maps a suggested target to a page (``Title::getArticleID``) to prune red links and
 targets rejected twice (their ``gels_target`` is a page id). This table gives the worker that
-mapping as of the dump; the stream's create, move, delete and undelete events (``stream/state.py``)
+mapping as of the dump; the stream's create, move, delete and undelete events (``stream/pipeline/state.py``)
 are laid over it, so it stays current after a deployment.
 
 Files (``pages.*.npy``, memory-mapped, never loaded as Python objects): a ``StringTable`` from

@@ -1,4 +1,4 @@
-"""scoring.site_scan, scoring.pages and stream.page_lookup: what a wiki's dump says about it."""
+"""scoring.site_scan, scoring.pages and stream.pipeline.page_lookup: what a wiki's dump says about it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from scoring.dumps import read_siteinfo
 from scoring.namespaces import CATEGORY, FILE, TEMPLATE, Namespaces
 from scoring.pages import Pages, write_pages
 from scoring.site_scan import scan_site
-from stream.page_lookup import PageLookup
-from stream.state import TitleRecord
+from stream.pipeline.page_lookup import PageLookup
+from stream.pipeline.state import TitleRecord
 
 DUMPS = Path(__file__).resolve().parents[1] / "data" / "dumps"
 GERMAN = DUMPS / "de-synthetic.xml"
