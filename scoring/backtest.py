@@ -67,14 +67,14 @@ class Unlinked:
     pairs: frozenset[tuple[str, str]]
 
 
-def remove_links(article: ParsedArticle, *, language: str, namespace_prefixes: Collection[str] = ()) -> Unlinked:
+def remove_links(article: ParsedArticle, *, namespace_prefixes: Collection[str]) -> Unlinked:
     """Replace each top-level article link with a non-empty anchor by that anchor (markup stripped)."""
     pieces: list[str] = []
     pairs: set[tuple[str, str]] = set()
     position = 0
     text = article.wikitext
     for link in sorted(article.links, key=lambda link: link.start):
-        if not (link.top_level and link.anchor and is_article_link(link.target, language, namespace_prefixes)):
+        if not (link.top_level and link.anchor and is_article_link(link.target, namespace_prefixes)):
             continue
         pieces.append(text[position : link.start])
         pieces.append(link.anchor)
@@ -174,9 +174,9 @@ def backtest_pages(
     for page in pages:
         title = normalise_title(page.title)
         unlinked = remove_links(
-            parse_article(page.text), language=bundle.language, namespace_prefixes=bundle.namespace_prefixes
+            parse_article(page.text, bundle.namespaces), namespace_prefixes=bundle.namespace_prefixes
         )
-        article = parse_article(unlinked.wikitext)
+        article = parse_article(unlinked.wikitext, bundle.namespaces)
         gold, left_out = gold_pairs(unlinked, article, title, bundle, existing, excluded_targets)
         excluded += left_out
         if not gold:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from scoring.titles import namespace_prefix, normalise_title
+from scoring.titles import normalise_title
 
 __all__ = [
     "DumpPage",
@@ -70,20 +70,12 @@ class DumpPage:
 
 @dataclass(frozen=True)
 class SiteInfo:
-    """The dump's ``<siteinfo>``: ``namespaces`` maps namespace number to its local name ("" for 0)."""
+    """The dump's ``<siteinfo>``: ``namespaces`` maps namespace number to its local name ("" for 0);
+    ``namespaces.Namespaces.build`` adds MediaWiki's canonical names and the dump's aliases."""
 
     dbname: str
     language: str
     namespaces: dict[int, str]
-
-    def namespace_prefixes(self) -> frozenset[str]:
-        """Local names of every non-main namespace in ``titles.namespace_prefix`` form (casefolded,
-        spaces normalised), for ``titles.is_article_link``."""
-        return frozenset(
-            prefix
-            for key, name in self.namespaces.items()
-            if key != 0 and (prefix := namespace_prefix(name + ":"))
-        )
 
 
 class MalformedPage(Exception):

@@ -133,7 +133,7 @@ def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlock
     targets: set[int] = set()
     prefixes = bundle.namespace_prefixes
     for link in article.links:
-        if not is_article_link(link.target, bundle.language, prefixes):
+        if not is_article_link(link.target, prefixes):
             continue
         anchors.append(normalise_anchor(link.anchor))
         target = bundle.targets.id_of(link.target)
@@ -304,7 +304,8 @@ def recommend(
     means no limit. ``excluded_sections`` are heading texts (case-folded exact match), ``"%LEAD%"`` for
     the lead. ``excluded_targets``: titles never to suggest, on top of the bundle's own (see the module
     docstring). ``task_timestamp`` defaults to now (Unix seconds). ``parsed``: the caller's own
-    ``parse_article(wikitext)``, to save parsing twice. Raises ``ArticleTooLarge``, or ValueError for
+    ``parse_article(wikitext, bundle.namespaces)``, to save parsing twice. Raises ``ArticleTooLarge``, or
+    ValueError for
     a threshold outside [0, 1], ``max_links`` < 1 or ``parsed`` of other text. ``page_id``/``rev_id``
     name the revision in errors; they do not change the result."""
     if not 0.0 <= threshold <= 1.0:
@@ -319,7 +320,7 @@ def recommend(
     if parsed is not None and parsed.wikitext != wikitext:
         raise ValueError(f"page {page_id} revision {rev_id}: parsed article is not of the given wikitext")
     started = clock()
-    article = parsed or parse_article(wikitext)
+    article = parsed or parse_article(wikitext, bundle.namespaces)
     remaining = None if deadline_s is None else deadline_s - (clock() - started)
     scored = score_page(
         article, title=title, bundle=bundle, excluded_sections=excluded_sections, deadline_s=remaining, clock=clock

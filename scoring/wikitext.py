@@ -37,6 +37,7 @@ from mwparserfromhell.nodes import (
 from mwparserfromhell.wikicode import Wikicode
 
 from scoring.markup_guard import chunk_bounds, neutralise, restore
+from scoring.namespaces import CATEGORY, TEMPLATE, Namespaces, canonical_namespaces
 from scoring.node_offsets import children, tag_children
 from scoring.titles import is_article_link, namespace_prefix, normalise_title
 
@@ -138,14 +139,26 @@ _SEPARATING_TAGS = frozenset(
 )
 # Tags whose contents mwparserfromhell keeps verbatim but which hold wikitext links in captions.
 _REPARSED_TAGS = frozenset({"gallery", "imagemap"})
-_CATEGORY_PREFIXES = frozenset(
-    {"category", "κατηγορία", "категорія", "thể loại", "वर्ग", "kategoreja", "カテゴリ"}
-)
-_TEMPLATE_PREFIXES = frozenset({"template", "πρότυπο", "шаблон", "bản mẫu", "tiêu bản", "साचा", "taiss"})
 # Parser functions and magic words look like templates to mwparserfromhell; they are not templates.
 _MAGIC_PREFIXES = frozenset(
     """lc uc lcfirst ucfirst urlencode anchorencode fullurl fullurle localurl localurle canonicalurl
     filepath int ns nse formatnum padleft padright plural grammar gender msg msgnw raw tag""".split()
+)
+# MediaWiki's variables (MagicWordFactory::$mVariableIDs and common extensions), by canonical name:
+# {{PAGENAME}} is no template, but {{BKL}} or {{NPOV}} is, so upper case alone does not tell.
+_MAGIC_VARIABLES = frozenset(
+    """! = CURRENTMONTH CURRENTMONTH1 CURRENTMONTH2 CURRENTMONTHNAME CURRENTMONTHNAMEGEN CURRENTMONTHABBREV
+    CURRENTDAY CURRENTDAY2 CURRENTDAYNAME CURRENTYEAR CURRENTTIME CURRENTHOUR CURRENTWEEK CURRENTDOW
+    CURRENTTIMESTAMP CURRENTVERSION LOCALMONTH LOCALMONTH1 LOCALMONTH2 LOCALMONTHNAME LOCALMONTHNAMEGEN
+    LOCALMONTHABBREV LOCALDAY LOCALDAY2 LOCALDAYNAME LOCALYEAR LOCALTIME LOCALHOUR LOCALWEEK LOCALDOW
+    LOCALTIMESTAMP NUMBEROFPAGES NUMBEROFARTICLES NUMBEROFFILES NUMBEROFUSERS NUMBEROFACTIVEUSERS
+    NUMBEROFEDITS NUMBEROFADMINS PAGENAME PAGENAMEE FULLPAGENAME FULLPAGENAMEE SUBPAGENAME SUBPAGENAMEE
+    ROOTPAGENAME ROOTPAGENAMEE BASEPAGENAME BASEPAGENAMEE TALKPAGENAME TALKPAGENAMEE SUBJECTPAGENAME
+    SUBJECTPAGENAMEE ARTICLEPAGENAME ARTICLEPAGENAMEE NAMESPACE NAMESPACEE NAMESPACENUMBER TALKSPACE
+    TALKSPACEE SUBJECTSPACE SUBJECTSPACEE ARTICLESPACE ARTICLESPACEE PAGEID PAGESIZE PAGELANGUAGE
+    REVISIONID REVISIONDAY REVISIONDAY2 REVISIONMONTH REVISIONMONTH1 REVISIONYEAR REVISIONTIMESTAMP
+    REVISIONUSER REVISIONSIZE SITENAME SERVER SERVERNAME SCRIPTPATH STYLEPATH DIRECTIONMARK DIRMARK
+    CONTENTLANGUAGE CONTENTLANG CASCADINGSOURCES NOEXTERNALLANGLINKS""".split()
 )
 _SUBST_PREFIXES = ("subst:", "safesubst:")
 
@@ -157,7 +170,7 @@ def _anchor(link: Wikilink) -> str:
     return title[1:] if title.startswith(":") else title  # [[:Category:X]] shows "Category:X"
 
 
-def _template_name(template: Template) -> str | None:
+def _template_name(template: Template, namespaces: Namespaces) -> str | None:
     name = str(template.name).strip()
     lowered = name.casefold()
     for prefix in _SUBST_PREFIXES:
@@ -168,20 +181,20 @@ def _template_name(template: Template) -> str | None:
         return None
     prefix = namespace_prefix(name)
     if prefix is not None:
-        if prefix in _TEMPLATE_PREFIXES:
+        if namespaces.number(prefix) == TEMPLATE:
             name = name.split(":", 1)[1]
         elif prefix in _MAGIC_PREFIXES or prefix.upper() == name.split(":", 1)[0].strip():
             return None  # {{lc:..}}, {{DEFAULTSORT:..}}, {{PLURAL:..}}
-    elif name.isupper() or name in {"!", "="}:
+    elif name.upper() in _MAGIC_VARIABLES:
         return None  # {{PAGENAME}}, {{CURRENTYEAR}}, {{!}}
     return normalise_title(name) or None
 
 
-def _category(link: Wikilink) -> str | None:
+def _category(link: Wikilink, namespaces: Namespaces) -> str | None:
     title = str(link.title).strip()
     if title.startswith(":"):  # [[:Category:X]] links to the category page
         return None
-    if namespace_prefix(title) in _CATEGORY_PREFIXES:
+    if namespaces.of_title(title) == CATEGORY:
         return normalise_title(title.split(":", 1)[1]) or None
     return None
 
@@ -212,9 +225,11 @@ def _neighbour(nodes: list[Node], index: int, step: int) -> Node | None:
 
 
 class _Walker:
-    """Collects links, templates and categories from a whole tree, with absolute offsets."""
+    """Collects links, templates and categories from a whole tree, with absolute offsets; template
+    and category names are recognised with the wiki's ``namespaces``."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespaces: Namespaces) -> None:
+        self.namespaces = namespaces
         self.links: list[Link] = []
         self.templates: dict[str, None] = {}
         self.categories: dict[str, None] = {}
@@ -237,7 +252,7 @@ class _Walker:
         if isinstance(node, Wikilink):
             self._add_link(node, pos, len(source), top_level)
         elif isinstance(node, Template):
-            name = _template_name(node)
+            name = _template_name(node, self.namespaces)
             if name:
                 self.templates.setdefault(name)
         elif isinstance(node, Tag) and str(node.tag).strip().lower() in _REPARSED_TAGS:
@@ -255,7 +270,7 @@ class _Walker:
                 top_level=top_level,
             )
         )
-        category = _category(node)
+        category = _category(node, self.namespaces)
         if category:
             self.categories.setdefault(category)
 
@@ -331,15 +346,17 @@ class WikitextTooDeep(ValueError):
     """The page nests markup deeper than the parser's tree can be walked (hundreds of bare ``{{``)."""
 
 
-def parse_article(wikitext: str) -> ParsedArticle:
-    """Parse ``wikitext`` once; see the module docstring for the guarantees. Raises TypeError for a
-    non-str argument and WikitextTooDeep for nesting beyond Python's recursion limit."""
+def parse_article(wikitext: str, namespaces: Namespaces | None = None) -> ParsedArticle:
+    """Parse ``wikitext`` once; see the module docstring for the guarantees. ``namespaces``: the
+    wiki's (``Bundle.namespaces``), to tell its templates and categories; MediaWiki's canonical
+    names only when None. Raises TypeError for a non-str argument and WikitextTooDeep for nesting
+    beyond Python's recursion limit."""
     if not isinstance(wikitext, str):
         raise TypeError(f"wikitext must be str, not {type(wikitext).__name__}")
     source = neutralise(wikitext)
     try:
         code = _parse_in_chunks(source)
-        walker = _Walker()
+        walker = _Walker(namespaces or canonical_namespaces())
         runs = _top_level(code, walker)
         editor_spans: list[EditorSpan] = []
         _text_spans(code.nodes, 0, editor_spans)
@@ -392,16 +409,14 @@ def _restored(article: ParsedArticle) -> ParsedArticle:
     )
 
 
-def plain_text_with_links(
-    article: ParsedArticle, *, language: str, namespace_prefixes: Collection[str] = ()
-) -> PlainText:
+def plain_text_with_links(article: ParsedArticle, *, namespace_prefixes: Collection[str]) -> PlainText:
     """Training view of an article; see ``PlainText``. Only top-level links that are article links
     (``titles.is_article_link``) with a non-empty anchor become text; other links are separators."""
     pieces: list[tuple[int, int, str, str | None]] = [(r.start, r.end, r.text, None) for r in article.runs]
     pieces += [
         (link.start, link.end, link.anchor, link.target)
         for link in article.links
-        if link.top_level and link.anchor and is_article_link(link.target, language, namespace_prefixes)
+        if link.top_level and link.anchor and is_article_link(link.target, namespace_prefixes)
     ]
     pieces.sort()
     out: list[str] = []

@@ -1,9 +1,10 @@
-"""`addlink bench score|stream|pathological`: benchmark the scorer alone, the whole pipeline, or
-pathological pages.
+"""`addlink bench score|pages|stream|pathological`: benchmark the scorer alone, the page table, the
+whole pipeline, or pathological pages.
 
-`bench score` needs only a bundle and a dump (scoring/bench.py); `bench stream` runs the real
-pipeline against the configured services (stream/bench/pipeline.py); `bench pathological` times
-pages built to be hard from a wiki's own dump (stream/bench/pathological.py).
+`bench score` needs only a bundle and a dump (scoring/bench.py); `bench pages` only a dump
+(scoring/bench_pages.py); `bench stream` runs the real pipeline against the configured services
+(stream/bench/pipeline.py); `bench pathological` times pages built to be hard from a wiki's own dump
+(stream/bench/pathological.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from pathlib import Path
 
 from scoring.bench import ScoreBench, bench_score
+from scoring.bench_pages import ENWIKI_TITLES, bench_pages
 from scoring.bundle import BundleError
 from stream.bench import pathological as bench_pathological
 from stream.bench import pipeline as bench_pipeline
@@ -38,6 +40,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--warmup", type=int, default=10, help="untimed articles first (default 10)")
     score.add_argument("--json", action="store_true", help="print the figures and environment as JSON")
     score.set_defaults(func=run_score)
+
+    pages = targets.add_parser(
+        "pages",
+        help="page table size and lookup speed on a dump's titles",
+        description="Build the bundle's page table from a dump's main-namespace titles and print its size per title, "
+        "open time and lookup latency, and the size the format takes for --scale-to titles.",
+    )
+    pages.add_argument("--dump", required=True, type=Path)
+    pages.add_argument("--scale-to", type=int, default=ENWIKI_TITLES, help=f"titles to project to (default {ENWIKI_TITLES})")
+    pages.set_defaults(func=run_pages)
 
     stream = targets.add_parser("stream", help="pipeline throughput and latency against the local services")
     bench_pipeline.add_arguments(stream)
@@ -69,6 +81,13 @@ def run_score(args: argparse.Namespace) -> int:
     except (ValueError, OSError, EOFError) as error:
         raise AddlinkError(f"{args.dump}: {error}") from error
     print(json.dumps(figures.as_dict(), indent=2, ensure_ascii=False) if args.json else render(figures))
+    return 0
+
+
+def run_pages(args: argparse.Namespace) -> int:
+    if not args.dump.is_file():
+        raise AddlinkError(f"no dump at {args.dump}")
+    print(json.dumps(bench_pages(args.dump, scale_to=args.scale_to).as_dict(), indent=2))
     return 0
 
 

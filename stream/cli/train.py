@@ -43,14 +43,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     excluded.add_argument("--config", type=Path,
                           help="take the wiki's excluded targets (excluded_targets, excluded_targets_file) from this "
                           "configuration, as the stream applies them")
+    parser.add_argument(
+        "--pages-dump",
+        type=Path,
+        help="a dump of the whole wiki (pages-articles or stub) for the page table, namespace aliases and "
+        "disambiguation templates when --dump is only a part of it; red links are then pruned",
+    )
     parser.add_argument("--force", action="store_true", help="publish even if the release gate fails")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.dump.is_file():
-        raise AddlinkError(f"no dump at {args.dump}")
+    for dump in (args.dump, args.pages_dump):
+        if dump is not None and not dump.is_file():
+            raise AddlinkError(f"no dump at {dump}")
     if round(args.threshold, 1) != args.threshold or not 0.0 <= args.threshold <= 0.9:
         raise AddlinkError(f"--threshold must be one of the backtest thresholds 0.0, 0.1 .. 0.9, got {args.threshold}")
     try:
@@ -64,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             coverage=args.coverage,
             excluded_targets=excluded_targets(args),
             progress=not args.quiet,
+            pages_dump=args.pages_dump,
         )
     except (TrainingError, ValueError, OSError, EOFError) as error:
         raise AddlinkError(f"{args.wiki}: {error}") from error
@@ -104,6 +112,14 @@ def summary(report: TrainReport) -> str:
         f"{len(manifest.excluded_targets)} excluded targets, "
         f"{'complete dump: red links dropped' if manifest.complete_dump else 'partial dump: every target kept'}",
     ]
+    if manifest.siteinfo is not None:
+        site = manifest.siteinfo
+        local = site.namespaces.names
+        lines.append(
+            f"from the dump: {site.pages} main-namespace pages in the page table; categories {', '.join(local.get(14, ()))}; "
+            f"templates {', '.join(local.get(10, ()))}; files {', '.join(local.get(6, ()))}; "
+            f"disambiguation templates {', '.join(site.disambiguation_templates) or 'none (name them in the settings)'}"
+        )
     if manifest.backtest is not None:
         lines.append(render(manifest.backtest, None))
         left_out = ", ".join(f"{reason}: {count}" for reason, count in manifest.gold_excluded.items()) or "none"

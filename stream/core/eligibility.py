@@ -30,8 +30,11 @@ Where the facts come from and what differs from MediaWiki (documented decisions)
   not from templatelinks/categorylinks/page_props: templates/categories added by other templates
   are not seen, and a page is a disambiguation page when it uses one of the wiki's
   `disambiguation_templates` or contains `__DISAMBIG__` (what sets page_props.disambiguation).
-  Names compare after MediaWiki title normalisation (first letter upper-case, "_" = " ");
-  configured names may carry the English "Template:"/"Category:" prefix.
+  Those templates come from the wiki's own dump (the bundle: templates holding `__DISAMBIG__` and
+  their redirects) unless the wiki's settings list them; the worker hands the rules the settings
+  with that list filled in. Template and category names are recognised with the wiki's own
+  namespace names (bundle), and compare after MediaWiki title normalisation (first letter
+  upper-case, "_" = " "); configured names may carry the canonical "Template:"/"Category:" prefix.
 - Word count: Python's Unicode `\\w+`. GrowthExperiments' `preg_match_all('/\\w+/')` has no /u
   flag, so PHP counts ASCII word characters only (non-Latin text counts ~0); the bounds are off
   by default, and counting real words is what a configured bound means.
@@ -40,11 +43,13 @@ Where the facts come from and what differs from MediaWiki (documented decisions)
   save records its new revision there) - `StoreFacts.link_edit_revisions`. A revert is recognised
   from `revision.revert` (page/change 1.9.0+), the same reverted range GrowthExperiments reads from
   the revert tag's data; events older than 1.9.0 say nothing, so the revert rule cannot fire.
-- Red links: GrowthExperiments prunes targets with no local page. We prune targets the stream has
-  seen deleted or moved away (`StoreFacts.target_gone`); the model only proposes titles that were
-  articles when it was trained. These count as pruned red links for the NULL-row decision.
+- Red links: GrowthExperiments prunes targets with no local page. `StoreFacts.target_gone` says so
+  from the bundle's page table (the dump's titles; only a complete dump can tell a red link) with
+  the stream's create, move, delete and undelete events laid over it (stream/pipeline/page_lookup.py).
+  These count as pruned red links for the NULL-row decision.
 - Rejected targets: `gels_target` is a page id; `StoreFacts.target_page_id` maps a title to its
-  page id, and a title it cannot resolve is kept (GrowthExperiments prunes again at serve time).
+  page id the same way, and a title it cannot resolve is kept (GrowthExperiments prunes again at
+  serve time).
 """
 
 from __future__ import annotations
@@ -56,11 +61,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
+from scoring.site_scan import DISAMBIGUATION_MAGIC_WORD
 from scoring.titles import normalise_title
 from stream.config import Settings, WikiSettings
 from stream.core.events import WIKITEXT, PageChangeEvent, WorkItem, is_canary
 
-DISAMBIGUATION_MAGIC_WORD = "__DISAMBIG__"
 _WORD = re.compile(r"\w+")
 
 
@@ -139,7 +144,7 @@ class StoreFacts:
     link_edit_revisions: the page's non-NULL gels_edit_revision values (its Add-a-Link edits).
     rejected_target_ids: page ids rejected at least twice on this page (gels_feedback = 'r').
     target_page_id: title -> page id, None when unknown (then a rejection cannot be matched).
-    target_gone: True for a title the stream has seen deleted or moved away (stream/pipeline/state.py).
+    target_gone: True for a title with no page (page table and events, stream/pipeline/page_lookup.py).
     """
 
     row_state: str = "none"
@@ -256,7 +261,7 @@ def _quiet_period_passed(item: WorkItem, wiki: WikiSettings, now: datetime) -> V
 
 def _not_disambiguation(article: ArticleFacts | None, wiki: WikiSettings) -> Verdict | None:
     assert article is not None  # _content_usable ran first
-    dab = _names(wiki.disambiguation_templates, "Template:")
+    dab = _names(wiki.disambiguation_templates or (), "Template:")
     if DISAMBIGUATION_MAGIC_WORD in article.wikitext or any(name in dab for name in article.templates):
         return Verdict(Outcome.DISAMBIGUATION_PAGE, "disambiguation page")
     return None

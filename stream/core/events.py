@@ -211,11 +211,17 @@ def titles_gone(event: PageChangeEvent) -> tuple[str, ...]:
     return ()
 
 
-def titles_created(event: PageChangeEvent) -> tuple[str, ...]:
-    """Main-namespace titles that exist again after this event (create, undelete, move target)."""
+def titles_created(event: PageChangeEvent) -> tuple[tuple[str, int], ...]:
+    """(title, page id) of the main-namespace titles that have a page after this event: the page
+    created, undeleted or moved there, and the redirect a move left at the old title (a new page id,
+    the one GrowthExperiments now maps that title to)."""
+    created: list[tuple[str, int]] = []
     if event.page_change_kind in ("create", "undelete", "move") and event.page.namespace_id == 0:
-        return (event.page.page_title,)
-    return ()
+        created.append((event.page.page_title, event.page.page_id))
+    redirect = event.created_redirect_page
+    if event.page_change_kind == "move" and redirect is not None and redirect.namespace_id == 0:
+        created.append((redirect.page_title, redirect.page_id))
+    return tuple(created)
 
 
 # --- Kafka message keys ---------------------------------------------------------------------

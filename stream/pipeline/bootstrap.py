@@ -297,8 +297,9 @@ def build_worker(
     """Work topic -> rules, scoring, rows and tags. Not subscribed yet: call ``loop.subscribe``."""
     state = state or build_state(settings)
     closers: list[Callable[[], None]] = []
+    bundles = BundleCache(settings.models_dir)
     if scorer is None:
-        check_bundles(settings, BundleCache(settings.models_dir))
+        check_bundles(settings, bundles)
         process_scorer = ProcessScorer(settings.models_dir, memory_limit_mb=settings.scoring.memory_limit_mb)
         closers.append(process_scorer.close)
         scorer = process_scorer
@@ -306,7 +307,7 @@ def build_worker(
     def handler(parts: StageParts) -> Handler:
         return WorkerHandler(settings=settings, state=state, store=parts.store, tags=parts.tags, errors=parts.errors,
                              scorer=scorer, clock=obs.clock, sensor=obs.sensor,
-                             quiet_period_override_s=quiet_period_override_s)
+                             quiet_period_override_s=quiet_period_override_s, bundles=bundles)
 
     stage = _stage("worker", settings, obs, stop, settings.kafka.worker_group_id, handler)
     stage.closers.extend(closers)

@@ -186,8 +186,8 @@ class IngestHandler:
             return
         for title in titles_gone(event):
             self._state.mark_gone(wiki_id, title, event.dt)
-        for title in titles_created(event):
-            self._state.mark_present(wiki_id, title, event.dt, page_id)
+        for title, created_id in titles_created(event):
+            self._state.mark_present(wiki_id, title, event.dt, created_id)
         brand_new = event.page_change_kind == "create" and stored is None  # a new page id: nothing to undo
         if stored != rev_id and not brand_new:  # older rows (or a tag) may exist: invalidate now, not later
             self._invalidate(event, event.page_change_kind, rev_based=True)

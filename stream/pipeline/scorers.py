@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 from pebble import ProcessExpired, ProcessPool
 
 from scoring.bundle import BundleCache
+from scoring.namespaces import Namespaces
 from scoring.recommend import Recommendation, recommend
 from scoring.titles import normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
@@ -99,8 +100,9 @@ class PageFacts:
 
 
 class Scorer(Protocol):
-    def parse(self, wikitext: str, budget: Budget) -> ArticleFacts:
-        """What the rules need of the page (raises ScoringTimeout when the budget runs out)."""
+    def parse(self, wiki_id: str, wikitext: str, budget: Budget) -> ArticleFacts:
+        """What the rules need of the page, templates and categories told apart with the wiki's
+        namespace names (its bundle); raises ScoringTimeout when the budget runs out."""
 
     def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget) -> Recommendation:
         """Recommendations for the page ``parse`` was given last (raises on a model that cannot be loaded)."""
@@ -111,12 +113,14 @@ class _LastParse:
 
     def __init__(self) -> None:
         self._text: str | None = None
+        self._namespaces: Namespaces | None = None
         self._article: ParsedArticle | None = None
 
-    def __call__(self, wikitext: str) -> ParsedArticle:
-        if self._article is None or self._text != wikitext:
+    def __call__(self, wikitext: str, namespaces: Namespaces) -> ParsedArticle:
+        if self._article is None or self._text != wikitext or self._namespaces is not namespaces:
             self._article = None  # free the previous page before parsing the next
-            self._article, self._text = parse_article(wikitext), wikitext
+            self._article = parse_article(wikitext, namespaces)
+            self._text, self._namespaces = wikitext, namespaces
         return self._article
 
 
@@ -143,11 +147,11 @@ class InlineScorer:
         self._bundles = bundles
         self._parse = _LastParse()
 
-    def parse(self, wikitext: str, budget: Budget) -> ArticleFacts:
-        return self._parse(wikitext)
+    def parse(self, wiki_id: str, wikitext: str, budget: Budget) -> ArticleFacts:
+        return self._parse(wikitext, self._bundles.get(wiki_id).namespaces)
 
     def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget) -> Recommendation:
-        parsed = self._parse(article.wikitext)
+        parsed = self._parse(article.wikitext, self._bundles.get(item.wiki_id).namespaces)
         return _recommend(self._bundles, parsed, ScoreRequest.of(item, wiki), budget.remaining())
 
 
@@ -164,14 +168,16 @@ def _child_start(models_dir: str, memory_limit_bytes: int | None) -> None:
     _child_bundles = BundleCache(models_dir)
 
 
-def _child_parse(wikitext: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    article = _child_parse_cached(wikitext)
+def _child_parse(wiki_id: str, wikitext: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    assert _child_bundles is not None, "scoring process not initialised"
+    article = _child_parse_cached(wikitext, _child_bundles.get(wiki_id).namespaces)
     return article.templates, article.categories
 
 
 def _child_score(wikitext: str, request: ScoreRequest, soft_deadline_s: float) -> Recommendation:
     assert _child_bundles is not None, "scoring process not initialised"
-    return _recommend(_child_bundles, _child_parse_cached(wikitext), request, soft_deadline_s)
+    parsed = _child_parse_cached(wikitext, _child_bundles.get(request.wiki_id).namespaces)
+    return _recommend(_child_bundles, parsed, request, soft_deadline_s)
 
 
 def _child_ready() -> bool:
@@ -190,8 +196,8 @@ class ProcessScorer:
                                  initializer=_child_start, initargs=(str(models_dir), limit))
         self._pool.schedule(_child_ready)  # start the child now: its imports take a second or two
 
-    def parse(self, wikitext: str, budget: Budget) -> ArticleFacts:
-        templates, categories = self._run(_child_parse, (wikitext,), budget, "parsing")
+    def parse(self, wiki_id: str, wikitext: str, budget: Budget) -> ArticleFacts:
+        templates, categories = self._run(_child_parse, (wiki_id, wikitext), budget, "parsing")
         return PageFacts(wikitext, templates, categories)
 
     def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget) -> Recommendation:

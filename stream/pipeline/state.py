@@ -35,11 +35,11 @@ known", which means "do the work":
   left: a page edited in both data centres (two source topics) at the moment Redis was emptied can
   have its items forwarded out of order; `addlink reconcile` finds such rows (older than the
   newest revision MariaDB or the stream knows) and repairs them.
-- Titles gone: an empty answer prunes no target as deleted, so a stored task may name a page
-  deleted meanwhile. GrowthExperiments prunes red links again when it serves a task, so no editor
-  sees it.
-- Title -> page id: unresolved rejected targets are kept; GrowthExperiments prunes them again at
-  serve time too.
+- Titles gone: an empty answer falls back to the bundle's page table, so a stored task may name a
+  page deleted after the dump. GrowthExperiments prunes red links again when it serves a task, so
+  no editor sees it.
+- Title -> page id: the bundle's page table answers alone, as of its dump (stream/pipeline/page_lookup.py):
+  a title deleted or moved since is kept, and GrowthExperiments prunes it again at serve time.
 
 There is no de-duplication key: a redelivered or duplicated event of an older revision is stale
 (``record_revision``), and one of the current revision is processed again, which is harmless since
@@ -101,6 +101,15 @@ class PageRecord:
 
     rev_id: int
     removed: bool
+
+
+@dataclass(frozen=True)
+class TitleRecord:
+    """What the last event about a title said: its page is gone, or it exists (with its page id
+    when the event named it)."""
+
+    gone: bool
+    page_id: int | None
 
 
 class RedisAuthenticationFailed(AddlinkError, redis.AuthenticationError):
@@ -221,26 +230,18 @@ class PageState:
     def is_gone(self, wiki: str, title: str) -> bool:
         return self._redis.hget(self.title_key(wiki, title), "gone") == b"1"
 
-    def gone_titles(self, wiki: str, titles: Iterable[str]) -> frozenset[str]:
-        """The given titles (as given) that are known gone; one round trip."""
-        titles = list(titles)
-        with self._redis.pipeline(transaction=False) as pipe:
-            for title in titles:
-                pipe.hget(self.title_key(wiki, title), "gone")
-            answers = pipe.execute()
-        return frozenset(title for title, gone in zip(titles, answers, strict=True) if gone == b"1")
-
-    def page_ids(self, wiki: str, titles: Iterable[str]) -> dict[str, int]:
-        """Page ids of the given titles that the stream saw created or moved (as given); one round trip."""
+    def titles(self, wiki: str, titles: Iterable[str]) -> dict[str, TitleRecord]:
+        """What the stream's events said last about each of the given titles (keys as given; titles
+        no event decided are left out); one round trip."""
         titles = list(titles)
         with self._redis.pipeline(transaction=False) as pipe:
             for title in titles:
                 pipe.hmget(self.title_key(wiki, title), ["gone", "page_id"])
             answers = pipe.execute()
         return {
-            title: int(page_id)
+            title: TitleRecord(gone=gone == b"1", page_id=None if gone == b"1" or page_id is None else int(page_id))
             for title, (gone, page_id) in zip(titles, answers, strict=True)
-            if page_id is not None and gone != b"1"
+            if gone is not None
         }
 
     # --- loss detection -------------------------------------------------------------------------

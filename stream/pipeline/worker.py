@@ -30,6 +30,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Protocol
 
+from scoring.bundle import BundleCache
 from scoring.gelr import Gelr
 from scoring.recommend import MAX_WIKITEXT_CHARS
 from sinks.base import TagSink
@@ -39,6 +40,7 @@ from stream.core.eligibility import Outcome, StoreFacts, prune_and_decide, pre_s
 from stream.core.events import InvalidEvent, SourceMessage, WorkItem, parse_work_item
 from stream.pipeline.ingest import RowStore
 from stream.observe.metrics import Sensor
+from stream.pipeline.page_lookup import PageLookup
 from stream.core.quiet import Clock
 from stream.pipeline.scorers import Budget, Scorer
 from stream.pipeline.state import PageState
@@ -108,8 +110,12 @@ class WorkerHandler:
         clock: Clock,
         sensor: Sensor,
         quiet_period_override_s: int | None = None,
+        bundles: BundleCache | None = None,
     ) -> None:
+        """``bundles``: the wikis' bundles, for their disambiguation templates and page tables; without
+        them only configured templates and the stream's events are known."""
         self._settings = settings
+        self._bundles = bundles
         self._state = state
         self._store = store
         self._tags = tags
@@ -187,11 +193,14 @@ class WorkerHandler:
         article = None
         budget = Budget.start(self._settings.scoring.deadline_seconds)
         if item.wikitext is not None and len(item.wikitext) <= MAX_WIKITEXT_CHARS:
-            article = self._scorer.parse(item.wikitext, budget)
+            article = self._scorer.parse(wiki_id, item.wikitext, budget)
         elif item.wikitext is not None:  # larger than MediaWiki allows: not parsed, counted as "other"
             log.warning("wikitext too large to evaluate", extra={"wiki": wiki_id, "page_id": item.page_id,
                                                                  "rev_id": item.rev_id, "chars": len(item.wikitext)})
         facts = self._facts(item)
+        bundle = self._bundles.get(wiki_id) if self._bundles is not None else None
+        if bundle is not None and wiki.disambiguation_templates is None:
+            wiki = wiki.model_copy(update={"disambiguation_templates": bundle.disambiguation_templates})
         now = datetime.fromtimestamp(self._clock.wall(), UTC)
         verdict = pre_score_verdict(item, article, wiki, facts, now)
         write: _Write | None = None
@@ -205,8 +214,10 @@ class WorkerHandler:
             if not recommendation.complete:
                 log.warning("scoring deadline passed; recommending from the part scored", extra={
                     "wiki": wiki_id, "page_id": item.page_id, "rev_id": item.rev_id})
-            gone = self._state.gone_titles(wiki_id, [link.link_target for link in recommendation.links])
-            decision = prune_and_decide(recommendation.links, wiki, dataclasses.replace(facts, target_gone=gone.__contains__))
+            events = self._state.titles(wiki_id, [link.link_target for link in recommendation.links])
+            pages = PageLookup(events, bundle.pages if bundle else None, bool(bundle and bundle.pages_complete))
+            facts = dataclasses.replace(facts, target_page_id=pages.page_id, target_gone=pages.gone)
+            decision = prune_and_decide(recommendation.links, wiki, facts)
             outcome = decision.outcome
             if outcome is Outcome.SUCCESS:
                 gelr = Gelr(links=tuple(decision.links or ()), meta=recommendation.gelr.meta)
@@ -223,7 +234,6 @@ class WorkerHandler:
             has_submission=self._store.has_submission(wiki_id, item.rev_id),
             link_edit_revisions=self._store.link_edit_revisions(wiki_id, item.page_id),
             rejected_target_ids=self._store.rejected_targets(wiki_id, item.page_id),
-            target_page_id=lambda title: self._state.page_ids(wiki_id, [title]).get(title),
         )
 
     def _bring_to_state(

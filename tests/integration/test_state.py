@@ -16,7 +16,7 @@ import redis
 from pydantic import SecretStr
 
 from stream.config import RedisSettings
-from stream.pipeline.state import PageRecord, PageState, connect
+from stream.pipeline.state import PageRecord, PageState, TitleRecord, connect
 
 WIKI = "ltgwiki"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -140,10 +140,13 @@ def test_batched_title_lookups(state: PageState) -> None:
     state.mark_present(WIKI, "Pavasara_mieness", T0, page_id=1771)
     state.mark_gone(WIKI, "Pavasara_mieness", T0 + timedelta(days=1))
     titles = ["Lītne", "Process", "Pavasara mieness", "Europa"]
-    assert state.gone_titles(WIKI, titles) == frozenset({"Lītne", "Pavasara mieness"})
-    assert state.page_ids(WIKI, titles) == {"Process": 405}
-    assert state.gone_titles("elwiki", titles) == frozenset()  # per wiki
-    assert state.gone_titles(WIKI, []) == frozenset()
+    assert state.titles(WIKI, titles) == {
+        "Lītne": TitleRecord(gone=True, page_id=None),
+        "Process": TitleRecord(gone=False, page_id=405),
+        "Pavasara mieness": TitleRecord(gone=True, page_id=None),  # moved away after its creation
+    }
+    assert state.titles("elwiki", titles) == {}  # per wiki
+    assert state.titles(WIKI, []) == {}
 
 
 def test_naive_event_times_are_refused(state: PageState) -> None:

@@ -119,7 +119,7 @@ def test_every_page_ends_within_its_budget_in_the_scoring_process(process_scorer
     started = time.monotonic()
     budget = Budget.start(BUDGET_S)
     try:
-        facts = process_scorer.parse(item.wikitext, budget)
+        facts = process_scorer.parse(item.wiki_id, item.wikitext, budget)
         result = f"{len(process_scorer.score(item, wiki, facts, budget).links)} links"
     except ScoringTimeout:
         result = "ScoringTimeout"

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from model_fixture import LTG_EXCERPT, trained_models
+from model_fixture import LTG_EXCERPT, local_prefixes, trained_models
 from scoring.recommend import recommend
 from scoring.backtest import remove_links
 from scoring.bundle import load_bundle
@@ -29,7 +29,7 @@ def articles():
     pages = []
     for page in iter_pages(LTG_EXCERPT):
         if is_article(page):
-            unlinked = remove_links(parse_article(page.text), language="ltg").wikitext
+            unlinked = remove_links(parse_article(page.text), namespace_prefixes=local_prefixes(LTG_EXCERPT)).wikitext
             pages += [page, dataclasses.replace(page, text=unlinked)]
     return pages
 

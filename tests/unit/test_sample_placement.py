@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from model_fixture import DATA, publish_dictionary
+from model_fixture import DATA, local_prefixes, publish_dictionary
 from scoring.backtest import remove_links
 from scoring.bundle import load_bundle
 from scoring.dumps import is_article, iter_pages
@@ -75,15 +75,16 @@ def sample_articles(language: str):
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_suggestion_is_placed_exactly(language, tmp_path: Path):
     pages = sample_articles(language)
+    prefixes = local_prefixes(DATA / "dumps" / f"{language}-sample.xml.bz2")
     anchors: dict[str, set[str]] = {}
     for page in pages:
-        for key, target in remove_links(parse_article(page.text), language=language).pairs:
+        for key, target in remove_links(parse_article(page.text), namespace_prefixes=prefixes).pairs:
             anchors.setdefault(key, set()).add(target)
     publish_dictionary(tmp_path, f"{language}wiki", language, {k: sorted(t) for k, t in anchors.items()})
     bundle = load_bundle(tmp_path, f"{language}wiki")
     checked = 0
     for page in pages:
-        for text in (page.text, remove_links(parse_article(page.text), language=language).wikitext):
+        for text in (page.text, remove_links(parse_article(page.text), namespace_prefixes=prefixes).wikitext):
             links = recommend(text, title=normalise_title(page.title), page_id=page.page_id, rev_id=page.rev_id,
                               bundle=bundle, threshold=0.0, max_links=25, deadline_s=None).links
             article = parse_article(text)

@@ -31,7 +31,7 @@ def item(text: str, page_id: int = 7, title: str = "Δοκιμή", wiki_id: str 
 
 def evaluate(scorer, work: WorkItem, seconds: float = 30.0, wiki: WikiSettings = GREEK):
     budget = Budget.start(seconds)
-    facts = scorer.parse(work.wikitext, budget)
+    facts = scorer.parse(work.wiki_id, work.wikitext, budget)
     return facts, scorer.score(work, wiki, facts, budget)
 
 
@@ -84,4 +84,4 @@ def test_a_page_over_its_budget_times_out_on_time_and_the_next_page_is_scored(
 
 def test_no_budget_left_fails_at_once(process_scorer: ProcessScorer) -> None:
     with pytest.raises(ScoringTimeout, match="no time left"):
-        process_scorer.parse("Η γέφυρα.", Budget(time.monotonic() - 1))
+        process_scorer.parse("elwiki", "Η γέφυρα.", Budget(time.monotonic() - 1))

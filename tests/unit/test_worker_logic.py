@@ -37,7 +37,7 @@ class FixedScorer:
         self.links = links
         self.calls = 0
 
-    def parse(self, wikitext, budget) -> ParsedArticle:
+    def parse(self, wiki_id, wikitext, budget) -> ParsedArticle:
         return parse_article(wikitext)
 
     def score(self, item, wiki, article, budget) -> Recommendation:
