@@ -28,6 +28,7 @@ from typing import TypeVar
 from scoring.backtest import remove_links
 from scoring.bundle import load_bundle
 from scoring.dumps import is_article, iter_pages
+from scoring.namespaces import Namespaces
 from scoring.recommend import MAX_WIKITEXT_CHARS
 from scoring.wikitext import WikitextTooDeep, parse_article
 from stream.config import load_settings
@@ -84,12 +85,13 @@ class PageFigures:
     process_outcome: str
 
 
-def _source(dump: Path, is_anchor: Callable[[str], bool], language: str) -> tuple[str, str]:
+def _source(dump: Path, is_anchor: Callable[[str], bool], namespaces: Namespaces) -> tuple[str, str]:
     longest = max((page for page in iter_pages(dump) if is_article(page)), key=lambda page: len(page.text),
                   default=None)
     if longest is None:
         raise AddlinkError(f"{dump}: no article")
-    word = next((key for key, _ in remove_links(parse_article(longest.text), language=language).pairs
+    word = next((key for key, _ in remove_links(parse_article(longest.text, namespaces),
+                                                 namespace_prefixes=namespaces.prefixes()).pairs
                  if is_anchor(key)), None)
     if word is None:
         raise AddlinkError(f"{dump}: its longest article links no anchor the bundle knows")
@@ -127,7 +129,7 @@ def _through_process(scorer: ProcessScorer, text: str, request: ScoreRequest, bu
 
 def bench_pathological(dump: Path, models: Path, wiki_id: str, *, budget_s: float) -> list[PageFigures]:
     bundle = load_bundle(models, wiki_id)
-    article, word = _source(dump, bundle.anchors.__contains__, bundle.language)
+    article, word = _source(dump, bundle.anchors.__contains__, bundle.namespaces)
     request = ScoreRequest(wiki_id=wiki_id, title="Pathological", page_id=1, rev_id=1, threshold=0.0,
                            max_links=None, excluded_sections=())
     scorer = ProcessScorer(models)

@@ -99,7 +99,7 @@ def suggested_targets(models: Path) -> Counter[str]:
     bundle = load_bundle(models, "ltgwiki")
     found: Counter[str] = Counter()
     for page in backtest.test_articles(LTG_EXCERPT):
-        text = remove_links(parse_article(page.text), language="ltg").wikitext
+        text = remove_links(parse_article(page.text, bundle.namespaces), namespace_prefixes=bundle.namespace_prefixes).wikitext
         result = recommend(text, title=normalise_title(page.title), page_id=page.page_id, rev_id=page.rev_id,
                            bundle=bundle, threshold=0.0, max_links=None, deadline_s=None)
         found.update(link.link_target for link in result.links)
