@@ -44,8 +44,8 @@ from stream.pipeline.bootstrap import (
     create_missing_indices,
     ensure_pipeline_topics,
 )
-from stream.cli.produce import dump_page_event, wiki_domain
-from stream.cli.run import run_stages
+from stream.ops.backfill import dump_page_event, wiki_domain
+from stream.pipeline.runner import run_stages
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
 from stream.core.events import encode_key

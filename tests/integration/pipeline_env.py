@@ -36,8 +36,8 @@ from scoring.dumps import DumpPage, is_article, iter_pages
 from sinks.base import json_bytes
 from sinks.elasticsearch import WeightedTagSink
 from stream.pipeline.bootstrap import Observability, build_store, ensure_pipeline_topics
-from stream.cli.produce import page_change_event, wiki_domain
-from stream.cli.run import build_stages, run_stages
+from stream.ops.backfill import page_change_event, wiki_domain
+from stream.pipeline.runner import build_stages, run_stages
 from stream.config import Settings
 from stream.core.events import encode_key
 from stream.transport.kafka_io import ensure_topics, make_producer

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline_env import PipelineEnv, make, sample_articles, services  # noqa: F401 - fixtures
 from stream.pipeline.bootstrap import Observability
-from stream.cli.run import build_stages, run_stages
+from stream.pipeline.runner import build_stages, run_stages
 from stream.observe.metrics import OutcomeTally
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scoring.dumps import is_article, iter_pages
-from stream.cli.produce import produce_dump
+from stream.ops.backfill import produce_dump
 from stream.config import Settings
 from test_event_sinks_kafka import read_back
 

@@ -34,7 +34,7 @@ from pipeline_env import WIKI, PipelineEnv, handled, make, sample_articles, serv
 from sinks.base import SinkError
 from sinks.mariadb import RecommendationStore
 from stream.pipeline.bootstrap import mariadb_options
-from stream.cli.run import prepare
+from stream.pipeline.runner import prepare
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
 from stream.core.events import encode_key

@@ -26,7 +26,7 @@ import pytest
 from pipeline_env import DUMPS, PipelineEnv, handled, make, services  # noqa: F401
 from scoring.dumps import DumpPage, is_article, iter_pages
 from scoring.train import train
-from stream.cli.produce import page_change_event, wiki_domain
+from stream.ops.backfill import page_change_event, wiki_domain
 
 pytestmark = pytest.mark.integration
 

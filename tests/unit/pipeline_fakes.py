@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from stream.cli.produce import page_change_event
+from stream.ops.backfill import page_change_event
 from stream.core.events import SourceMessage, WorkItem, parse_event
 from stream.pipeline.state import TitleRecord
 

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline_fakes import FakePageState, FakeStore, RecordingErrors, fake_tag_sink
 from sinks.base import TagAction
-from stream.cli.produce import page_change_event
+from stream.ops.backfill import page_change_event
 from stream.config import Settings, WikiSettings
 from stream.core.events import SourceMessage, parse_work_item
 from stream.pipeline.ingest import IngestHandler

@@ -1,11 +1,11 @@
-"""`addlink produce` publishes each page's latest revision only (stream.cli.produce.latest_pages)."""
+"""`addlink produce` publishes each page's latest revision only (stream.ops.backfill.latest_pages)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from scoring.dumps import iter_pages
-from stream.cli.produce import dump_page_event, latest_pages
+from stream.ops.backfill import dump_page_event, latest_pages
 
 HEADER = '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" xml:lang="en">\n'
 

@@ -15,7 +15,7 @@ from pipeline_fakes import FakeClock, FakePageState, FakeStore, RecordingErrors,
 from scoring.gelr import Gelr, GelrLink, GelrMeta
 from scoring.recommend import Recommendation
 from scoring.wikitext import ParsedArticle, parse_article
-from stream.cli.produce import page_change_event
+from stream.ops.backfill import page_change_event
 from stream.config import Settings, WikiSettings
 from stream.pipeline.consume_loop import Done, NotYet
 from stream.core.events import SourceMessage, WorkItem, parse_event
