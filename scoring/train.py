@@ -5,7 +5,8 @@ Steps, in order:
 2. The anchor dictionary with mwaddlink's filters: anchors linked more than once (aslink > 1), link
    probability >= 0.065, number-only anchors dropped; targets resolved one redirect hop; targets are
    titles, kept whether or not they are pages of the dump.
-3. Leave-one-out training rows (examples.py) and an XGBoost classifier (model.py).
+3. Leave-one-out training rows (examples.py); hyper-parameters chosen by cross-validation over the
+   training articles (tune.py); an XGBoost classifier fitted on all training rows with them (model.py).
 4. The bundle is written into a fresh version directory, backtested on the dump's test articles
    (backtest.py) and gated: published (symlink swapped) only if it passes, or with ``force``.
 """
@@ -34,11 +35,12 @@ from scoring.corpus import ContextCounts, LinkCounts, spool_file
 from scoring.dumps import read_siteinfo
 from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, training_rows
 from scoring.features import FEATURES
-from scoring.model import DEFAULT_ROUNDS, LinkModel
+from scoring.model import LinkModel
 from scoring.recommend import APPLICATION_VERSION
 from scoring.relatedness import TargetContexts
 from scoring.targets import write_targets
 from scoring.tokenize import word_spans
+from scoring.tune import MAX_ROUNDS, choose
 
 __all__ = ["TrainReport", "TrainingError", "train"]
 
@@ -123,7 +125,7 @@ def train(
     force: bool = False,
     coverage: str = "auto",
     max_samples: int = DEFAULT_MAX_SAMPLES,
-    rounds: int = DEFAULT_ROUNDS,
+    max_rounds: int = MAX_ROUNDS,
     n_jobs: int = 2,
     progress: bool = True,
 ) -> TrainReport:
@@ -154,7 +156,10 @@ def train(
     positives = int(rows.labels.sum())
     if positives == 0 or positives == len(rows.labels):
         raise TrainingError(f"{dump}: {len(rows.labels)} training rows with {positives} positives; cannot fit a classifier")
-    model = LinkModel.fit(rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=rounds)
+    tuning = choose(rows.features, rows.labels, rows.groups, FEATURES, max_rounds=max_rounds, n_jobs=n_jobs)
+    model = LinkModel.fit(
+        rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds, params=tuning.params
+    )
     fitted = time.monotonic()
 
     with BundleWriter(models_dir, wiki) as writer:
@@ -181,7 +186,7 @@ def train(
                 "redirects": len(links.redirects),
                 "rows": len(rows.labels),
                 "positives": positives,
-                "rounds": rounds,
+                **tuning.summary(),
                 "seconds_to_fit": round(fitted - started, 1),
             },
             backtest=None,
