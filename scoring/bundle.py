@@ -42,6 +42,8 @@ from scoring.targets import Targets
 
 __all__ = [
     "BUNDLE_FORMAT_VERSION",
+    "PROTOCOL_MWADDLINK",
+    "PROTOCOL_PAGE",
     "Bundle",
     "BundleCache",
     "BundleError",
@@ -80,12 +82,22 @@ class BacktestRow(_Frozen):
     gold: int
 
 
+PROTOCOL_PAGE = "page-level"
+PROTOCOL_MWADDLINK = "mwaddlink-sentence"
+
+
 class BacktestTable(_Frozen):
-    """The ``addlink evaluate --json`` object."""
+    """One unit of the backtest (backtest.py); ``addlink evaluate --json`` prints both."""
 
     wiki: str
-    articles: int
+    articles: int = Field(description="test articles with gold (one sentence each in the mwaddlink protocol)")
     thresholds: tuple[BacktestRow, ...]
+    protocol: Literal["page-level", "mwaddlink-sentence"] = Field(
+        default=PROTOCOL_PAGE, description="the unit: whole articles, or mwaddlink's one sentence per article"
+    )
+    reachable: int | None = Field(
+        default=None, description="gold pairs the dictionary can produce (anchor known, target in its top 10)"
+    )
 
     def at(self, threshold: float) -> BacktestRow:
         for row in self.thresholds:
@@ -126,7 +138,12 @@ class BundleManifest(_Frozen):
         "and are left out of the backtest gold"
     )
     training: dict[str, int | float | str] = Field(description="dump, split and model-fitting figures")
-    backtest: BacktestTable | None = Field(description="None only while the bundle is being evaluated")
+    backtest: BacktestTable | None = Field(
+        description="page-level unit; None only while the bundle is being evaluated"
+    )
+    backtest_mwaddlink: BacktestTable | None = Field(
+        default=None, description="mwaddlink's sentence unit, the one the gate applies to (absent in older bundles)"
+    )
     gold_excluded: dict[str, int] = Field(
         default_factory=dict, description="removed links the backtest left out of the gold, by reason (backtest.py)"
     )

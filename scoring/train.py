@@ -7,8 +7,9 @@ Steps, in order:
    titles, kept whether or not they are pages of the dump.
 3. Leave-one-out training rows (examples.py); hyper-parameters chosen by cross-validation over the
    training articles (tune.py); an XGBoost classifier fitted on all training rows with them (model.py).
-4. The bundle is written into a fresh version directory, backtested on the dump's test articles
-   (backtest.py) and gated: published (symlink swapped) only if it passes, or with ``force``.
+4. The bundle is written into a fresh version directory, backtested on the dump's test articles in
+   both units (backtest.py) and gated on mwaddlink's sentence unit: published (symlink swapped) only
+   if it passes, or with ``force``.
 """
 
 from __future__ import annotations
@@ -195,8 +196,15 @@ def train(
         )
         writer.write_manifest(manifest)
         tested = backtest(dump, open_bundle(writer.directory, wiki=wiki), progress=progress)
-        result = gate(tested.table, threshold, forced=force)
-        manifest = manifest.model_copy(update={"backtest": tested.table, "gold_excluded": tested.excluded, "gate": result})
+        result = gate(tested.sentences, threshold, forced=force)
+        manifest = manifest.model_copy(
+            update={
+                "backtest": tested.table,
+                "backtest_mwaddlink": tested.sentences,
+                "gold_excluded": tested.excluded,
+                "gate": result,
+            }
+        )
         writer.write_manifest(manifest)
         if result.passed or force:
             return TrainReport(manifest=manifest, published=writer.publish(), gate=result)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from scoring.backtest import GATE_MIN_PRECISION, GATE_MIN_RECALL
 from scoring.train import TrainingError, TrainReport, train
-from stream.commands.evaluate import render
+from stream.commands.evaluate import excluded_line, render
 from stream.errors import AddlinkError, GateRejected
 
 
@@ -19,9 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a per-wiki link model from a dump",
-        description="Train a wiki's link model from a MediaWiki XML dump (bz2, xz or plain), backtest it on the "
-        f"dump's test articles and publish it to MODELS/WIKI if precision >= {GATE_MIN_PRECISION} and recall >= "
-        f"{GATE_MIN_RECALL} at the gate threshold.",
+        description="Train a wiki's link model from a MediaWiki XML dump (bz2, xz or plain), choosing its "
+        "hyper-parameters by cross-validation on the training articles, backtest it on the dump's test articles and "
+        f"publish it to MODELS/WIKI if, in mwaddlink's sentence protocol, precision >= {GATE_MIN_PRECISION} and "
+        f"recall >= {GATE_MIN_RECALL} at the gate threshold.",
     )
     parser.add_argument("--wiki", required=True, help="wiki id, e.g. elwiki")
     parser.add_argument("--dump", required=True, type=Path, help="pages-articles XML dump")
@@ -74,10 +75,9 @@ def summary(report: TrainReport) -> str:
         f"{training['rows']} rows ({training['positives']} positive), "
         f"{'complete dump: red links dropped' if manifest.complete_dump else 'partial dump: every target kept'}",
     ]
+    lines += [render(table, None) for table in (manifest.backtest_mwaddlink, manifest.backtest) if table is not None]
     if manifest.backtest is not None:
-        lines.append(render(manifest.backtest, None))
-        left_out = ", ".join(f"{reason}: {count}" for reason, count in manifest.gold_excluded.items()) or "none"
-        lines.append(f"removed links left out of the gold: {left_out}")
+        lines.append(excluded_line(manifest.gold_excluded))
     if report.published is not None:
         verb = "published despite the gate (--force)" if gate.forced else "published"
         lines.append(f"gate {'pass' if gate.passed else 'FAIL'} ({gate.reason}); {verb}: {report.published}")
