@@ -5,8 +5,9 @@ Steps, in order:
 2. The anchor dictionary with mwaddlink's filters: anchors linked more than once (aslink > 1), link
    probability >= 0.065, number-only anchors dropped; targets resolved one redirect hop; targets are
    titles, kept whether or not they are pages of the dump.
-3. Leave-one-out training rows (examples.py); hyper-parameters chosen by cross-validation over the
-   training articles (tune.py); an XGBoost classifier fitted on all training rows with them (model.py).
+3. Leave-one-out training rows (examples.py), stored in the bundle; hyper-parameters chosen by
+   cross-validation over the training articles (tune.py); an XGBoost classifier fitted on all training
+   rows with them (model.py) — or, with ``shared_model``, a shared model named instead (shared.py).
 4. The bundle is written into a fresh version directory, backtested on the dump's test articles in
    both units (backtest.py) and gated on mwaddlink's sentence unit: published (symlink swapped) only
    if it passes, or with ``force``.
@@ -39,6 +40,7 @@ from scoring.features import FEATURES
 from scoring.model import LinkModel
 from scoring.recommend import APPLICATION_VERSION
 from scoring.relatedness import TargetContexts
+from scoring.shared import save_rows, shared_ref
 from scoring.targets import write_targets
 from scoring.tokenize import word_spans
 from scoring.tune import MAX_ROUNDS, choose
@@ -129,15 +131,19 @@ def train(
     max_rounds: int = MAX_ROUNDS,
     n_jobs: int = 2,
     progress: bool = True,
+    shared_model: str | None = None,
 ) -> TrainReport:
     """Train, backtest and (if the gate passes or ``force``) publish ``models_dir/wiki``.
 
     ``language`` defaults to the dump's ``xml:lang``; ``coverage`` is explained in
-    ``corpus.ContextCounts.prepare``. Raises TrainingError when the dump yields no
-    usable training data, ValueError for an unreadable dump header or a gate ``threshold`` that is not
-    one of the backtest thresholds."""
+    ``corpus.ContextCounts.prepare``. ``shared_model`` names a shared model of ``models_dir``
+    (shared.py) to use instead of fitting one; the training rows are stored either way. Raises
+    TrainingError when the dump yields no usable training data, ValueError for an unreadable dump
+    header or a gate ``threshold`` that is not one of the backtest thresholds, BundleError for a
+    missing shared model."""
     if threshold not in THRESHOLDS:
         raise ValueError(f"gate threshold must be one of {THRESHOLDS}, got {threshold}")
+    shared = None if shared_model is None else shared_ref(models_dir, shared_model)
     started = time.monotonic()
     dump = Path(dump)
     site = read_siteinfo(dump)
@@ -157,15 +163,21 @@ def train(
     positives = int(rows.labels.sum())
     if positives == 0 or positives == len(rows.labels):
         raise TrainingError(f"{dump}: {len(rows.labels)} training rows with {positives} positives; cannot fit a classifier")
-    tuning = choose(rows.features, rows.labels, rows.groups, FEATURES, max_rounds=max_rounds, n_jobs=n_jobs)
-    model = LinkModel.fit(
-        rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds, params=tuning.params
-    )
+    if shared is None:
+        tuning = choose(rows.features, rows.labels, rows.groups, FEATURES, max_rounds=max_rounds, n_jobs=n_jobs)
+        model = LinkModel.fit(
+            rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds, params=tuning.params
+        )
+        fitting: dict[str, int | float | str] = dict(tuning.summary())
+    else:
+        fitting = {"shared_model": shared.name}
     fitted = time.monotonic()
 
     with BundleWriter(models_dir, wiki) as writer:
         targets = _write_tables(writer.directory, dictionary, counts, contexts)
-        model.save(writer.directory / MODEL_FILE)
+        save_rows(writer.directory, rows)
+        if shared is None:
+            model.save(writer.directory / MODEL_FILE)
         manifest = BundleManifest(
             wiki=wiki,
             language=language,
@@ -187,12 +199,13 @@ def train(
                 "redirects": len(links.redirects),
                 "rows": len(rows.labels),
                 "positives": positives,
-                **tuning.summary(),
+                **fitting,
                 "seconds_to_fit": round(fitted - started, 1),
             },
             backtest=None,
             gate=None,
             artifacts=writer.artifacts(),
+            shared_model=shared,
         )
         writer.write_manifest(manifest)
         tested = backtest(dump, open_bundle(writer.directory, wiki=wiki), progress=progress)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from scoring.backtest import backtest
 from scoring.bundle import BacktestTable, BundleError, load_bundle
+from scoring.shared import with_shared_model
 from stream.errors import AddlinkError
 
 
@@ -30,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dump", required=True, type=Path)
     parser.add_argument("--json", action="store_true", help='print {"wiki", "articles", "thresholds": [...], "protocol", "reachable", "page_level": {...}}')
     parser.add_argument("--verify", action="store_true", help="check every artifact's sha256 first")
+    parser.add_argument(
+        "--shared-model",
+        metavar="NAME",
+        help="score with the shared model MODELS/_shared/NAME instead of the bundle's model (leave-one-wiki-out)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -39,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         raise AddlinkError(f"no dump at {args.dump}")
     try:
         bundle = load_bundle(args.models, args.wiki, verify=args.verify)
+        stored = bundle.manifest
+        if args.shared_model is not None:
+            bundle = with_shared_model(bundle, args.models, args.shared_model)
         tested = backtest(args.dump, bundle, progress=not (args.quiet or args.json))
     except BundleError as error:
         raise AddlinkError(str(error)) from error
@@ -48,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
         page_level = {**tested.table.model_dump(mode="json"), "gold_excluded": tested.excluded}
         print(json.dumps({**tested.sentences.model_dump(mode="json"), "page_level": page_level}))
     else:
-        print(render(tested.sentences, bundle.manifest.backtest_mwaddlink))
-        print(render(tested.table, bundle.manifest.backtest))
+        same_model = stored.dataset_checksums().get("model") == bundle.dataset_checksums.get("model")
+        print(render(tested.sentences, stored.backtest_mwaddlink if same_model else None))
+        print(render(tested.table, stored.backtest if same_model else None))
         print(excluded_line(tested.excluded))
     return 0
 

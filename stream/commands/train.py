@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from scoring.backtest import GATE_MIN_PRECISION, GATE_MIN_RECALL
+from scoring.bundle import BundleError
 from scoring.train import TrainingError, TrainReport, train
 from stream.commands.evaluate import excluded_line, render
 from stream.errors import AddlinkError, GateRejected
@@ -36,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="whether the dump holds every article of the wiki (then red-link targets are dropped); "
         "auto decides from how many links point at the dump's own articles (default auto)",
     )
+    parser.add_argument(
+        "--shared-model",
+        metavar="NAME",
+        help="use the shared model MODELS/_shared/NAME (addlink train-shared) instead of fitting one",
+    )
     parser.add_argument("--force", action="store_true", help="publish even if the release gate fails")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -56,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             coverage=args.coverage,
             progress=not args.quiet,
+            shared_model=args.shared_model,
         )
-    except (TrainingError, ValueError, OSError, EOFError) as error:
+    except (TrainingError, BundleError, ValueError, OSError, EOFError) as error:
         raise AddlinkError(f"{args.wiki}: {error}") from error
     print(summary(report))
     if report.published is None:
@@ -74,6 +81,9 @@ def summary(report: TrainReport) -> str:
         f"test articles, {training['anchors']} anchors, {training['targets']} targets, "
         f"{training['rows']} rows ({training['positives']} positive), "
         f"{'complete dump: red links dropped' if manifest.complete_dump else 'partial dump: every target kept'}",
+        f"model: shared {manifest.shared_model.name}" if manifest.shared_model else "model: own, "
+        + ", ".join(f"{key} {training[key]}" for key in ("max_depth", "min_child_weight", "rounds", "cv_logloss")
+                    if key in training),
     ]
     lines += [render(table, None) for table in (manifest.backtest_mwaddlink, manifest.backtest) if table is not None]
     if manifest.backtest is not None:
