@@ -4,7 +4,8 @@ The features are language-independent (counts, ranks, string similarity, related
 one booster can serve many wikis, each keeping its own dictionary. Every bundle stores the rows its
 own booster was (or would be) fitted on (``training_rows.npz``); ``train_shared`` pools the rows of
 the named wikis, chooses hyper-parameters by grouped cross-validation with whole wikis as groups
-(tune.py: what is chosen is what carries over to a wiki it was not fitted on), and writes
+(tune.py: what is chosen is what carries over to a wiki it was not fitted on; the search runs on
+whole articles sampled down to ``SEARCH_ROWS`` rows, the final fit on all of them), and writes
 ``DIR/_shared/<name>/`` (``model.ubj`` and ``manifest.json``). A bundle trained with ``shared_model``
 names it with its sha256 (``BundleManifest.shared_model``), which gelr_data reports as the model
 checksum.
@@ -43,7 +44,11 @@ from scoring.features import FEATURES
 from scoring.model import LinkModel
 from scoring.tune import MAX_ROUNDS, choose
 
-__all__ = ["SharedModelManifest", "save_rows", "shared_ref", "train_shared", "with_shared_model"]
+__all__ = ["SEARCH_ROWS", "SharedModelManifest", "save_rows", "shared_ref", "train_shared", "with_shared_model"]
+
+# Cross-validating every setting on all pooled rows (hundreds of thousands) would take most of an hour
+# on two cores; the search runs on whole training articles sampled down to this, the final fit on all.
+SEARCH_ROWS = 60_000
 
 
 class SharedModelManifest(BaseModel):
@@ -55,6 +60,7 @@ class SharedModelManifest(BaseModel):
     wikis: dict[str, str]  # wiki -> sha256 of the training_rows.npz pooled
     rows: int
     positives: int
+    search_rows: int  # rows the hyper-parameter search saw (whole articles sampled from all rows)
     tuning: dict[str, int | float]  # tune.Tuning.summary(), folds of whole wikis
 
 
@@ -63,17 +69,33 @@ def save_rows(directory: Path, rows: TrainingRows) -> None:
     np.savez(directory / ROWS_FILE, features=rows.features, labels=rows.labels, groups=rows.groups)
 
 
-def _bundle_rows(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, str]:
+def _bundle_rows(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     if ROWS_FILE not in bundle.manifest.artifacts:
         raise BundleError(f"{bundle.path}: bundle of {bundle.wiki} holds no {ROWS_FILE} (trained by an older version)")
     with np.load(bundle.path / ROWS_FILE, allow_pickle=False) as rows:
-        return rows["features"], rows["labels"], bundle.manifest.artifacts[ROWS_FILE].sha256
+        return rows["features"], rows["labels"], rows["groups"], bundle.manifest.artifacts[ROWS_FILE].sha256
+
+
+def _search_rows(articles: np.ndarray, limit: int) -> np.ndarray:
+    """Row mask of whole articles drawn at random (fixed seed) so that about ``limit`` rows remain."""
+    if len(articles) <= limit:
+        return np.ones(len(articles), dtype=bool)
+    unique = np.unique(articles)
+    chosen = np.random.default_rng(0).permutation(unique)[: max(1, len(unique) * limit // len(articles))]
+    return np.isin(articles, chosen)
 
 
 def train_shared(
-    models_dir: str | Path, name: str, wikis: Sequence[str], *, max_rounds: int = MAX_ROUNDS, n_jobs: int = 2
+    models_dir: str | Path,
+    name: str,
+    wikis: Sequence[str],
+    *,
+    max_rounds: int = MAX_ROUNDS,
+    n_jobs: int = 2,
+    search_rows: int = SEARCH_ROWS,
 ) -> SharedModelManifest:
-    """Fit the shared model ``name`` on the pooled training rows of ``wikis``' current bundles.
+    """Fit the shared model ``name`` on the pooled training rows of ``wikis``' current bundles; the
+    hyper-parameter search sees whole articles sampled down to about ``search_rows`` rows.
     Raises BundleError when a bundle is missing or holds no rows, FileExistsError when ``name`` exists."""
     if not name or name != Path(name).name or name.startswith("."):
         raise ValueError(f"a shared model name is one plain path component, got {name!r}")
@@ -81,15 +103,18 @@ def train_shared(
     target = models_dir / SHARED_DIR / name
     if target.exists():
         raise FileExistsError(f"shared model {name!r} already exists in {models_dir}; shared models are never rewritten")
-    features, labels, groups, sources = [], [], [], {}
+    features, labels, wiki_of, articles, sources = [], [], [], [], {}
     for index, wiki in enumerate(dict.fromkeys(wikis)):
-        wiki_features, wiki_labels, sources[wiki] = _bundle_rows(load_bundle(models_dir, wiki))
+        wiki_features, wiki_labels, wiki_articles, sources[wiki] = _bundle_rows(load_bundle(models_dir, wiki))
         features.append(wiki_features)
         labels.append(wiki_labels)
-        groups.append(np.full(len(wiki_labels), index, dtype=np.int64))
+        wiki_of.append(np.full(len(wiki_labels), index, dtype=np.int64))
+        articles.append((index << 32) + wiki_articles)
     pooled_features, pooled_labels = np.concatenate(features), np.concatenate(labels)
-    tuning = choose(pooled_features, pooled_labels, np.concatenate(groups), FEATURES, max_rounds=max_rounds,
-                    n_jobs=n_jobs)
+    pooled_wikis = np.concatenate(wiki_of)
+    search = _search_rows(np.concatenate(articles), search_rows)
+    tuning = choose(pooled_features[search], pooled_labels[search], pooled_wikis[search], FEATURES,
+                    max_rounds=max_rounds, n_jobs=n_jobs)
     model = LinkModel.fit(pooled_features, pooled_labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds,
                           params=tuning.params)
     manifest = SharedModelManifest(
@@ -99,6 +124,7 @@ def train_shared(
         wikis=sources,
         rows=len(pooled_labels),
         positives=int(pooled_labels.sum()),
+        search_rows=int(search.sum()),
         tuning=tuning.summary(),
     )
     temporary = models_dir / SHARED_DIR / f".{name}-{secrets.token_hex(3)}"
