@@ -46,6 +46,8 @@ def first_linked_sentence(
     plain = plain_text_with_links(article, language=language, namespace_prefixes=namespace_prefixes)
     text, wikitext = plain.text, article.wikitext
     for start, end in sentence_spans(text, language):
+        if any(span.start < edge < span.end for span in plain.links for edge in (start, end)):
+            continue  # cut inside an anchor ("[[इ.स. १८५६]]" holds a full stop): not a sentence
         links = [span for span in plain.links if start <= span.start and span.end <= end]
         if not links or not ends_sentence(text[start:end], language):
             continue

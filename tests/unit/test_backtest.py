@@ -96,6 +96,10 @@ def test_first_linked_sentence_is_mwaddlinks_sentence_with_exact_offsets():
     sentence = first_linked_sentence(parse_article(SENTENCES), language="en")
     assert SENTENCES[sentence.start : sentence.end] == " is near [[Paris]] and [[Rome]]. "
     assert first_linked_sentence(parse_article("No links here. [[Paris]] and [[Rome]]"), language="en") is None
+    # The splitter cuts after "St. " inside the anchor: neither piece is a sentence of the page.
+    cut = "([[St. Paris]], [[Rome]]) was. Then [[Athens]] grew."
+    sentence = first_linked_sentence(parse_article(cut), language="en")
+    assert cut[sentence.start : sentence.end] == "Then [[Athens]] grew."
 
 
 def test_remove_links_within_a_span_keeps_the_other_links():
