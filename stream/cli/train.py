@@ -12,7 +12,7 @@ from pathlib import Path
 from scoring.backtest import GATE_MIN_PRECISION, GATE_MIN_RECALL
 from scoring.bundle import BundleError
 from scoring.train import TrainingError, TrainReport, train
-from stream.commands.evaluate import excluded_line, render
+from stream.cli.evaluate import excluded_line, render
 from stream.errors import AddlinkError, GateRejected
 
 
