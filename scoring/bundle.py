@@ -6,8 +6,13 @@ Layout under a models directory ``DIR``::
     DIR/.<wiki>-<stamp>-<id>/  one complete version:
         manifest.json          BundleManifest: wiki, language, format version, creation time, sha256 and
                                size of every other file, the backtest table and the release-gate result
-        model.ubj              the booster (``Booster.save_model``, UBJSON)
+        model.ubj              the booster (``Booster.save_model``, UBJSON), unless the bundle names a
+                               shared model
+        training_rows.npz      the training rows the wiki's own booster was (or would be) fitted on, so
+                               that a shared model can pool many wikis (shared.py)
         *.npy                  anchors.py, targets.py, relatedness.py and pages.py tables
+    DIR/_shared/<name>/        a shared model (shared.py): model.ubj and its manifest.json, never
+                               rewritten once written; a bundle names it with its sha256
 
 Guarantees:
 - A reader never sees a half-written bundle: a version is written and fsynced in its own directory
@@ -45,20 +50,26 @@ from scoring.targets import Targets
 
 __all__ = [
     "BUNDLE_FORMAT_VERSION",
+    "PROTOCOL_MWADDLINK",
+    "PROTOCOL_PAGE",
     "Bundle",
     "BundleCache",
     "BundleError",
     "BundleManifest",
     "BundleWriter",
+    "SharedModelRef",
     "SiteKnowledge",
     "load_bundle",
     "open_bundle",
+    "shared_model_path",
 ]
 
 BUNDLE_FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.ubj"
 IDF_FILE = "idf.npy"
+ROWS_FILE = "training_rows.npz"
+SHARED_DIR = "_shared"
 # Files grouped into the datasets whose checksums go into gelr_data meta.dataset_checksums.
 _DATASET_PREFIXES = {
     "model": ("model.",),
@@ -84,12 +95,22 @@ class BacktestRow(_Frozen):
     gold: int
 
 
+PROTOCOL_PAGE = "page-level"
+PROTOCOL_MWADDLINK = "mwaddlink-sentence"
+
+
 class BacktestTable(_Frozen):
-    """The ``addlink evaluate --json`` object."""
+    """One unit of the backtest (backtest.py); ``addlink evaluate --json`` prints both."""
 
     wiki: str
-    articles: int
+    articles: int = Field(description="test articles with gold (one sentence each in the mwaddlink protocol)")
     thresholds: tuple[BacktestRow, ...]
+    protocol: Literal["page-level", "mwaddlink-sentence"] = Field(
+        default=PROTOCOL_PAGE, description="the unit: whole articles, or mwaddlink's one sentence per article"
+    )
+    reachable: int | None = Field(
+        default=None, description="gold pairs the dictionary can produce (anchor known, target in its top 10)"
+    )
 
     def at(self, threshold: float) -> BacktestRow:
         for row in self.thresholds:
@@ -126,6 +147,14 @@ class SiteKnowledge(_Frozen):
     )
 
 
+class SharedModelRef(_Frozen):
+    """A shared model a bundle uses instead of its own (``DIR/_shared/<name>/model.ubj``)."""
+
+    name: str
+    sha256: str
+    bytes: int
+
+
 class BundleManifest(_Frozen):
     format_version: Literal[1] = BUNDLE_FORMAT_VERSION
     wiki: str
@@ -142,7 +171,12 @@ class BundleManifest(_Frozen):
         "and are left out of the backtest gold"
     )
     training: dict[str, int | float | str] = Field(description="dump, split and model-fitting figures")
-    backtest: BacktestTable | None = Field(description="None only while the bundle is being evaluated")
+    backtest: BacktestTable | None = Field(
+        description="page-level unit; None only while the bundle is being evaluated"
+    )
+    backtest_mwaddlink: BacktestTable | None = Field(
+        default=None, description="mwaddlink's sentence unit, the one the gate applies to (absent in older bundles)"
+    )
     gold_excluded: dict[str, int] = Field(
         default_factory=dict, description="removed links the backtest left out of the gold, by reason (backtest.py)"
     )
@@ -153,6 +187,9 @@ class BundleManifest(_Frozen):
         "suggests them or the redirects to them (scoring.recommend.excluded_target_ids)"
     )
     siteinfo: SiteKnowledge | None = Field(default=None, description="None in bundles written before it existed")
+    shared_model: SharedModelRef | None = Field(
+        default=None, description="the shared model used instead of an own model.ubj; its sha256 is the model checksum"
+    )
 
     def dataset_checksums(self) -> dict[str, str]:
         """sha256 per dataset for gelr_data meta: a one-file dataset (the model) gets its file's sha256,
@@ -165,6 +202,8 @@ class BundleManifest(_Frozen):
             elif names:
                 lines = "".join(f"{n} {self.artifacts[n].sha256}\n" for n in names)
                 result[dataset] = hashlib.sha256(lines.encode()).hexdigest()
+        if self.shared_model is not None:
+            result["model"] = self.shared_model.sha256
         return result
 
 
@@ -264,6 +303,9 @@ def open_bundle(directory: Path, *, wiki: str | None = None, verify: bool = Fals
             raise BundleError(f"{directory}: artifact {name} is missing or has the wrong size")
         if verify and sha256_file(path) != artifact.sha256:
             raise BundleError(f"{directory}: artifact {name} does not match its sha256")
+    model_path = directory / MODEL_FILE
+    if manifest.shared_model is not None:
+        model_path = shared_model_path(directory.parent, manifest.shared_model, verify=verify)
     try:
         idf = np.load(directory / IDF_FILE, mmap_mode="r", allow_pickle=False)
         return Bundle(
@@ -272,12 +314,23 @@ def open_bundle(directory: Path, *, wiki: str | None = None, verify: bool = Fals
             anchors=Anchors(directory),
             targets=Targets(directory),
             vectoriser=Vectoriser(idf),
-            model=LinkModel.load(directory / MODEL_FILE, FEATURES),
+            model=LinkModel.load(model_path, FEATURES),
             dataset_checksums=manifest.dataset_checksums(),
             pages=Pages(directory) if Pages.present(directory) else None,
         )
     except (OSError, ValueError, ModelMismatch) as exc:
         raise BundleError(f"{directory}: cannot load bundle: {exc}") from exc
+
+
+def shared_model_path(models_dir: Path, ref: SharedModelRef, *, verify: bool = False) -> Path:
+    """The file of shared model ``ref`` in ``models_dir``; BundleError when it is missing or is not the
+    model the bundle names (size always, sha256 with ``verify``)."""
+    path = models_dir / SHARED_DIR / ref.name / MODEL_FILE
+    if not path.is_file() or path.stat().st_size != ref.bytes:
+        raise BundleError(f"shared model {ref.name!r} is missing in {models_dir} or is not the one the bundle names")
+    if verify and sha256_file(path) != ref.sha256:
+        raise BundleError(f"shared model {ref.name!r} in {models_dir} does not match its sha256")
+    return path
 
 
 class BundleWriter:

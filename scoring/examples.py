@@ -52,6 +52,7 @@ class Dictionary:
 class TrainingRows:
     features: np.ndarray  # float32 (rows, len(FEATURES))
     labels: np.ndarray  # float32 0/1
+    groups: np.ndarray  # int64, the training article each row comes from (0..articles-1): CV folds
     articles: int
 
 
@@ -64,6 +65,7 @@ class _RowBuilder:
         self._jaro: dict[tuple[str, int], float] = {}
         self.columns: dict[str, list] = {name: [] for name in FeatureColumns.__dataclass_fields__}
         self.labels: list[int] = []
+        self.groups: list[int] = []
 
     def jaro(self, key: str, target: int) -> float:
         value = self._jaro.get((key, target))
@@ -71,7 +73,7 @@ class _RowBuilder:
             value = self._jaro[(key, target)] = Jaro.similarity(key, self.d.titles[target].lower())
         return value
 
-    def add_article(self, sample: ArticleSample) -> None:
+    def add_article(self, sample: ArticleSample, group: int) -> None:
         d = self.d
         blocked = sample.existing_targets | ({sample.own_target} if sample.own_target >= 0 else set())
         for key, offset, capitalised in sample.mentions:
@@ -88,6 +90,7 @@ class _RowBuilder:
                 continue
             ranked = sorted(counts, key=lambda t: (-counts[t], d.titles[t]))[:MAX_CANDIDATES]
             self._add_rows(sample, key, offset, capitalised, counts, ranked, aslink, max(astext, 0), bool(own))
+            self.groups.extend([group] * len(ranked))
 
     def _add_rows(self, sample: ArticleSample, key: str, offset: int, capitalised: bool, counts: dict[int, int],
                   ranked: list[int], aslink: int, astext: int, changed: bool) -> None:
@@ -127,7 +130,8 @@ def training_rows(
     builder = _RowBuilder(dictionary, contexts, excluded)
     articles = 0
     for sample in samples:
-        builder.add_article(sample)
+        builder.add_article(sample, articles)
         articles += 1
     columns = FeatureColumns(**{name: np.array(values, dtype=np.float32) for name, values in builder.columns.items()})
-    return TrainingRows(columns.matrix(), np.array(builder.labels, dtype=np.float32), articles)
+    labels = np.array(builder.labels, dtype=np.float32)
+    return TrainingRows(columns.matrix(), labels, np.array(builder.groups, dtype=np.int64), articles)

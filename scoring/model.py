@@ -20,8 +20,8 @@ DEFAULT_PARAMS: dict[str, object] = {
     "objective": "binary:logistic",
     "eval_metric": "logloss",
     "tree_method": "hist",
-    # Shallow trees and a floor on leaf weight: the samples hold 20k-70k rows, and deeper trees fitted
-    # the training articles' quirks (chosen among five settings on the el, uk, vi, mr, ltg backtests).
+    # max_depth and min_child_weight are chosen per training by grouped CV (tune.py); these two values
+    # serve only when there are too few training articles to cross-validate.
     "max_depth": 4,
     "eta": 0.1,
     "subsample": 0.8,

@@ -36,6 +36,7 @@ __all__ = [
     "Sentence",
     "Token",
     "at_word_boundary",
+    "ends_sentence",
     "is_spaceless",
     "is_word_char",
     "ngram_spans",
@@ -192,6 +193,14 @@ def _segments(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         yield start, cut
         start = cut
     yield start, end
+
+
+def ends_sentence(text: str, language: str) -> bool:
+    """True when ``text`` ends with a sentence terminator (closing quotes or brackets and whitespace
+    may follow): a whole sentence, not a line cut off by markup."""
+    stripped = text.rstrip().rstrip(_CLOSERS)
+    terminators = _TERMINATORS + _TERMINATORS_NO_SPACE + _LANGUAGE_TERMINATORS.get(language, "")
+    return bool(stripped) and stripped[-1] in terminators
 
 
 def _japanese_tokens(text: str, start: int, end: int) -> list[Token]:

@@ -7,11 +7,14 @@ Steps, in order:
 2. The anchor dictionary with mwaddlink's filters: anchors linked more than once (aslink > 1), link
    probability >= 0.065, number-only anchors dropped; targets resolved one redirect hop; targets are
    titles, kept whether or not they are pages of the dump.
-3. Leave-one-out training rows (examples.py) and an XGBoost classifier (model.py); excluded targets
-   (over-linking control: titles, resolved one redirect hop like link targets) yield no rows, and the
-   bundle records them so that the backtest and every scorer leave them out too.
-4. The bundle is written into a fresh version directory, backtested on the dump's test articles
-   (backtest.py) and gated: published (symlink swapped) only if it passes, or with ``force``.
+3. Leave-one-out training rows (examples.py), stored in the bundle; excluded targets (over-linking
+   control: titles, resolved one redirect hop like link targets) yield no rows, and the bundle records
+   them so that the backtest and every scorer leave them out too; hyper-parameters chosen by
+   cross-validation over the training articles (tune.py); an XGBoost classifier fitted on all training
+   rows with them (model.py) — or, with ``shared_model``, a shared model named instead (shared.py).
+4. The bundle is written into a fresh version directory, backtested on the dump's test articles in
+   both units (backtest.py) and gated on mwaddlink's sentence unit: published (symlink swapped) only
+   if it passes, or with ``force``.
 """
 
 from __future__ import annotations
@@ -40,14 +43,16 @@ from scoring.corpus import ContextCounts, LinkCounts, spool_file
 from scoring.dumps import read_siteinfo
 from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, training_rows
 from scoring.features import FEATURES
-from scoring.model import DEFAULT_ROUNDS, LinkModel
+from scoring.model import LinkModel
 from scoring.pages import write_pages
 from scoring.recommend import APPLICATION_VERSION
 from scoring.relatedness import TargetContexts
+from scoring.shared import save_rows, shared_ref
 from scoring.site_scan import scan_site
 from scoring.targets import write_targets
 from scoring.titles import normalise_title
 from scoring.tokenize import word_spans
+from scoring.tune import MAX_ROUNDS, choose
 
 __all__ = ["TrainReport", "TrainingError", "train"]
 
@@ -133,10 +138,11 @@ def train(
     coverage: str = "auto",
     excluded_targets: Iterable[str] = (),
     max_samples: int = DEFAULT_MAX_SAMPLES,
-    rounds: int = DEFAULT_ROUNDS,
+    max_rounds: int = MAX_ROUNDS,
     n_jobs: int = 2,
     progress: bool = True,
     pages_dump: str | Path | None = None,
+    shared_model: str | None = None,
 ) -> TrainReport:
     """Train, backtest and (if the gate passes or ``force``) publish ``models_dir/wiki``.
 
@@ -145,11 +151,14 @@ def train(
     page table then counts as complete, so the worker prunes red links of a partial-dump model.
 
     ``language`` defaults to the dump's ``xml:lang``; ``coverage`` is explained in
-    ``corpus.ContextCounts.prepare``. ``excluded_targets``: titles never to suggest (see step 3). Raises TrainingError when the dump yields no
-    usable training data, ValueError for an unreadable dump header or a gate ``threshold`` that is not
-    one of the backtest thresholds."""
+    ``corpus.ContextCounts.prepare``. ``excluded_targets``: titles never to suggest (see step 3).
+    ``shared_model`` names a shared model of ``models_dir`` (shared.py) to use instead of fitting one;
+    the training rows are stored either way. Raises TrainingError when the dump yields no usable
+    training data, ValueError for an unreadable dump header or a gate ``threshold`` that is not one of
+    the backtest thresholds, BundleError for a missing shared model."""
     if threshold not in THRESHOLDS:
         raise ValueError(f"gate threshold must be one of {THRESHOLDS}, got {threshold}")
+    shared = None if shared_model is None else shared_ref(models_dir, shared_model)
     started = time.monotonic()
     dump = Path(dump)
     site = read_siteinfo(dump)
@@ -174,13 +183,22 @@ def train(
     positives = int(rows.labels.sum())
     if positives == 0 or positives == len(rows.labels):
         raise TrainingError(f"{dump}: {len(rows.labels)} training rows with {positives} positives; cannot fit a classifier")
-    model = LinkModel.fit(rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=rounds)
+    if shared is None:
+        tuning = choose(rows.features, rows.labels, rows.groups, FEATURES, max_rounds=max_rounds, n_jobs=n_jobs)
+        model = LinkModel.fit(
+            rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds, params=tuning.params
+        )
+        fitting: dict[str, int | float | str] = dict(tuning.summary())
+    else:
+        fitting = {"shared_model": shared.name}
     fitted = time.monotonic()
 
     with BundleWriter(models_dir, wiki) as writer:
         targets = _write_tables(writer.directory, dictionary, counts, contexts)
         write_pages(writer.directory, scan.titles, scan.page_ids, scan.redirects)
-        model.save(writer.directory / MODEL_FILE)
+        save_rows(writer.directory, rows)
+        if shared is None:
+            model.save(writer.directory / MODEL_FILE)
         manifest = BundleManifest(
             wiki=wiki,
             language=language,
@@ -203,7 +221,7 @@ def train(
                 "rows": len(rows.labels),
                 "positives": positives,
                 "excluded_targets": len(excluded),
-                "rounds": rounds,
+                **fitting,
                 "seconds_to_fit": round(fitted - started, 1),
             },
             backtest=None,
@@ -216,11 +234,19 @@ def train(
                 pages=len(scan.titles),
                 pages_complete=pages_dump is not None or counts.complete,
             ),
+            shared_model=shared,
         )
         writer.write_manifest(manifest)
         tested = backtest(dump, open_bundle(writer.directory, wiki=wiki), progress=progress)
-        result = gate(tested.table, threshold, forced=force)
-        manifest = manifest.model_copy(update={"backtest": tested.table, "gold_excluded": tested.excluded, "gate": result})
+        result = gate(tested.sentences, threshold, forced=force)
+        manifest = manifest.model_copy(
+            update={
+                "backtest": tested.table,
+                "backtest_mwaddlink": tested.sentences,
+                "gold_excluded": tested.excluded,
+                "gate": result,
+            }
+        )
         writer.write_manifest(manifest)
         if result.passed or force:
             return TrainReport(manifest=manifest, published=writer.publish(), gate=result)

@@ -20,6 +20,7 @@ only as deep as the parse tree.
 from __future__ import annotations
 
 import html
+from bisect import bisect_right
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -123,6 +124,21 @@ class PlainText:
 
     text: str
     links: tuple[LinkedSpan, ...]
+    # (start, end) in ``text`` and (start, end) in the wikitext of every piece, in order
+    pieces: tuple[tuple[int, int, int, int], ...] = ()
+
+    def source_offset(self, offset: int) -> int:
+        """The wikitext offset of ``text[offset]``: exact inside top-level text; the start of a piece maps
+        to the start of its source (a link's "[["), anything past or inside an anchor to its link's end."""
+        index = bisect_right(self.pieces, offset, key=lambda piece: piece[0]) - 1
+        if index < 0:
+            return 0
+        start, end, source_start, source_end = self.pieces[index]
+        if offset == start:
+            return source_start
+        if offset < end and end - start == source_end - source_start:  # top-level text: one to one
+            return source_start + offset - start
+        return source_end
 
 
 # Tags whose rendering starts a new block or stands apart from the words around it.
@@ -421,6 +437,7 @@ def plain_text_with_links(article: ParsedArticle, *, namespace_prefixes: Collect
     pieces.sort()
     out: list[str] = []
     spans: list[LinkedSpan] = []
+    sources: list[tuple[int, int, int, int]] = []
     length = 0
     previous_end = 0
     for start, end, text, target in pieces:
@@ -429,7 +446,8 @@ def plain_text_with_links(article: ParsedArticle, *, namespace_prefixes: Collect
             length += 1
         if target is not None:
             spans.append(LinkedSpan(start=length, end=length + len(text), target=target))
+        sources.append((length, length + len(text), start, end))
         out.append(text)
         length += len(text)
         previous_end = end
-    return PlainText(text="".join(out), links=tuple(spans))
+    return PlainText(text="".join(out), links=tuple(spans), pieces=tuple(sources))

@@ -16,6 +16,7 @@ from stream.errors import AddlinkError
 
 COMMAND_MODULES = (
     "train",
+    "train_shared",
     "evaluate",
     "score",
     "bench",

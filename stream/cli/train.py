@@ -10,10 +10,11 @@ import argparse
 from pathlib import Path
 
 from scoring.backtest import GATE_MIN_PRECISION, GATE_MIN_RECALL
+from scoring.bundle import BundleError
 from scoring.titles import read_title_list
 from scoring.train import TrainingError, TrainReport, train
+from stream.cli.evaluate import excluded_line, render
 from stream.config import load_settings
-from stream.cli.evaluate import render
 from stream.errors import AddlinkError, GateRejected
 
 
@@ -21,9 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train a per-wiki link model from a dump",
-        description="Train a wiki's link model from a MediaWiki XML dump (bz2, xz or plain), backtest it on the "
-        f"dump's test articles and publish it to MODELS/WIKI if precision >= {GATE_MIN_PRECISION} and recall >= "
-        f"{GATE_MIN_RECALL} at the gate threshold.",
+        description="Train a wiki's link model from a MediaWiki XML dump (bz2, xz or plain), choosing its "
+        "hyper-parameters by cross-validation on the training articles, backtest it on the dump's test articles and "
+        f"publish it to MODELS/WIKI if, in mwaddlink's sentence protocol, precision >= {GATE_MIN_PRECISION} and "
+        f"recall >= {GATE_MIN_RECALL} at the gate threshold.",
     )
     parser.add_argument("--wiki", required=True, help="wiki id, e.g. elwiki")
     parser.add_argument("--dump", required=True, type=Path, help="pages-articles XML dump")
@@ -49,6 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a dump of the whole wiki (pages-articles or stub) for the page table, namespace aliases and "
         "disambiguation templates when --dump is only a part of it; red links are then pruned",
     )
+    parser.add_argument(
+        "--shared-model",
+        metavar="NAME",
+        help="use the shared model MODELS/_shared/NAME (addlink train-shared) instead of fitting one",
+    )
     parser.add_argument("--force", action="store_true", help="publish even if the release gate fails")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -72,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
             excluded_targets=excluded_targets(args),
             progress=not args.quiet,
             pages_dump=args.pages_dump,
+            shared_model=args.shared_model,
         )
-    except (TrainingError, ValueError, OSError, EOFError) as error:
+    except (TrainingError, BundleError, ValueError, OSError, EOFError) as error:
         raise AddlinkError(f"{args.wiki}: {error}") from error
     print(summary(report))
     if report.published is None:
@@ -111,6 +119,9 @@ def summary(report: TrainReport) -> str:
         f"{training['rows']} rows ({training['positives']} positive), "
         f"{len(manifest.excluded_targets)} excluded targets, "
         f"{'complete dump: red links dropped' if manifest.complete_dump else 'partial dump: every target kept'}",
+        f"model: shared {manifest.shared_model.name}" if manifest.shared_model else "model: own, "
+        + ", ".join(f"{key} {training[key]}" for key in ("max_depth", "min_child_weight", "rounds", "cv_logloss")
+                    if key in training),
     ]
     if manifest.siteinfo is not None:
         site = manifest.siteinfo
@@ -120,10 +131,9 @@ def summary(report: TrainReport) -> str:
             f"templates {', '.join(local.get(10, ()))}; files {', '.join(local.get(6, ()))}; "
             f"disambiguation templates {', '.join(site.disambiguation_templates) or 'none (name them in the settings)'}"
         )
+    lines += [render(table, None) for table in (manifest.backtest_mwaddlink, manifest.backtest) if table is not None]
     if manifest.backtest is not None:
-        lines.append(render(manifest.backtest, None))
-        left_out = ", ".join(f"{reason}: {count}" for reason, count in manifest.gold_excluded.items()) or "none"
-        lines.append(f"removed links left out of the gold: {left_out}")
+        lines.append(excluded_line(manifest.gold_excluded))
     if report.published is not None:
         verb = "published despite the gate (--force)" if gate.forced else "published"
         lines.append(f"gate {'pass' if gate.passed else 'FAIL'} ({gate.reason}); {verb}: {report.published}")

@@ -66,12 +66,12 @@ FAST = {"commit_interval_s": 0.2, "commit_max_items": 50, "session_timeout_ms": 
 @functools.cache
 def trained_models_dir() -> Path:
     """A real elwiki bundle trained once per process on the sample dump (gate forced: five articles
-    are too few to pass it; 20 boosting rounds are plenty for five training rows)."""
+    are too few to pass it; at most 20 boosting rounds are plenty for five training rows)."""
     from scoring.train import train
 
     directory = Path(tempfile.mkdtemp(prefix="addlink-test-models-"))
     train(DUMPS / "el-sample.xml.bz2", directory, wiki=WIKI, language=LANGUAGE, force=True, progress=False,
-          rounds=20)
+          max_rounds=20)
     return directory
 
 

@@ -95,5 +95,5 @@ def trained_models(root: Path) -> Path:
     """Train ltgwiki into ``root`` once per test session (force: the excerpt is too small for the gate)."""
     from scoring.train import train
 
-    train(LTG_EXCERPT, root, wiki="ltgwiki", force=True, rounds=50, n_jobs=1, progress=False)
+    train(LTG_EXCERPT, root, wiki="ltgwiki", force=True, max_rounds=50, n_jobs=1, progress=False)
     return root

@@ -3,8 +3,10 @@
 import pytest
 
 from model_fixture import DATA, publish_handmade
-from scoring.backtest import THRESHOLDS, Unlinked, gate, gold_pairs, remove_links
+from scoring.backtest import THRESHOLDS, Unlinked, backtest_pages, gate, gold_pairs, remove_links
 from scoring.bundle import BacktestRow, BacktestTable, load_bundle
+from scoring.dumps import DumpPage
+from scoring.sentence_unit import first_linked_sentence, text_only_within
 from scoring.namespaces import canonical_namespaces
 from scoring.wikitext import parse_article
 
@@ -81,3 +83,62 @@ def test_training_pass_names_and_skips_malformed_pages(capsys):
     err = capsys.readouterr().err
     assert counts.malformed >= 4 and "Broken markup" in err and "id=4" in err
     assert "Good first" in counts.articles
+
+
+# A list item (never mwaddlink's sentence), a line cut off without a full stop, a sentence of links only,
+# then the first sentence mwaddlink would take, after the bold title.
+SENTENCES = (
+    "* [[Rome]] is in a list item.\n"
+    "Paris is big and [[Athens]] too\n"
+    "[[Athens]], [[Rome]].\n"
+    "'''Italy''' is near [[Paris]] and [[Rome]]. Later [[Athens|the city]] grew.\n"
+)
+
+
+def test_first_linked_sentence_is_mwaddlinks_sentence_with_exact_offsets():
+    sentence = first_linked_sentence(parse_article(SENTENCES), language="en")
+    assert SENTENCES[sentence.start : sentence.end] == " is near [[Paris]] and [[Rome]]. "
+    assert first_linked_sentence(parse_article("No links here. [[Paris]] and [[Rome]]"), language="en") is None
+    # The splitter cuts after "St. " inside the anchor: neither piece is a sentence of the page.
+    cut = "([[St. Paris]], [[Rome]]) was. Then [[Athens]] grew."
+    sentence = first_linked_sentence(parse_article(cut), language="en")
+    assert cut[sentence.start : sentence.end] == "Then [[Athens]] grew."
+
+
+def test_remove_links_within_a_span_keeps_the_other_links():
+    sentence = first_linked_sentence(parse_article(SENTENCES), language="en")
+    unlinked = remove_links(parse_article(SENTENCES), namespace_prefixes=PREFIXES, within=(sentence.start, sentence.end))
+    assert unlinked.pairs == {("paris", "Paris"), ("rome", "Rome")}
+    assert unlinked.wikitext == SENTENCES.replace("[[Paris]] and [[Rome]].", "Paris and Rome.")
+
+
+def test_text_only_within_finds_mentions_in_the_span_but_keeps_the_page():
+    article = parse_article(SENTENCES)
+    cut = text_only_within(article, 100, 120)
+    assert cut.wikitext == article.wikitext and cut.links == article.links
+    assert [SENTENCES[run.start : run.end] for run in cut.runs] == [run.text for run in cut.runs]
+    assert "".join(run.text for run in cut.runs) == "".join(
+        SENTENCES[max(r.start, 100) : min(r.end, 120)] for r in article.runs if r.start < 120 and r.end > 100
+    )
+
+
+def at(table: BacktestTable, threshold: float) -> tuple[float, float, int, int]:
+    row = table.at(threshold)
+    return row.precision, row.recall, row.predicted, row.gold
+
+
+def test_both_units_on_one_page(tmp_path):
+    publish_handmade(tmp_path)
+    bundle = load_bundle(tmp_path, "testwiki")  # the booster follows link_prob: athens 0.9, paris 0.8, rome 0.1
+    tested = backtest_pages([DumpPage(1, 0, "Italy", None, 1, "", "wikitext", SENTENCES)], bundle)
+    assert (tested.table.protocol, tested.sentences.protocol) == ("page-level", "mwaddlink-sentence")
+    # Page level: every link removed; gold rome, athens, paris and ("the city", Athens), the last not in
+    # the dictionary. Athens and Paris are found at 0.5, Rome (link_prob 0.1) only at 0.0.
+    assert tested.table.articles == 1 and tested.table.reachable == 3
+    assert at(tested.table, 0.5) == (1.0, 0.5, 2, 4) and at(tested.table, 0.0) == (1.0, 0.75, 3, 4)
+    # Sentence unit: gold = the sentence's two links. Paris is found in the sentence although "Paris"
+    # occurs earlier on the page; Rome is never suggested, even at 0.0, because the page still links it
+    # in the list item (real page context; mwaddlink's one-sentence page would not know).
+    assert tested.sentences.articles == 1 and tested.sentences.reachable == 2
+    assert at(tested.sentences, 0.5) == (1.0, 0.5, 1, 2)
+    assert at(tested.sentences, 0.0) == (1.0, 0.5, 1, 2)

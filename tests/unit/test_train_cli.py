@@ -29,6 +29,14 @@ def test_forced_bundle_records_backtest_gate_and_checksums(models):
     manifest = load_bundle(models, "ltgwiki", verify=True).manifest
     assert manifest.wiki == "ltgwiki" and manifest.language == "ltg" and manifest.format_version == 1
     assert manifest.gate is not None and manifest.gate.forced and not manifest.gate.passed
+    # The gate reads mwaddlink's sentence unit; the page-level table stays beside it.
+    sentences = manifest.backtest_mwaddlink
+    assert sentences.protocol == "mwaddlink-sentence" and manifest.backtest.protocol == "page-level"
+    assert (manifest.gate.precision, manifest.gate.recall) == (sentences.at(0.5).precision, sentences.at(0.5).recall)
+    assert sentences.articles > 10 and 0 < sentences.reachable <= sentences.at(0.5).gold
+    # Hyper-parameters came from cross-validation over the training articles.
+    assert manifest.training["cv_folds"] == 3 and manifest.training["cv_logloss"] > 0
+    assert {"max_depth", "min_child_weight", "rounds"} <= set(manifest.training)
     assert [row.threshold for row in manifest.backtest.thresholds] == [round(0.1 * i, 1) for i in range(10)]
     assert manifest.backtest.articles > 20 and manifest.training["train_articles"] > 100
     assert {"model.ubj", "anchors.blob.npy", "target_vectors.npy", "idf.npy"} <= set(manifest.artifacts)
@@ -37,9 +45,13 @@ def test_forced_bundle_records_backtest_gate_and_checksums(models):
 def test_evaluate_json_reproduces_the_bundle_backtest(models, capsys):
     assert main(["evaluate", "--wiki", "ltgwiki", "--models", str(models), "--dump", str(LTG_EXCERPT), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert list(printed) == ["wiki", "articles", "thresholds"]
+    assert list(printed) == ["wiki", "articles", "thresholds", "protocol", "reachable", "page_level"]
     assert all(list(row) == ["threshold", "precision", "recall", "predicted", "gold"] for row in printed["thresholds"])
-    assert printed == load_bundle(models, "ltgwiki").manifest.backtest.model_dump(mode="json")
+    manifest = load_bundle(models, "ltgwiki").manifest
+    page_level = printed.pop("page_level")
+    assert printed == manifest.backtest_mwaddlink.model_dump(mode="json") and printed["protocol"] == "mwaddlink-sentence"
+    assert page_level.pop("gold_excluded") == manifest.gold_excluded
+    assert page_level == manifest.backtest.model_dump(mode="json") and page_level["protocol"] == "page-level"
 
 
 def test_score_reads_stdin_and_prints_gelr_data(models, capsys, monkeypatch):

@@ -1,0 +1,157 @@
+"""One shared model for many wikis: an XGBoost booster fitted on the pooled training rows of their bundles.
+
+The features are language-independent (counts, ranks, string similarity, relatedness, position), so
+one booster can serve many wikis, each keeping its own dictionary. Every bundle stores the rows its
+own booster was (or would be) fitted on (``training_rows.npz``); ``train_shared`` pools the rows of
+the named wikis, chooses hyper-parameters by grouped cross-validation with whole wikis as groups
+(tune.py: what is chosen is what carries over to a wiki it was not fitted on; the search runs on
+whole articles sampled down to ``SEARCH_ROWS`` rows, the final fit on all of them), and writes
+``DIR/_shared/<name>/`` (``model.ubj`` and ``manifest.json``). A bundle trained with ``shared_model``
+names it with its sha256 (``BundleManifest.shared_model``), which gelr_data reports as the model
+checksum.
+
+Guarantees: a shared model is written into a temporary directory and renamed into place, and a name
+is never written twice (bundles name its exact bytes; a refitted model needs a new name).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from scoring.bundle import (
+    MANIFEST,
+    MODEL_FILE,
+    ROWS_FILE,
+    SHARED_DIR,
+    Bundle,
+    BundleError,
+    SharedModelRef,
+    load_bundle,
+    sha256_file,
+    shared_model_path,
+)
+from scoring.examples import TrainingRows
+from scoring.features import FEATURES
+from scoring.model import LinkModel
+from scoring.tune import MAX_ROUNDS, choose
+
+__all__ = ["SEARCH_ROWS", "SharedModelManifest", "save_rows", "shared_ref", "train_shared", "with_shared_model"]
+
+# Cross-validating every setting on all pooled rows (hundreds of thousands) would take most of an hour
+# on two cores; the search runs on whole training articles sampled down to this, the final fit on all.
+SEARCH_ROWS = 60_000
+
+
+class SharedModelManifest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    created: datetime
+    features: tuple[str, ...]
+    wikis: dict[str, str]  # wiki -> sha256 of the training_rows.npz pooled
+    rows: int
+    positives: int
+    search_rows: int  # rows the hyper-parameter search saw (whole articles sampled from all rows)
+    tuning: dict[str, int | float]  # tune.Tuning.summary(), folds of whole wikis
+
+
+def save_rows(directory: Path, rows: TrainingRows) -> None:
+    """Write ``rows`` as the bundle's ``training_rows.npz`` (plain arrays, loadable without pickle)."""
+    np.savez(directory / ROWS_FILE, features=rows.features, labels=rows.labels, groups=rows.groups)
+
+
+def _bundle_rows(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    if ROWS_FILE not in bundle.manifest.artifacts:
+        raise BundleError(f"{bundle.path}: bundle of {bundle.wiki} holds no {ROWS_FILE} (trained by an older version)")
+    with np.load(bundle.path / ROWS_FILE, allow_pickle=False) as rows:
+        return rows["features"], rows["labels"], rows["groups"], bundle.manifest.artifacts[ROWS_FILE].sha256
+
+
+def _search_rows(articles: np.ndarray, limit: int) -> np.ndarray:
+    """Row mask of whole articles drawn at random (fixed seed) so that about ``limit`` rows remain."""
+    if len(articles) <= limit:
+        return np.ones(len(articles), dtype=bool)
+    unique = np.unique(articles)
+    chosen = np.random.default_rng(0).permutation(unique)[: max(1, len(unique) * limit // len(articles))]
+    return np.isin(articles, chosen)
+
+
+def train_shared(
+    models_dir: str | Path,
+    name: str,
+    wikis: Sequence[str],
+    *,
+    max_rounds: int = MAX_ROUNDS,
+    n_jobs: int = 2,
+    search_rows: int = SEARCH_ROWS,
+) -> SharedModelManifest:
+    """Fit the shared model ``name`` on the pooled training rows of ``wikis``' current bundles; the
+    hyper-parameter search sees whole articles sampled down to about ``search_rows`` rows.
+    Raises BundleError when a bundle is missing or holds no rows, FileExistsError when ``name`` exists."""
+    if not name or name != Path(name).name or name.startswith("."):
+        raise ValueError(f"a shared model name is one plain path component, got {name!r}")
+    models_dir = Path(models_dir)
+    target = models_dir / SHARED_DIR / name
+    if target.exists():
+        raise FileExistsError(f"shared model {name!r} already exists in {models_dir}; shared models are never rewritten")
+    features, labels, wiki_of, articles, sources = [], [], [], [], {}
+    for index, wiki in enumerate(dict.fromkeys(wikis)):
+        wiki_features, wiki_labels, wiki_articles, sources[wiki] = _bundle_rows(load_bundle(models_dir, wiki))
+        features.append(wiki_features)
+        labels.append(wiki_labels)
+        wiki_of.append(np.full(len(wiki_labels), index, dtype=np.int64))
+        articles.append((index << 32) + wiki_articles)
+    pooled_features, pooled_labels = np.concatenate(features), np.concatenate(labels)
+    pooled_wikis = np.concatenate(wiki_of)
+    search = _search_rows(np.concatenate(articles), search_rows)
+    tuning = choose(pooled_features[search], pooled_labels[search], pooled_wikis[search], FEATURES,
+                    max_rounds=max_rounds, n_jobs=n_jobs)
+    model = LinkModel.fit(pooled_features, pooled_labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds,
+                          params=tuning.params)
+    manifest = SharedModelManifest(
+        name=name,
+        created=datetime.now(timezone.utc),
+        features=FEATURES,
+        wikis=sources,
+        rows=len(pooled_labels),
+        positives=int(pooled_labels.sum()),
+        search_rows=int(search.sum()),
+        tuning=tuning.summary(),
+    )
+    temporary = models_dir / SHARED_DIR / f".{name}-{secrets.token_hex(3)}"
+    temporary.mkdir(parents=True)
+    try:
+        model.save(temporary / MODEL_FILE)
+        (temporary / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        os.rename(temporary, target)  # fails if another process took the name meanwhile
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return manifest
+
+
+def shared_ref(models_dir: str | Path, name: str) -> SharedModelRef:
+    """What a bundle records to name the shared model ``name`` of ``models_dir``."""
+    directory = Path(models_dir) / SHARED_DIR / name
+    try:
+        SharedModelManifest.model_validate_json((directory / MANIFEST).read_bytes())
+    except (OSError, ValidationError) as exc:
+        raise BundleError(f"no usable shared model {name!r} in {models_dir}: {exc}") from exc
+    path = directory / MODEL_FILE
+    return SharedModelRef(name=name, sha256=sha256_file(path), bytes=path.stat().st_size)
+
+
+def with_shared_model(bundle: Bundle, models_dir: str | Path, name: str) -> Bundle:
+    """``bundle`` scoring with the shared model ``name`` instead of its own (for ``addlink evaluate``)."""
+    ref = shared_ref(models_dir, name)
+    manifest = bundle.manifest.model_copy(update={"shared_model": ref})
+    model = LinkModel.load(shared_model_path(Path(models_dir), ref), FEATURES)
+    return replace(bundle, manifest=manifest, model=model, dataset_checksums=manifest.dataset_checksums())
