@@ -39,7 +39,7 @@ LANDSHUT = PAGES["Landshut"]
 @functools.cache
 def models_dir() -> Path:
     directory = Path(tempfile.mkdtemp(prefix="addlink-test-dewiki-"))
-    report = train(DUMP, directory, wiki=WIKI, force=True, progress=False, rounds=20)
+    report = train(DUMP, directory, wiki=WIKI, force=True, progress=False, max_rounds=20)
     assert report.manifest.language == LANGUAGE  # from the dump's xml:lang, not from code
     return directory
 
@@ -105,8 +105,8 @@ def test_a_partial_dump_model_with_the_whole_wikis_page_table_prunes_red_links(m
     wiki_dump = tmp_path / "dewiki-without-isar.xml"
     wiki_dump.write_text(text.replace(isar.group(0), ""), encoding="utf-8")
     partial, whole = tmp_path / "partial", tmp_path / "whole"
-    train(wiki_dump, partial, wiki=WIKI, coverage="partial", force=True, progress=False, rounds=20)
-    train(wiki_dump, whole, wiki=WIKI, coverage="partial", force=True, progress=False, rounds=20, pages_dump=wiki_dump)
+    train(wiki_dump, partial, wiki=WIKI, coverage="partial", force=True, progress=False, max_rounds=20)
+    train(wiki_dump, whole, wiki=WIKI, coverage="partial", force=True, progress=False, max_rounds=20, pages_dump=wiki_dump)
     targets = {}
     for models, page in ((partial, 900_020), (whole, 900_021)):
         env = make(wiki_id=WIKI, models_dir=models, language=LANGUAGE, minimum_link_score=0.0, minimum_links_per_task=1)

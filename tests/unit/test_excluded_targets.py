@@ -89,7 +89,7 @@ def ltg_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The excerpt trained as usual, and trained again excluding COUNTRY (given in lower case)."""
     plain = trained_models(tmp_path_factory.mktemp("ltg-plain"))
     excluded = tmp_path_factory.mktemp("ltg-excluded")
-    train(LTG_EXCERPT, excluded, wiki="ltgwiki", force=True, rounds=50, n_jobs=1, progress=False,
+    train(LTG_EXCERPT, excluded, wiki="ltgwiki", force=True, max_rounds=50, n_jobs=1, progress=False,
           excluded_targets=[COUNTRY.lower()])
     return plain, excluded
 
