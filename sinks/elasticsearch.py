@@ -16,6 +16,16 @@ in every distribution, Painless, so the merge is done here with optimistic concu
 4. a page written by someone else in between (HTTP 409) is read and merged again, up to
    ``max_attempts`` rounds; then :class:`TransientSinkError`.
 
+Compare-and-set on freshness (changes carrying a ``rev_id``, with ``fences`` given): between
+step 1 and step 3 the pages' fences are read from MariaDB, and a change whose revision a newer one
+invalidated is dropped (outcome ``stale``). Why this closes the race with another process's
+invalidation (which commits its fence in MariaDB *before* it clears the tag, the checkpoint's
+order): if that clear reached Elasticsearch before our read in step 1, its fence was committed
+before our fence read, so we drop our change; if it lands between step 1 and our write, our write
+is conditional on the ``_seq_no`` read in step 1 and fails with 409 (read, fenced and merged again);
+if it lands after our write, the clear wins. Either way no older revision's tag outlives a newer
+revision's invalidation.
+
 Document id = page id, index ``<wiki_id>_content`` (``index_pattern``).
 
 Missing document (the page has no document in the index yet), decided so that a committed row
@@ -49,6 +59,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, TransportError, __versionstr__, helpers
 
 from sinks.base import (
+    FenceReader,
     LINK_TAG_NAME,
     LINK_TAG_PREFIX,
     FlushResult,
@@ -136,9 +147,10 @@ class WeightedTagSink(TagSink):
     name = "elasticsearch"
 
     def __init__(
-        self, client: Elasticsearch, *, index_pattern: str = "{wiki_id}_content", max_attempts: int = 5
+        self, client: Elasticsearch, *, index_pattern: str = "{wiki_id}_content", max_attempts: int = 5,
+        fences: FenceReader | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(fences)
         if "{wiki_id}" not in index_pattern:
             raise ValueError("index_pattern must contain {wiki_id}")
         self.client = client
@@ -202,7 +214,8 @@ class WeightedTagSink(TagSink):
             return self._timed(self.name, 0, started, {})
         for index in {self.index_name(c.wiki_id) for c in changes} - self._known_indices:
             self._require_index(index)
-        outcomes: Counter[str] = Counter({k: 0 for k in ("created", "updated", "noop", "deleted", "not_found")})
+        outcomes: Counter[str] = Counter({k: 0 for k in ("created", "updated", "noop", "deleted", "not_found",
+                                                          "stale")})
         todo = changes
         for _ in range(self.max_attempts):
             todo = self._apply(todo, outcomes)
@@ -219,8 +232,12 @@ class WeightedTagSink(TagSink):
     def _apply(self, changes: list[TagChange], outcomes: Counter[str]) -> list[TagChange]:
         """One read-merge-write round; returns the changes that lost a race and must be redone."""
         docs = self._read(changes)
+        stale = self._stale(changes)  # after the read: see the module docstring
         writes: list[tuple[TagChange, list[dict[str, Any]]]] = []
         for change, doc in zip(changes, docs, strict=True):
+            if change.key in stale:
+                outcomes["stale"] += 1
+                continue
             target = {"_index": self.index_name(change.wiki_id), "_id": str(change.page_id)}
             tags = [LINK_TAG] if change.action is TagAction.SET else []
             if not doc.found:
