@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from scoring.bundle import BundleCache, BundleError
-from sinks.base import Sink, TagSink
+from sinks.base import FenceReader, Sink, TagSink
 from sinks.elasticsearch import WeightedTagSink, connect as connect_elasticsearch
 from sinks.error_events import ErrorEventSink
 from sinks.mariadb import MariaDBOptions, RecommendationStore
@@ -133,10 +133,11 @@ def build_store(settings: Settings) -> RecommendationStore:
     return RecommendationStore(mariadb_options(settings))
 
 
-def build_tag_sink(settings: Settings, producer: object) -> TagSink:
-    """Elasticsearch directly, or page_weighted_tags_change events (``tags_mode``)."""
+def build_tag_sink(settings: Settings, producer: object, fences: FenceReader | None = None) -> TagSink:
+    """Elasticsearch directly, or page_weighted_tags_change events (``tags_mode``); ``fences``
+    (the row store's) makes the changes that carry a revision compare-and-set."""
     if settings.tags_mode == "events":
-        return TagEventSink(producer, settings.kafka.weighted_tags_topic)  # type: ignore[arg-type]
+        return TagEventSink(producer, settings.kafka.weighted_tags_topic, fences=fences)  # type: ignore[arg-type]
     es = settings.elasticsearch
     password = es.secret("password")
     client = connect_elasticsearch(
@@ -147,7 +148,7 @@ def build_tag_sink(settings: Settings, producer: object) -> TagSink:
         verify_certs=es.verify_certs,
         request_timeout=es.request_timeout_s,
     )
-    return WeightedTagSink(client, index_pattern=es.index_pattern)
+    return WeightedTagSink(client, index_pattern=es.index_pattern, fences=fences)
 
 
 def build_state(settings: Settings) -> PageState:
@@ -222,6 +223,13 @@ class StageParts:
     extra: list[Sink] = field(default_factory=list)
 
 
+def build_parts(settings: Settings, producer: object) -> StageParts:
+    """The writers of one stage, the tag sink compare-and-set on the row store's fences."""
+    store = build_store(settings)
+    return StageParts(producer, store, build_tag_sink(settings, producer, store.fences),
+                      build_error_sink(settings, producer))
+
+
 def _stage(
     role: str,
     settings: Settings,
@@ -231,8 +239,7 @@ def _stage(
     make_handler: Callable[[StageParts], Handler],
 ) -> Stage:
     producer = make_producer(settings.kafka, client_id=f"{settings.emitter_id}.{role}")
-    parts = StageParts(producer, build_store(settings), build_tag_sink(settings, producer),
-                       build_error_sink(settings, producer))
+    parts = build_parts(settings, producer)
     handler = make_handler(parts)
     consumer = make_consumer(settings.kafka, group_id, client_id=f"{settings.emitter_id}.{role}",
                              session_timeout_ms=settings.pipeline.session_timeout_ms)
