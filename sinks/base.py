@@ -238,6 +238,15 @@ class TagSink(Sink[TagChange]):
     def _check(self, item: TagChange) -> None:
         """Subclasses reject at add() time what they could never write."""
 
+    def withdraw_set(self, wiki_id: str, page_id: int) -> bool:
+        """Drop the page's pending *set* (its row could not be written: no tag without its row).
+        A pending clear stays. True if a set was dropped."""
+        change = self._pending.get((wiki_id, page_id))
+        if change is None or change.action is not TagAction.SET:
+            return False
+        del self._pending[(wiki_id, page_id)]
+        return True
+
     def _stale(self, changes: Sequence[TagChange]) -> set[tuple[str, int]]:
         """Keys of the changes a newer revision of their page invalidated (their fence moved on)."""
         if self._fences is None:

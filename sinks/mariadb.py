@@ -46,6 +46,7 @@ import re
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -286,8 +287,10 @@ class RecommendationStore(Sink[RowWrite]):
 
     name = "mariadb"
 
-    def __init__(self, options: MariaDBOptions | None = None) -> None:
+    def __init__(self, options: MariaDBOptions | None = None,
+                 on_failure: Callable[[RowWrite, str], None] | None = None) -> None:
         self.options = options or MariaDBOptions()
+        self._on_failure = on_failure
         self._conn: Connection | None = None
         self._lock = threading.RLock()
         self._ops: list[RowWrite] = []
@@ -393,19 +396,48 @@ class RecommendationStore(Sink[RowWrite]):
         locked in page id order, so two flushes cannot deadlock on them.
 
         Outcomes: ``replaced`` (data rows written), ``null_rows`` (NULL rows requested),
-        ``pages_deleted``, ``rows_deleted`` and ``stale``. On failure the transaction is rolled
-        back, the buffer kept, and the error raised.
+        ``pages_deleted``, ``rows_deleted``, ``stale`` and ``failed``. On failure the transaction
+        is rolled back, the buffer kept, and the error raised; except, with ``on_failure``, a
+        refusal no retry fixes (SQL, data or schema error): then the writes are retried one page
+        per transaction and only the refused page's writes go to ``on_failure``.
         """
         started = time.monotonic()
         with self._lock:
             ops = list(self._ops)
             if not ops:
                 return self._timed(self.name, 0, started, {})
-            for wiki_id in {op.wiki_id for op in ops}:
-                self.ensure_schema(wiki_id)
-            outcomes = self._run(lambda conn: self._write(conn, ops))
+            try:
+                outcomes = self._write_all(ops)
+            except SinkError as error:
+                if isinstance(error, TransientSinkError) or self._on_failure is None:
+                    raise
+                outcomes = self._write_page_by_page(ops)
             del self._ops[: len(ops)]
         return self._timed(self.name, len(ops), started, outcomes)
+
+    def _write_all(self, ops: Sequence[RowWrite]) -> dict[str, int]:
+        for wiki_id in sorted({op.wiki_id for op in ops}):
+            self.ensure_schema(wiki_id)
+        return self._run(lambda conn: self._write(conn, ops))
+
+    def _write_page_by_page(self, ops: Sequence[RowWrite]) -> dict[str, int]:
+        """After a refusal no retry fixes: each page's writes in their own transaction, so the
+        refused page is isolated (handed to ``on_failure``, outcome ``failed``) and every other
+        page is written. A transient error still raises; re-running committed pages is idempotent."""
+        pages: dict[tuple[str, int], list[RowWrite]] = {}
+        for op in ops:
+            pages.setdefault((op.wiki_id, op.page_id), []).append(op)
+        outcomes: Counter[str] = Counter(failed=0)
+        for page_ops in pages.values():
+            try:
+                outcomes.update(self._write_all(page_ops))
+            except SinkError as error:
+                if isinstance(error, TransientSinkError) or self._on_failure is None:
+                    raise
+                for op in page_ops:
+                    self._on_failure(op, str(error))
+                outcomes["failed"] += len(page_ops)
+        return dict(outcomes)
 
     def _write(self, conn: Connection, ops: Sequence[RowWrite]) -> dict[str, int]:
         outcomes = {"replaced": 0, "null_rows": 0, "pages_deleted": 0, "rows_deleted": 0, "stale": 0}

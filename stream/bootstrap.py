@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from scoring.bundle import BundleCache, BundleError
-from sinks.base import FenceReader, Sink, TagSink
+from sinks.base import FenceReader, Sink, TagChange, TagSink
 from sinks.elasticsearch import WeightedTagSink, connect as connect_elasticsearch
 from sinks.error_events import ErrorEventSink
-from sinks.mariadb import MariaDBOptions, RecommendationStore
+from sinks.mariadb import MariaDBOptions, RecommendationStore, RowWrite
 from sinks.tag_events import TagEventSink
 from stream.checkpoint import Checkpoint
 from stream.config import Settings
@@ -34,6 +34,7 @@ from stream.metrics import PrometheusSensor, Sensor, SensorSet
 from stream.quiet import Clock, SystemClock
 from stream.state import PageState, connect as connect_redis
 from stream.scorers import ProcessScorer, Scorer
+from stream.sink_failures import PageFailures
 from stream.worker import WorkerHandler
 
 log = logging.getLogger(__name__)
@@ -129,13 +130,15 @@ def mariadb_options(settings: Settings) -> MariaDBOptions:
     )
 
 
-def build_store(settings: Settings) -> RecommendationStore:
-    return RecommendationStore(mariadb_options(settings))
+def build_store(settings: Settings, on_failure: Callable[[RowWrite, str], None] | None = None) -> RecommendationStore:
+    return RecommendationStore(mariadb_options(settings), on_failure=on_failure)
 
 
-def build_tag_sink(settings: Settings, producer: object, fences: FenceReader | None = None) -> TagSink:
+def build_tag_sink(settings: Settings, producer: object, fences: FenceReader | None = None,
+                   on_failure: Callable[[TagChange, str], None] | None = None) -> TagSink:
     """Elasticsearch directly, or page_weighted_tags_change events (``tags_mode``); ``fences``
-    (the row store's) makes the changes that carry a revision compare-and-set."""
+    (the row store's) makes the changes that carry a revision compare-and-set; ``on_failure``
+    isolates a page whose tag Elasticsearch refuses for good (see stream/sink_failures.py)."""
     if settings.tags_mode == "events":
         return TagEventSink(producer, settings.kafka.weighted_tags_topic, fences=fences)  # type: ignore[arg-type]
     es = settings.elasticsearch
@@ -148,7 +151,7 @@ def build_tag_sink(settings: Settings, producer: object, fences: FenceReader | N
         verify_certs=es.verify_certs,
         request_timeout=es.request_timeout_s,
     )
-    return WeightedTagSink(client, index_pattern=es.index_pattern, fences=fences)
+    return WeightedTagSink(client, index_pattern=es.index_pattern, fences=fences, on_failure=on_failure)
 
 
 def build_state(settings: Settings) -> PageState:
@@ -223,11 +226,15 @@ class StageParts:
     extra: list[Sink] = field(default_factory=list)
 
 
-def build_parts(settings: Settings, producer: object) -> StageParts:
-    """The writers of one stage, the tag sink compare-and-set on the row store's fences."""
-    store = build_store(settings)
-    return StageParts(producer, store, build_tag_sink(settings, producer, store.fences),
-                      build_error_sink(settings, producer))
+def build_parts(settings: Settings, producer: object, sensor: Sensor, role: str) -> StageParts:
+    """The writers of one stage: the tag sink compare-and-set on the row store's fences, and both
+    handing writes refused for good to the same PageFailures (error topic, metric)."""
+    errors = build_error_sink(settings, producer)
+    failures = PageFailures(errors=errors, sensor=sensor, role=role)
+    store = build_store(settings, on_failure=failures.row_failed)
+    tags = build_tag_sink(settings, producer, store.fences, on_failure=failures.tag_failed)
+    failures.bind(store, tags)
+    return StageParts(producer, store, tags, errors)
 
 
 def _stage(
@@ -239,7 +246,7 @@ def _stage(
     make_handler: Callable[[StageParts], Handler],
 ) -> Stage:
     producer = make_producer(settings.kafka, client_id=f"{settings.emitter_id}.{role}")
-    parts = build_parts(settings, producer)
+    parts = build_parts(settings, producer, obs.sensor, role)
     handler = make_handler(parts)
     consumer = make_consumer(settings.kafka, group_id, client_id=f"{settings.emitter_id}.{role}",
                              session_timeout_ms=settings.pipeline.session_timeout_ms)

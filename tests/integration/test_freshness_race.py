@@ -41,9 +41,9 @@ def test_an_older_revisions_buffered_row_and_tag_never_land_after_ingest_invalid
     newer = env.event(page, rev_id=page.rev_id + 1)
     settings = env.settings
     producer = make_producer(settings.kafka, client_id="addlink-test-worker")
-    parts = build_parts(settings, producer)  # as a worker stage wires them
-    store, tags = parts.store, parts.tags
     tally = OutcomeTally()
+    parts = build_parts(settings, producer, tally, "worker")  # as a worker stage wires them
+    store, tags = parts.store, parts.tags
     worker = WorkerHandler(settings=settings, state=build_state(settings), store=store, tags=tags, errors=parts.errors,
                            scorer=InlineScorer(BundleCache(settings.models_dir)),
                            clock=SystemClock(), sensor=tally)
