@@ -175,9 +175,14 @@ def content_source(settings: Settings) -> ContentSource:
     """The MediaWiki Action API when ``pipeline.fetch_missing_content``, else none (text-less events
     are then evaluated as "content not found")."""
     if settings.pipeline.fetch_missing_content:
-        return MediaWikiActionApi(settings.pipeline.mediawiki_api_url_template, user_agent=f"{settings.emitter_id} "
-                                  "(addlink-stream; https://www.mediawiki.org/wiki/Growth)")
+        return action_api(settings)
     return NoContent()
+
+
+def action_api(settings: Settings) -> MediaWikiActionApi:
+    """The MediaWiki Action API client (``pipeline.mediawiki_api_url_template``)."""
+    return MediaWikiActionApi(settings.pipeline.mediawiki_api_url_template, user_agent=f"{settings.emitter_id} "
+                              "(addlink-stream; https://www.mediawiki.org/wiki/Growth)")
 
 
 def create_missing_indices(settings: Settings) -> list[str]:
@@ -278,6 +283,14 @@ def _stage(
     return Stage(loop=loop, sinks=all_sinks, producer=producer)
 
 
+def build_worker_handler(settings: Settings, parts: StageParts, obs: Observability, *, state: PageState, scorer: Scorer,
+                         quiet_period_override_s: int | None = None) -> WorkerHandler:
+    """The worker's handler over one stage's writers (also used by ``addlink rescore``)."""
+    return WorkerHandler(settings=settings, state=state, store=parts.store, tags=parts.tags, errors=parts.errors,
+                         scorer=scorer, clock=obs.clock, sensor=obs.sensor,
+                         quiet_period_override_s=quiet_period_override_s)
+
+
 def build_ingest(
     settings: Settings,
     obs: Observability,
@@ -318,9 +331,8 @@ def build_worker(
         scorer = process_scorer
 
     def handler(parts: StageParts) -> Handler:
-        return WorkerHandler(settings=settings, state=state, store=parts.store, tags=parts.tags, errors=parts.errors,
-                             scorer=scorer, clock=obs.clock, sensor=obs.sensor,
-                             quiet_period_override_s=quiet_period_override_s)
+        return build_worker_handler(settings, parts, obs, state=state, scorer=scorer,
+                                    quiet_period_override_s=quiet_period_override_s)
 
     stage = _stage("worker", settings, obs, stop, settings.kafka.worker_group_id, handler)
     stage.closers.extend(closers)

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "replay",
     "produce",
     "reconcile",
+    "rescore",
 )
 
 

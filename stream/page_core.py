@@ -16,7 +16,8 @@ Cases (``change.kind``):
               revision gone, tag cleared, fence tombstoned.
 ``evaluated`` the worker evaluated the revision: older rows gone, the row the evaluation asks for
               written (data on success, NULL when GrowthExperiments would write one), the tag set
-              exactly when the revision's row ends with data.
+              exactly when the revision's row ends with data. A rescore also replaces the
+              revision's own row: what the new model decides is all that stays.
 ``redirect``  the revision is a redirect: no row of the page left up to it, tag cleared.
 """
 
@@ -56,7 +57,8 @@ class PageFacts:
 
 @dataclass(frozen=True)
 class PageChange:
-    """The revision a stage is handling. ``revive``: undelete or content shown again."""
+    """The revision a stage is handling. ``revive``: undelete or content shown again; ``rescore``:
+    an evaluation that replaces the revision's own row (made by an older model)."""
 
     wiki_id: str
     page_id: int
@@ -64,6 +66,7 @@ class PageChange:
     kind: ChangeKind
     revive: bool = False
     created: bool = False
+    rescore: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,17 +122,18 @@ def decide(facts: PageFacts, change: PageChange, evaluation: Evaluation | None =
                           "removed" if removal else "redirect")
     if evaluation is None:
         raise ValueError("an evaluated change needs its evaluation")
-    own_row = facts.own_row
+    own_row = "none" if change.rescore else facts.own_row
     if evaluation.data is not None:
         own_row = "data"
     elif evaluation.null_row and own_row == "none":
         own_row = "null"
     writes_row = evaluation.data is not None or evaluation.null_row
     older_rows = facts.stored is not None and facts.stored < change.rev_id
+    delete_below = change.rev_id + 1 if change.rescore else change.rev_id if older_rows else None
     row = None
-    if writes_row or older_rows or change.revive:  # a revive always lifts the tombstone, or its tag is refused
-        row = PageWrite(*page, Freshness.REVIVE if change.revive else Freshness.CURRENT,
-                        delete_below=change.rev_id if older_rows else None, write_row=writes_row, data=evaluation.data)
+    if writes_row or delete_below is not None or change.revive:  # a revive lifts the tombstone, or its tag is refused
+        row = PageWrite(*page, Freshness.REVIVE if change.revive else Freshness.CURRENT, delete_below=delete_below,
+                        write_row=writes_row, data=evaluation.data)
     return PageWrites(row, TagAction.SET if own_row == "data" else TagAction.CLEAR, evaluation.outcome)
 
 

@@ -182,6 +182,8 @@ class WorkerHandler:
             log.warning("wikitext too large to evaluate", extra={"wiki": wiki_id, "page_id": item.page_id,
                                                                  "rev_id": item.rev_id, "chars": len(item.wikitext)})
         facts = self._facts(item)
+        if item.rescore:  # the stored row is an older model's: it must not stop a new evaluation
+            facts = dataclasses.replace(facts, row_state="none")
         now = datetime.fromtimestamp(self._clock.wall(), UTC)
         verdict = pre_score_verdict(item, article, wiki, facts, now)
         if verdict is not None:
@@ -220,7 +222,7 @@ class WorkerHandler:
     @staticmethod
     def _change(item: WorkItem, kind: ChangeKind) -> PageChange:
         return PageChange(item.wiki_id, item.page_id, item.rev_id, kind,
-                          revive=item.page_change_kind in ("undelete", "visibility_change"))
+                          revive=item.page_change_kind in ("undelete", "visibility_change"), rescore=item.rescore)
 
     def _facts(self, item: WorkItem) -> StoreFacts:
         wiki_id = item.wiki_id

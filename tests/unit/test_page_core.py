@@ -90,3 +90,14 @@ def test_a_superseded_change_writes_nothing() -> None:
 ])
 def test_the_fence_admits_only_the_freshest_revision(fence: Fence, rev: int, removal: bool, admitted: bool) -> None:
     assert fence.admits(rev, removal=removal) is admitted
+
+
+def test_a_rescore_replaces_the_revisions_own_row_with_what_the_new_model_decides() -> None:
+    success = decide(PageFacts(stored=R, own_row="data"), change(ChangeKind.EVALUATED, rescore=True),
+                     Evaluation("success", data=b"{}"))
+    assert success is not None and success.tag is TagAction.SET
+    assert success.row == PageWrite(W, P, R, Freshness.CURRENT, delete_below=R + 1, write_row=True, data=b"{}")
+    nothing = decide(PageFacts(stored=R, own_row="data"), change(ChangeKind.EVALUATED, rescore=True),
+                     Evaluation("all_recommendations_pruned", null_row=True))
+    assert nothing is not None and nothing.tag is TagAction.CLEAR
+    assert nothing.row == PageWrite(W, P, R, Freshness.CURRENT, delete_below=R + 1, write_row=True)
