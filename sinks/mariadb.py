@@ -258,18 +258,16 @@ def _connection_lost(exc: BaseException) -> bool:
 
 R = TypeVar("R")
 
-# Same revision: a removal tombstones, a revive lifts the tombstone, a current write leaves it.
-_SAME_REVISION_REMOVED = {
-    Freshness.CURRENT: "apf_removed",
-    Freshness.REVIVE: "0",
-    Freshness.REMOVED: "1",
-}
+# Raise a page's fence to a write's revision. Same revision: a removal tombstones, a revive lifts
+# the tombstone, a current write leaves it as it is. (``apf_removed`` is assigned before ``apf_rev``,
+# so it compares against the old revision.)
+_RAISE_FENCE_HEAD = ("INSERT INTO {table} (apf_page, apf_rev, apf_removed) VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE"
+                     " apf_removed = IF(VALUES(apf_rev) > apf_rev, VALUES(apf_removed), IF(VALUES(apf_rev) = apf_rev, ")
+_RAISE_FENCE_TAIL = ", apf_removed)), apf_rev = GREATEST(apf_rev, VALUES(apf_rev))"
 _RAISE_FENCE = {
-    freshness: "INSERT INTO {table} (apf_page, apf_rev, apf_removed) VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE"
-    f" apf_removed = IF(VALUES(apf_rev) > apf_rev, VALUES(apf_removed),"
-    f" IF(VALUES(apf_rev) = apf_rev, {same}, apf_removed)),"
-    " apf_rev = GREATEST(apf_rev, VALUES(apf_rev))"
-    for freshness, same in _SAME_REVISION_REMOVED.items()
+    Freshness.CURRENT: _RAISE_FENCE_HEAD + "apf_removed" + _RAISE_FENCE_TAIL,
+    Freshness.REVIVE: _RAISE_FENCE_HEAD + "0" + _RAISE_FENCE_TAIL,
+    Freshness.REMOVED: _RAISE_FENCE_HEAD + "1" + _RAISE_FENCE_TAIL,
 }
 
 
@@ -344,7 +342,7 @@ class RecommendationStore(Sink[RowWrite]):
                     cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
                 else:
                     cur.execute(f"DROP TABLE IF EXISTS `{database}`.`{RECOMMENDATIONS}`, `{database}`.`{SUBMISSIONS}`,"
-                                f" `{database}`.`{FRESHNESS}`")
+                                f" {self.table(wiki_id, FRESHNESS)}")
 
         with self._lock:
             self._run(drop)
