@@ -3,7 +3,7 @@
 Every stored recommendation names its model (``meta.dataset_checksums.model`` of ``gelr_data``).
 :func:`outdated` compares it with the wiki's current bundle; :class:`Rescorer` walks the wiki's
 data rows in page order and, for each outdated one, evaluates the revision again through the
-worker's own handler (``rescore=True`` work items: rules, scoring, ``stream.page_core.decide``),
+worker's own handler (``rescore=True`` work items: rules, scoring, ``stream.core.page_core.decide``),
 so the new row, NULL row or nothing replaces the old one and the tag follows, compare-and-set like
 any other write: a page edited meanwhile keeps its newer state. Outcomes are GrowthExperiments'.
 
@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sinks.mariadb import StoredPage
-from stream.consume_loop import Handler
-from stream.content import Revision
-from stream.events import WIKITEXT, SourceMessage, WorkItem
+from stream.pipeline.consume_loop import Handler
+from stream.pipeline.content import Revision
+from stream.core.events import WIKITEXT, SourceMessage, WorkItem
 
 SOURCE = "addlink.rescore"
 """``source_topic`` of rescore work items (they never travel Kafka)."""

@@ -17,13 +17,13 @@ import pytest
 from pipeline_env import free_port, make, sample_articles, services  # noqa: F401 - fixtures
 from scoring.bundle import BundleCache
 from sinks.base import json_bytes
-from stream.bootstrap import build_parts, build_state
-from stream.events import SourceMessage, WorkItem, parse_event
-from stream.kafka_io import make_producer
-from stream.metrics import OutcomeTally
-from stream.quiet import SystemClock
-from stream.scorers import InlineScorer
-from stream.worker import WorkerHandler
+from stream.pipeline.bootstrap import build_parts, build_state
+from stream.core.events import SourceMessage, WorkItem, parse_event
+from stream.transport.kafka_io import make_producer
+from stream.observe.metrics import OutcomeTally
+from stream.core.quiet import SystemClock
+from stream.pipeline.scorers import InlineScorer
+from stream.pipeline.worker import WorkerHandler
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ import pytest
 
 from pipeline_env import DUMPS, LANGUAGE, WIKI, delinked, handled, make, sample_articles, services  # noqa: F401
 from scoring.bundle import BundleCache
-from stream.commands.rescore import rescore
+from stream.cli.rescore import rescore
 from stream.config import Settings
-from stream.content import Revision
+from stream.pipeline.content import Revision
 from stream.errors import AddlinkError
 from stream.rescore import row_model
 

@@ -28,7 +28,7 @@ from pipeline_env import (  # noqa: F401 - fixtures
 )
 from sinks.base import Freshness, PageWrite
 from sinks.mariadb import RECOMMENDATIONS, MariaDBOptions, RecommendationStore
-from stream.commands.produce import page_change_event, wiki_domain
+from stream.cli.produce import page_change_event, wiki_domain
 from stream.config import Settings
 
 pytestmark = pytest.mark.integration

@@ -1,12 +1,12 @@
-"""stream.page_core: one pure decision per page change, and the one freshness check."""
+"""stream.core.page_core: one pure decision per page change, and the one freshness check."""
 
 from __future__ import annotations
 
 import pytest
 
 from sinks.base import Fence, Freshness, PageWrite, TagAction
-from stream.page_core import ChangeKind, Evaluation, PageChange, PageFacts, decide, superseded
-from stream.state import PageRecord
+from stream.core.page_core import ChangeKind, Evaluation, PageChange, PageFacts, decide, superseded
+from stream.pipeline.state import PageRecord
 
 W, P, R = "elwiki", 7, 100
 

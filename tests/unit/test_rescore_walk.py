@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 
 from sinks.mariadb import StoredPage
-from stream.consume_loop import Done
-from stream.content import Revision
-from stream.events import parse_work_item
+from stream.pipeline.consume_loop import Done
+from stream.pipeline.content import Revision
+from stream.core.events import parse_work_item
 from stream.rescore import Rescorer, outdated, row_model
 
 

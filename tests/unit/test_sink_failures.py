@@ -1,4 +1,4 @@
-"""stream.sink_failures.PageFailures: a write refused for good is reported and never leaves a row
+"""stream.pipeline.sink_failures.PageFailures: a write refused for good is reported and never leaves a row
 without its tag."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import json
 
 from pipeline_fakes import RecordingErrors, fake_tag_sink
 from sinks.base import Freshness, PageWrite, TagAction, TagChange
-from stream.metrics import OutcomeTally
-from stream.sink_failures import PageFailures, PermanentWriteFailure
+from stream.observe.metrics import OutcomeTally
+from stream.pipeline.sink_failures import PageFailures, PermanentWriteFailure
 
 
 class DeletedRevisions:
