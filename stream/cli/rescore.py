@@ -1,6 +1,6 @@
 """`addlink rescore`: evaluate again one wiki's recommendations made by an older model.
 
-What is regenerated and what is not is in ``stream.rescore``. The revisions' text comes from the
+What is regenerated and what is not is in ``stream.ops.rescore``. The revisions' text comes from the
 MediaWiki Action API (``pipeline.fetch_missing_content``, the same client ingest uses for
 ``page_change.v1`` events): Kafka only keeps a week of article text and MariaDB none.
 
@@ -29,13 +29,13 @@ from stream.errors import AddlinkError
 from stream.transport.kafka_io import make_producer
 from stream.observe.logs import configure_json_logging
 from stream.observe.metrics import OutcomeTally
-from stream.rescore import RescoreReport, Rescorer, Revisions
+from stream.ops.rescore import RescoreReport, Rescorer, Revisions
 from stream.pipeline.scorers import ProcessScorer
 
 
 def rescore(settings: Settings, wiki: str, *, rate: float | None = None, limit: int | None = None,
             batch_size: int = 50, revisions: Revisions | None = None, progress: bool = True) -> RescoreReport:
-    """Rescore ``wiki``'s rows made by another model than its current bundle's (see stream.rescore).
+    """Rescore ``wiki``'s rows made by another model than its current bundle's (see stream.ops.rescore).
 
     ``revisions``: where the text comes from (default: the configured MediaWiki Action API)."""
     wiki_settings = settings.wiki(wiki)

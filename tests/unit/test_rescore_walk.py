@@ -1,4 +1,4 @@
-"""stream.rescore: which rows an older model made, and the walk's pacing, limit and counts."""
+"""stream.ops.rescore: which rows an older model made, and the walk's pacing, limit and counts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sinks.mariadb import StoredPage
 from stream.pipeline.consume_loop import Done
 from stream.pipeline.content import Revision
 from stream.core.events import parse_work_item
-from stream.rescore import Rescorer, outdated, row_model
+from stream.ops.rescore import Rescorer, outdated, row_model
 
 
 def gelr(model: str | None) -> bytes:
