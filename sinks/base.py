@@ -21,7 +21,7 @@ import json
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -71,6 +71,48 @@ class FlushResult:
     seconds: float
     outcomes: Mapping[str, int] = field(default_factory=dict)
 
+
+@dataclass(frozen=True)
+class Fence:
+    """The freshest revision recorded for a page, and whether it was removed at that revision."""
+
+    rev_id: int
+    removed: bool
+
+    def admits(self, rev_id: int, *, removal: bool) -> bool:
+        """Whether a write for ``rev_id`` may still land: a newer revision invalidated it, and a
+        tombstone at the same revision admits only removals."""
+        return rev_id >= self.rev_id and (removal or not (rev_id == self.rev_id and self.removed))
+
+
+class Freshness(StrEnum):
+    """How a :class:`PageWrite` moves the page's fence (its revision only ever goes up)."""
+
+    CURRENT = "current"  # the revision is current: a newer one makes it stale; a tombstone at it stays
+    REVIVE = "revive"  # undelete / content shown again: lifts a tombstone at the same revision
+    REMOVED = "removed"  # deleted / content hidden / moved out at this revision: tombstone
+
+
+@dataclass(frozen=True)
+class PageWrite:
+    """Bring a page to the state of ``rev_id``, applied only if the revision is still the page's
+    freshest (compare-and-set, see :meth:`RecommendationStore.flush`).
+
+    ``delete_below``: delete the page's rows of revisions lower than this (None: none).
+    ``write_row``: then write the revision's row, ``data`` bytes or None for the NULL row.
+    """
+
+    wiki_id: str
+    page_id: int
+    rev_id: int
+    freshness: Freshness = Freshness.CURRENT
+    delete_below: int | None = None
+    write_row: bool = False
+    data: bytes | None = None
+
+
+FenceReader = Callable[[str, Sequence[int]], Mapping[int, Fence]]
+"""(wiki, page ids) -> committed fences of those pages (``RecommendationStore.fences``)."""
 
 T = TypeVar("T")
 
@@ -127,6 +169,8 @@ class TagChange:
     ``page_title`` (DB key, underscores), ``domain`` and ``dt`` are only needed by the event sink;
     the Elasticsearch sink uses ``wiki_id`` and ``page_id``. ``rev_based`` may only be true for a
     clear triggered by a new revision (GrowthExperiments' edit invalidation); a set never carries it.
+    ``rev_id``: the revision the change is for; with it the change is compare-and-set on the page's
+    fence (dropped when a newer revision invalidated it), without it (reconcile) unconditional.
     """
 
     wiki_id: str
@@ -139,6 +183,7 @@ class TagChange:
     dt: datetime | None = None
     domain: str | None = None
     request_id: str | None = None
+    rev_id: int | None = None
 
     def __post_init__(self) -> None:
         validate_wiki_id(self.wiki_id)
@@ -159,10 +204,16 @@ class TagSink(Sink[TagChange]):
 
     Within one flush only the last change per page is written: every change replaces the whole
     ``recommendation.link`` group, so the last one alone decides the page's final state.
+
+    ``fences`` (the row store's committed fences) makes changes that carry a ``rev_id``
+    compare-and-set: a subclass calls :meth:`_stale` as late as it can before writing and drops
+    the changes whose revision a newer one invalidated meanwhile (see sinks/elasticsearch.py for
+    why reading the fence after reading the document closes the race).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fences: FenceReader | None = None) -> None:
         self._pending: dict[tuple[str, int], TagChange] = {}
+        self._fences = fences
 
     def add(self, item: TagChange) -> None:
         self._check(item)
@@ -186,6 +237,32 @@ class TagSink(Sink[TagChange]):
 
     def _check(self, item: TagChange) -> None:
         """Subclasses reject at add() time what they could never write."""
+
+    def withdraw_set(self, wiki_id: str, page_id: int) -> bool:
+        """Drop the page's pending *set* (its row could not be written: no tag without its row).
+        A pending clear stays. True if a set was dropped."""
+        change = self._pending.get((wiki_id, page_id))
+        if change is None or change.action is not TagAction.SET:
+            return False
+        del self._pending[(wiki_id, page_id)]
+        return True
+
+    def _stale(self, changes: Sequence[TagChange]) -> set[tuple[str, int]]:
+        """Keys of the changes a newer revision of their page invalidated (their fence moved on)."""
+        if self._fences is None:
+            return set()
+        stale: set[tuple[str, int]] = set()
+        by_wiki: dict[str, list[TagChange]] = {}
+        for change in changes:
+            if change.rev_id is not None:
+                by_wiki.setdefault(change.wiki_id, []).append(change)
+        for wiki_id, guarded in by_wiki.items():
+            fences = self._fences(wiki_id, [change.page_id for change in guarded])
+            for change in guarded:
+                fence = fences.get(change.page_id)
+                if fence is not None and not fence.admits(change.rev_id or 0, removal=change.action is TagAction.CLEAR):
+                    stale.add(change.key)
+        return stale
 
 
 # --------------------------------------------------------------------------- Kafka delivery

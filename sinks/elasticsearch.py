@@ -16,6 +16,16 @@ in every distribution, Painless, so the merge is done here with optimistic concu
 4. a page written by someone else in between (HTTP 409) is read and merged again, up to
    ``max_attempts`` rounds; then :class:`TransientSinkError`.
 
+Compare-and-set on freshness (changes carrying a ``rev_id``, with ``fences`` given): between
+step 1 and step 3 the pages' fences are read from MariaDB, and a change whose revision a newer one
+invalidated is dropped (outcome ``stale``). Why this closes the race with another process's
+invalidation (which commits its fence in MariaDB *before* it clears the tag, the checkpoint's
+order): if that clear reached Elasticsearch before our read in step 1, its fence was committed
+before our fence read, so we drop our change; if it lands between step 1 and our write, our write
+is conditional on the ``_seq_no`` read in step 1 and fails with 409 (read, fenced and merged again);
+if it lands after our write, the clear wins. Either way no older revision's tag outlives a newer
+revision's invalidation.
+
 Document id = page id, index ``<wiki_id>_content`` (``index_pattern``).
 
 Missing document (the page has no document in the index yet), decided so that a committed row
@@ -32,9 +42,13 @@ always has its tag, which is the invariant readers rely on (tasks are found thro
   A clear that empties a placeholder (no ``namespace``, no ``title``, no other tags) deletes it
   (outcome ``deleted``), so a page deleted before it was ever indexed leaves nothing behind.
 
-Any other per-item failure raises (no silent loss): :class:`TransientSinkError` for 409/429/5xx
-and unreachable clusters, :class:`SinkError` otherwise. Writes go to existing indices only: a
-missing index raises instead of being auto-created with a wrong mapping.
+Failures, never silent: an unreachable cluster, a whole request refused, and per-item 409/429/5xx
+(or an unavailable shard) raise :class:`TransientSinkError`, so the pipeline backs off and retries.
+A failure about one page that no retry can fix (a mapping that rejects the field, a closed or
+missing index: writes go to existing indices only, never auto-created with a wrong mapping) is
+*isolated* when ``on_failure`` is given: that change is handed to ``on_failure(change, reason)``
+(outcome ``failed``), the others are written, and the flush succeeds, so one wiki's broken index
+never stops the others. Without ``on_failure`` it raises :class:`SinkError` as before.
 """
 
 from __future__ import annotations
@@ -42,13 +56,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError, __versionstr__, helpers
 
 from sinks.base import (
+    FenceReader,
     LINK_TAG_NAME,
     LINK_TAG_PREFIX,
     FlushResult,
@@ -79,6 +94,8 @@ INDEX_BODY: dict[str, Any] = {
 }
 
 _TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+_TRANSIENT_TYPES = frozenset({"no_shard_available_action_exception", "unavailable_shards_exception",
+                              "es_rejected_execution_exception", "circuit_breaking_exception"})
 _READ_FIELDS = [FIELD, "namespace", "title"]
 
 
@@ -124,6 +141,7 @@ def connect(
 @dataclass(frozen=True)
 class _Doc:
     found: bool
+    error: str | None = None  # the document could not be read, for a reason no retry fixes
     tags: Any = None
     placeholder: bool = False
     seq_no: int | None = None
@@ -136,9 +154,11 @@ class WeightedTagSink(TagSink):
     name = "elasticsearch"
 
     def __init__(
-        self, client: Elasticsearch, *, index_pattern: str = "{wiki_id}_content", max_attempts: int = 5
+        self, client: Elasticsearch, *, index_pattern: str = "{wiki_id}_content", max_attempts: int = 5,
+        fences: FenceReader | None = None, on_failure: Callable[[TagChange, str], None] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(fences)
+        self._on_failure = on_failure
         if "{wiki_id}" not in index_pattern:
             raise ValueError("index_pattern must contain {wiki_id}")
         self.client = client
@@ -194,16 +214,25 @@ class WeightedTagSink(TagSink):
         """Apply the buffered changes (last per page) as described in the module docstring.
 
         Outcomes: ``created`` (placeholder made), ``updated``, ``noop``, ``deleted`` (placeholder
-        removed), ``not_found`` (clear of a missing document), ``conflicts`` (re-read rounds).
+        removed), ``not_found`` (clear of a missing document), ``stale``, ``failed`` (handed to
+        ``on_failure``), ``conflicts`` (re-read rounds).
         """
         started = time.monotonic()
         changes = list(self._pending.values())
         if not changes:
             return self._timed(self.name, 0, started, {})
-        for index in {self.index_name(c.wiki_id) for c in changes} - self._known_indices:
-            self._require_index(index)
-        outcomes: Counter[str] = Counter({k: 0 for k in ("created", "updated", "noop", "deleted", "not_found")})
-        todo = changes
+        outcomes: Counter[str] = Counter({k: 0 for k in ("created", "updated", "noop", "deleted", "not_found",
+                                                          "stale", "failed")})
+        missing = {index for index in {self.index_name(c.wiki_id) for c in changes} - self._known_indices
+                   if not self._index_exists(index)}
+        todo = []
+        for change in changes:
+            index = self.index_name(change.wiki_id)
+            if index in missing:
+                self._fail(change, f"elasticsearch index {index} does not exist (check index_pattern; "
+                           "ensure_index locally)", outcomes)
+            else:
+                todo.append(change)
         for _ in range(self.max_attempts):
             todo = self._apply(todo, outcomes)
             if not todo:
@@ -219,8 +248,15 @@ class WeightedTagSink(TagSink):
     def _apply(self, changes: list[TagChange], outcomes: Counter[str]) -> list[TagChange]:
         """One read-merge-write round; returns the changes that lost a race and must be redone."""
         docs = self._read(changes)
+        stale = self._stale(changes)  # after the read: see the module docstring
         writes: list[tuple[TagChange, list[dict[str, Any]]]] = []
         for change, doc in zip(changes, docs, strict=True):
+            if doc.error is not None:
+                self._fail(change, doc.error, outcomes)
+                continue
+            if change.key in stale:
+                outcomes["stale"] += 1
+                continue
             target = {"_index": self.index_name(change.wiki_id), "_id": str(change.page_id)}
             tags = [LINK_TAG] if change.action is TagAction.SET else []
             if not doc.found:
@@ -244,21 +280,34 @@ class WeightedTagSink(TagSink):
         except (ApiError, TransportError) as exc:
             raise _translate(exc, f"bulk of {len(writes)} weighted-tag writes failed") from exc
         retry: list[TagChange] = []
-        failures: list[tuple[int, str]] = []
+        transient: list[str] = []
         for (change, _), item in zip(writes, response["items"], strict=True):
             result = next(iter(item.values()))
             error = result.get("error")
             if error is None:
                 outcomes[result["result"]] += 1
-            elif error.get("type") == "version_conflict_engine_exception":
+                continue
+            if error.get("type") == "version_conflict_engine_exception":
                 retry.append(change)
+                continue
+            reason = f"{result.get('_index')}/{result.get('_id')}: {error.get('type')}: {error.get('reason')}"
+            if int(result.get("status", 0)) in _TRANSIENT_STATUS:
+                transient.append(reason)
             else:
-                failures.append((int(result.get("status", 0)), f"{result.get('_index')}/{result.get('_id')}: "
-                                 f"{error.get('type')}: {error.get('reason')}"))
-        if failures:
-            kind = TransientSinkError if {s for s, _ in failures} <= _TRANSIENT_STATUS else SinkError
-            raise kind(f"{len(failures)} of {len(writes)} weighted-tag writes failed; first: {failures[0][1]}")
+                self._fail(change, reason, outcomes)
+        if transient:
+            raise TransientSinkError(f"{len(transient)} of {len(writes)} weighted-tag writes failed; "
+                                     f"first: {transient[0]}")
         return retry
+
+    def _fail(self, change: TagChange, reason: str, outcomes: Counter[str]) -> None:
+        """A failure no retry fixes: isolated to the page through ``on_failure``, else raised."""
+        if self._on_failure is None:
+            raise SinkError(f"weighted-tag write failed: {reason}")
+        log.warning("weighted-tag write failed permanently", extra={"wiki": change.wiki_id,
+                                                                    "page_id": change.page_id, "reason": reason})
+        self._on_failure(change, reason)
+        outcomes["failed"] += 1
 
     def _read(self, changes: list[TagChange]) -> list[_Doc]:
         wanted = [{"_index": self.index_name(c.wiki_id), "_id": str(c.page_id)} for c in changes]
@@ -269,7 +318,12 @@ class WeightedTagSink(TagSink):
         docs = []
         for doc in response["docs"]:
             if "error" in doc:
-                raise SinkError(f"cannot read {doc.get('_index')}/{doc.get('_id')}: {doc['error']}")
+                error = doc["error"]
+                reason = f"cannot read {doc.get('_index')}/{doc.get('_id')}: {error}"
+                if isinstance(error, dict) and error.get("type") in _TRANSIENT_TYPES:
+                    raise TransientSinkError(reason)
+                docs.append(_Doc(found=False, error=reason))
+                continue
             if not doc.get("found"):
                 docs.append(_Doc(found=False))
                 continue
@@ -285,14 +339,14 @@ class WeightedTagSink(TagSink):
             )
         return docs
 
-    def _require_index(self, index: str) -> None:
+    def _index_exists(self, index: str) -> bool:
         try:
-            exists = self.client.indices.exists(index=index)
+            exists = bool(self.client.indices.exists(index=index))
         except (ApiError, TransportError) as exc:
             raise _translate(exc, f"cannot check index {index}") from exc
-        if not exists:
-            raise SinkError(f"elasticsearch index {index} does not exist (check index_pattern; ensure_index locally)")
-        self._known_indices.add(index)
+        if exists:
+            self._known_indices.add(index)
+        return exists
 
     def tagged_page_ids(self, wiki_id: str, *, batch_size: int = 1000) -> Iterator[int]:
         """Page ids whose document carries ``recommendation.link/exists`` (scroll; for reconcile)."""
@@ -314,6 +368,9 @@ class WeightedTagSink(TagSink):
             return frozenset()
         # _read only looks at each change's page (the action is irrelevant to a read)
         docs = self._read([TagChange(wiki_id, page_id, TagAction.CLEAR) for page_id in page_ids])
+        errors = [doc.error for doc in docs if doc.error is not None]
+        if errors:
+            raise SinkError(errors[0])
         return frozenset(page_id for page_id, doc in zip(page_ids, docs, strict=True)
                          if doc.found and LINK_TAG in (doc.tags if isinstance(doc.tags, list) else [doc.tags]))
 

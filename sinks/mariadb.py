@@ -4,7 +4,10 @@ Storage is exactly what GrowthExperiments reads (reference growthexperiments.md 
 ``growthexperiments_link_recommendations`` (one row per revision, JSON in ``gelr_data``, NULL =
 "evaluated, nothing usable") and ``growthexperiments_link_submissions`` (reviewers' feedback,
 written by MediaWiki, read here). Both are created with GrowthExperiments' exact MySQL DDL and
-MediaWiki's default table options when missing.
+MediaWiki's default table options when missing. Beside them, one table of ours that MediaWiki never
+reads, ``addlink_page_freshness`` (page id -> freshest revision, removed flag): the fence that makes
+:class:`~sinks.base.PageWrite` compare-and-set (see :meth:`RecommendationStore.flush`). It holds one
+small row per page ever written; losing it loses only the guard for writes already in flight.
 
 Where the tables live: one database per wiki named after the wiki id, as on Wikimedia's x1
 cluster (``per_wiki_database=True``, the default; a wiki may name another database), or every
@@ -16,7 +19,8 @@ Guarantees
   exists without its committed row.
 - Every write is idempotent: ``replace`` is ``REPLACE`` keyed by revision; a NULL row is only
   inserted when the revision has no row yet (never NULL over data, GrowthExperiments never does
-  either: its ``already_stored`` check comes first); ``delete_page`` removes every row of a page.
+  either: its ``already_stored`` check comes first); ``delete_page`` removes every row of a page;
+  a ``PageWrite`` lands only while its revision is the page's freshest.
 - Reads see committed data (READ COMMITTED). ``row_state`` and ``latest_revision`` also apply this
   store's unflushed writes on top (read-your-writes: a caller deciding on a page sees its own pending
   delete or replace); the other reads (``stored_data``, ``has_submission``, ``link_edit_revisions``,
@@ -45,6 +49,7 @@ import re
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -54,7 +59,16 @@ from typing import Any, TypeVar
 import pymysql
 from pymysql.connections import Connection
 
-from sinks.base import FlushResult, Sink, SinkError, TransientSinkError, validate_wiki_id
+from sinks.base import (
+    Fence,
+    FlushResult,
+    Freshness,
+    PageWrite,
+    Sink,
+    SinkError,
+    TransientSinkError,
+    validate_wiki_id,
+)
 
 RECOMMENDATIONS = "growthexperiments_link_recommendations"
 SUBMISSIONS = "growthexperiments_link_submissions"
@@ -83,6 +97,15 @@ _DDL = {
   PRIMARY KEY(gels_revision, gels_target, gels_anchor_offset)
 ) {options}""",
 }
+
+FRESHNESS = "addlink_page_freshness"
+"""Our own table beside GrowthExperiments' (which never reads it): the compare-and-set fence."""
+_FRESHNESS_DDL = """CREATE TABLE {table} (
+  apf_page INT UNSIGNED NOT NULL,
+  apf_rev INT UNSIGNED NOT NULL,
+  apf_removed TINYINT UNSIGNED NOT NULL DEFAULT 0,
+  PRIMARY KEY(apf_page)
+) {options}"""
 
 MAX_DATA_BYTES = 16_777_215  # MEDIUMBLOB
 REJECTION_EXCLUSION_LIMIT = 2  # LinkRecommendationTaskType::REJECTION_EXCLUSION_LIMIT
@@ -127,13 +150,14 @@ class ReplaceRow:
 
 @dataclass(frozen=True)
 class DeletePage:
-    """Delete every row (all revisions, NULL rows too) of a page."""
+    """Delete every row (all revisions, NULL rows too) of a page, or only those below ``below``."""
 
     wiki_id: str
     page_id: int
+    below: int | None = None
 
 
-RowWrite = ReplaceRow | DeletePage
+RowWrite = ReplaceRow | DeletePage | PageWrite
 
 
 @dataclass(frozen=True)
@@ -198,6 +222,14 @@ def _check_id(what: str, value: int) -> int:
     return value
 
 
+def _check_data(data: bytes | None) -> None:
+    if data is not None:
+        if not isinstance(data, bytes):
+            raise ValueError("gelr_data must be bytes (UTF-8 JSON) or None")
+        if len(data) > MAX_DATA_BYTES:
+            raise ValueError(f"gelr_data of {len(data)} bytes exceeds MEDIUMBLOB")
+
+
 def _translate(exc: BaseException) -> SinkError:
     """Map a driver failure onto the sink error tree, keeping the server's message."""
     if isinstance(exc, SinkError):
@@ -229,14 +261,37 @@ def _connection_lost(exc: BaseException) -> bool:
 
 R = TypeVar("R")
 
+# Raise a page's fence to a write's revision. Same revision: a removal tombstones, a revive lifts
+# the tombstone, a current write leaves it as it is. (``apf_removed`` is assigned before ``apf_rev``,
+# so it compares against the old revision.)
+_RAISE_FENCE_HEAD = ("INSERT INTO {table} (apf_page, apf_rev, apf_removed) VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE"
+                     " apf_removed = IF(VALUES(apf_rev) > apf_rev, VALUES(apf_removed), IF(VALUES(apf_rev) = apf_rev, ")
+_RAISE_FENCE_TAIL = ", apf_removed)), apf_rev = GREATEST(apf_rev, VALUES(apf_rev))"
+_RAISE_FENCE = {
+    Freshness.CURRENT: _RAISE_FENCE_HEAD + "apf_removed" + _RAISE_FENCE_TAIL,
+    Freshness.REVIVE: _RAISE_FENCE_HEAD + "0" + _RAISE_FENCE_TAIL,
+    Freshness.REMOVED: _RAISE_FENCE_HEAD + "1" + _RAISE_FENCE_TAIL,
+}
+
+
+def _primitives(write: PageWrite) -> list[ReplaceRow | DeletePage]:
+    ops: list[ReplaceRow | DeletePage] = []
+    if write.delete_below is not None:
+        ops.append(DeletePage(write.wiki_id, write.page_id, below=write.delete_below))
+    if write.write_row:
+        ops.append(ReplaceRow(write.wiki_id, write.page_id, write.rev_id, write.data))
+    return ops
+
 
 class RecommendationStore(Sink[RowWrite]):
     """Reads and buffered writes of the GrowthExperiments tables (see the module docstring)."""
 
     name = "mariadb"
 
-    def __init__(self, options: MariaDBOptions | None = None) -> None:
+    def __init__(self, options: MariaDBOptions | None = None,
+                 on_failure: Callable[[RowWrite, str], None] | None = None) -> None:
         self.options = options or MariaDBOptions()
+        self._on_failure = on_failure
         self._conn: Connection | None = None
         self._lock = threading.RLock()
         self._ops: list[RowWrite] = []
@@ -269,7 +324,7 @@ class RecommendationStore(Sink[RowWrite]):
                         (database,),
                     )
                     existing = {row[0] for row in cur.fetchall()}
-                    for name, ddl in _DDL.items():
+                    for name, ddl in (*_DDL.items(), (FRESHNESS, _FRESHNESS_DDL)):
                         if name not in existing:
                             cur.execute(ddl.format(table=f"`{database}`.`{name}`", options=TABLE_OPTIONS))
 
@@ -279,8 +334,8 @@ class RecommendationStore(Sink[RowWrite]):
     def drop_schema(self, wiki_id: str) -> None:
         """DESTROYS the wiki's GrowthExperiments data: benchmarks and tests only.
 
-        Per-wiki layout: drops the wiki's database; shared layout: drops both shared tables, with
-        every wiki's rows in them.
+        Per-wiki layout: drops the wiki's database; shared layout: drops the shared tables (ours
+        too), with every wiki's rows in them.
         """
         database = self.options.database_for(wiki_id)
 
@@ -289,7 +344,8 @@ class RecommendationStore(Sink[RowWrite]):
                 if self.options.per_wiki_database:
                     cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
                 else:
-                    cur.execute(f"DROP TABLE IF EXISTS `{database}`.`{RECOMMENDATIONS}`, `{database}`.`{SUBMISSIONS}`")
+                    cur.execute(f"DROP TABLE IF EXISTS `{database}`.`{RECOMMENDATIONS}`, `{database}`.`{SUBMISSIONS}`,"
+                                f" {self.table(wiki_id, FRESHNESS)}")
 
         with self._lock:
             self._run(drop)
@@ -302,11 +358,10 @@ class RecommendationStore(Sink[RowWrite]):
         _check_id("page_id", item.page_id)
         if isinstance(item, ReplaceRow):
             _check_id("rev_id", item.rev_id)
-            if item.data is not None:
-                if not isinstance(item.data, bytes):
-                    raise ValueError("gelr_data must be bytes (UTF-8 JSON) or None")
-                if len(item.data) > MAX_DATA_BYTES:
-                    raise ValueError(f"gelr_data of {len(item.data)} bytes exceeds MEDIUMBLOB")
+            _check_data(item.data)
+        elif isinstance(item, PageWrite):
+            _check_id("rev_id", item.rev_id)
+            _check_data(item.data)
         elif not isinstance(item, DeletePage):
             raise ValueError(f"not a row write: {item!r}")
         with self._lock:
@@ -320,6 +375,10 @@ class RecommendationStore(Sink[RowWrite]):
         """Buffer deletion of all rows of the page; the count is in the flush result."""
         self.add(DeletePage(wiki_id, page_id))
 
+    def write_page(self, write: PageWrite) -> None:
+        """Buffer a compare-and-set write of the page (see :meth:`flush`)."""
+        self.add(write)
+
     @property
     def pending(self) -> int:
         return len(self._ops)
@@ -327,29 +386,77 @@ class RecommendationStore(Sink[RowWrite]):
     def flush(self) -> FlushResult:
         """Run every buffered write in order in one transaction and COMMIT.
 
+        Compare-and-set of :class:`PageWrite`: first, in the same transaction, each page's fence
+        row (``addlink_page_freshness``) is raised to the write's revision (``INSERT ... ON
+        DUPLICATE KEY UPDATE``, which takes the row's exclusive lock until COMMIT), then read back;
+        a write whose revision is no longer the fence's is dropped (outcome ``stale``). Every
+        writer of a page (ingest's invalidation, the worker's row, a rescore) takes that same row
+        lock first, so their transactions on one page are serialised, and whichever commits second
+        sees the other's revision: an older revision's row can never land after a newer revision's
+        invalidation, whichever process wrote it and however long it sat in a buffer. Fences are
+        locked in page id order, so two flushes cannot deadlock on them.
+
         Outcomes: ``replaced`` (data rows written), ``null_rows`` (NULL rows requested),
-        ``pages_deleted`` and ``rows_deleted``. On failure the transaction is rolled back, the
-        buffer kept, and the error raised.
+        ``pages_deleted``, ``rows_deleted``, ``stale`` and ``failed``. On failure the transaction
+        is rolled back, the buffer kept, and the error raised; except, with ``on_failure``, a
+        refusal no retry fixes (SQL, data or schema error): then the writes are retried one page
+        per transaction and only the refused page's writes go to ``on_failure``.
         """
         started = time.monotonic()
         with self._lock:
             ops = list(self._ops)
             if not ops:
                 return self._timed(self.name, 0, started, {})
-            for wiki_id in {op.wiki_id for op in ops}:
-                self.ensure_schema(wiki_id)
-            outcomes = self._run(lambda conn: self._write(conn, ops))
+            try:
+                outcomes = self._write_all(ops)
+            except SinkError as error:
+                if isinstance(error, TransientSinkError) or self._on_failure is None:
+                    raise
+                outcomes = self._write_page_by_page(ops)
             del self._ops[: len(ops)]
         return self._timed(self.name, len(ops), started, outcomes)
 
+    def _write_all(self, ops: Sequence[RowWrite]) -> dict[str, int]:
+        for wiki_id in sorted({op.wiki_id for op in ops}):
+            self.ensure_schema(wiki_id)
+        return self._run(lambda conn: self._write(conn, ops))
+
+    def _write_page_by_page(self, ops: Sequence[RowWrite]) -> dict[str, int]:
+        """After a refusal no retry fixes: each page's writes in their own transaction, so the
+        refused page is isolated (handed to ``on_failure``, outcome ``failed``) and every other
+        page is written. A transient error still raises; re-running committed pages is idempotent."""
+        pages: dict[tuple[str, int], list[RowWrite]] = {}
+        for op in ops:
+            pages.setdefault((op.wiki_id, op.page_id), []).append(op)
+        outcomes: Counter[str] = Counter(failed=0)
+        for page_ops in pages.values():
+            try:
+                outcomes.update(self._write_all(page_ops))
+            except SinkError as error:
+                if isinstance(error, TransientSinkError) or self._on_failure is None:
+                    raise
+                for op in page_ops:
+                    self._on_failure(op, str(error))
+                outcomes["failed"] += len(page_ops)
+        return dict(outcomes)
+
     def _write(self, conn: Connection, ops: Sequence[RowWrite]) -> dict[str, int]:
-        outcomes = {"replaced": 0, "null_rows": 0, "pages_deleted": 0, "rows_deleted": 0}
+        outcomes = {"replaced": 0, "null_rows": 0, "pages_deleted": 0, "rows_deleted": 0, "stale": 0}
         conn.begin()
         try:
             with conn.cursor() as cur:
+                fences = self._raise_fences(cur, [op for op in ops if isinstance(op, PageWrite)])
+                primitive: list[ReplaceRow | DeletePage] = []
+                for op in ops:
+                    if not isinstance(op, PageWrite):
+                        primitive.append(op)
+                    elif fences[(op.wiki_id, op.page_id)].admits(op.rev_id, removal=op.freshness is Freshness.REMOVED):
+                        primitive.extend(_primitives(op))
+                    else:
+                        outcomes["stale"] += 1
                 # Runs of the same statement on the same table become one executemany (REPLACE and
                 # INSERT turn into one multi-row statement); order between runs is kept.
-                for (kind, wiki_id), run in groupby(ops, key=self._statement_of):
+                for (kind, wiki_id), run in groupby(primitive, key=self._statement_of):
                     batch = list(run)
                     table = self.table(wiki_id)
                     if kind == "replace":
@@ -367,7 +474,11 @@ class RecommendationStore(Sink[RowWrite]):
                         outcomes["null_rows"] += len(batch)
                     else:
                         for op in batch:
-                            deleted = cur.execute(f"DELETE FROM {table} WHERE gelr_page = %s", (op.page_id,))
+                            if op.below is None:
+                                deleted = cur.execute(f"DELETE FROM {table} WHERE gelr_page = %s", (op.page_id,))
+                            else:
+                                deleted = cur.execute(f"DELETE FROM {table} WHERE gelr_page = %s"
+                                                      " AND gelr_revision < %s", (op.page_id, op.below))
                             outcomes["rows_deleted"] += deleted
                         outcomes["pages_deleted"] += len(batch)
             conn.commit()
@@ -375,6 +486,31 @@ class RecommendationStore(Sink[RowWrite]):
             self._rollback(conn)
             raise
         return outcomes
+
+    def _raise_fences(self, cur: Any, writes: Sequence[PageWrite]) -> dict[tuple[str, int], Fence]:
+        """Raise (and lock) each written page's fence in page id order, then read the fences back."""
+        fences: dict[tuple[str, int], Fence] = {}
+        ordered = sorted(writes, key=lambda w: (w.wiki_id, w.page_id))  # stable: a page's writes keep their order
+        for (wiki_id, freshness), run in groupby(ordered, key=lambda w: (w.wiki_id, w.freshness)):
+            cur.executemany(_RAISE_FENCE[freshness].format(table=self.table(wiki_id, FRESHNESS)),
+                            [(w.page_id, w.rev_id, int(freshness is Freshness.REMOVED)) for w in run])
+        for wiki_id, run in groupby(ordered, key=lambda w: w.wiki_id):
+            pages = sorted({w.page_id for w in run})
+            cur.execute(f"SELECT apf_page, apf_rev, apf_removed FROM {self.table(wiki_id, FRESHNESS)}"
+                        f" WHERE apf_page IN ({', '.join(['%s'] * len(pages))})", pages)
+            for page_id, rev_id, removed in cur.fetchall():
+                fences[(wiki_id, int(page_id))] = Fence(int(rev_id), bool(removed))
+        return fences
+
+    def fences(self, wiki_id: str, page_ids: Sequence[int]) -> dict[int, Fence]:
+        """The committed fences of these pages (pages never written through :class:`PageWrite`
+        are absent). Read by the tag sinks just before they write (see sinks/elasticsearch.py)."""
+        ids = sorted({_check_id("page_id", page_id) for page_id in page_ids})
+        if not ids:
+            return {}
+        rows = self._select(wiki_id, f"SELECT apf_page, apf_rev, apf_removed FROM {self.table(wiki_id, FRESHNESS)}"
+                            f" WHERE apf_page IN ({', '.join(['%s'] * len(ids))})", tuple(ids))
+        return {int(page_id): Fence(int(rev_id), bool(removed)) for page_id, rev_id, removed in rows}
 
     @staticmethod
     def _statement_of(op: RowWrite) -> tuple[str, str]:
@@ -400,7 +536,7 @@ class RecommendationStore(Sink[RowWrite]):
                     page, state = op.page_id, RowState.DATA
                 elif state is RowState.NONE:  # a NULL row never replaces an existing row
                     page, state = op.page_id, RowState.NULL
-            elif isinstance(op, DeletePage) and op.page_id == page:
+            elif isinstance(op, DeletePage) and op.page_id == page and (op.below is None or rev_id < op.below):
                 state = RowState.NONE
         return state
 
@@ -435,14 +571,17 @@ class RecommendationStore(Sink[RowWrite]):
             if op.page_id != page_id:
                 continue
             if isinstance(op, DeletePage):
-                latest = None
+                if op.below is None or (latest is not None and latest < op.below):
+                    latest = None  # the highest row is deleted, so is every lower one
             else:
                 latest = op.rev_id if latest is None else max(latest, op.rev_id)
         return latest
 
-    def _pending_ops(self, wiki_id: str) -> list[RowWrite]:
+    def _pending_ops(self, wiki_id: str) -> list[ReplaceRow | DeletePage]:
+        """Buffered writes of the wiki as they will apply if admitted (the fence is not consulted)."""
         with self._lock:
-            return [op for op in self._ops if op.wiki_id == wiki_id]
+            ops = [op for op in self._ops if op.wiki_id == wiki_id]
+        return [primitive for op in ops for primitive in (_primitives(op) if isinstance(op, PageWrite) else [op])]
 
     def link_edit_revisions(self, wiki_id: str, page_id: int) -> frozenset[int]:
         """Revisions an accepted Add-a-Link submission created on the page (``gels_edit_revision``)."""

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from sinks.base import (
+    FenceReader,
     LINK_TAG_NAME,
     LINK_TAG_PREFIX,
     FlushResult,
@@ -93,8 +94,9 @@ class TagEventSink(TagSink):
 
     name = "tag_events"
 
-    def __init__(self, producer: Producer, topic: str, *, stream: str = STREAM, timeout: float = 30.0) -> None:
-        super().__init__()
+    def __init__(self, producer: Producer, topic: str, *, stream: str = STREAM, timeout: float = 30.0,
+                 fences: FenceReader | None = None) -> None:
+        super().__init__(fences)
         self.producer = producer
         self.topic = topic
         self.stream = stream
@@ -107,13 +109,18 @@ class TagEventSink(TagSink):
         self._encoded[item.key] = (message_key(item), value)
 
     def flush(self) -> FlushResult:
-        """Produce the buffered events and wait for every acknowledgement (see sinks.base.deliver)."""
+        """Produce the buffered events and wait for every acknowledgement (see sinks.base.deliver).
+
+        Changes a newer revision invalidated are dropped first (outcome ``stale``). Unlike the
+        Elasticsearch sink this cannot be conditional where the tag is applied (CirrusSearch's
+        consumer applies it), so a narrow window stays open: an invalidation committed between the
+        fence read and this produce can have its clear event ahead of this set event."""
         started = time.monotonic()
-        keys = list(self._pending)
-        if not keys:
-            return self._timed(self.name, 0, started, {})
-        deliver(self.producer, self.topic, [self._encoded[k] for k in keys], self.timeout)
-        outcomes = {"set": 0, "clear": 0}
+        stale = self._stale(list(self._pending.values()))
+        keys = [k for k in self._pending if k not in stale]
+        outcomes = {"set": 0, "clear": 0, "stale": len(stale)}
+        if keys:
+            deliver(self.producer, self.topic, [self._encoded[k] for k in keys], self.timeout)
         for k in keys:
             outcomes[self._pending[k].action.value] += 1
         self._pending.clear()

@@ -316,8 +316,9 @@ def _names(configured: Sequence[str], prefix: str) -> frozenset[str]:
 def prune_and_decide(links: Sequence[L], wiki: WikiSettings, facts: StoreFacts) -> Decision:
     """GrowthExperiments' decision for scored links (§2.1 steps 3-5, §2.4).
 
-    1. What the service itself applies: only links with score >= minimum_link_score, the first
-       maximum_links_per_task of them in the scorer's order (threshold, max_recommendations).
+    1. ``links`` are what the service returned: the scorer already applied its threshold
+       (minimum_link_score) and its cap (maximum_links_per_task), as mwaddlink's service does, so
+       they are not applied again here.
     2. Pruning, order kept, link_index not renumbered: targets gone (red links), then targets
        rejected at least twice on the page.
     3. Nothing left -> all_recommendations_pruned, NULL row if no red link was pruned.
@@ -326,10 +327,9 @@ def prune_and_decide(links: Sequence[L], wiki: WikiSettings, facts: StoreFacts) 
        good_links_count_too_small, NULL row if no red link was pruned.
     6. success with the surviving links.
     """
-    offered = [link for link in links if link.score >= wiki.minimum_link_score][: wiki.maximum_links_per_task]
     kept: list[L] = []
     gone = rejected = 0
-    for link in offered:
+    for link in links:
         if facts.target_gone(link.link_target):
             gone += 1
         elif facts.rejected_target_ids and facts.target_page_id(link.link_target) in facts.rejected_target_ids:

@@ -291,6 +291,8 @@ class WorkItem(_Model):
     source_partition: int = Field(ge=0)
     source_offset: int = Field(ge=0)
     wikitext: str | None = None
+    rescore: bool = False
+    """Evaluate again even if the revision has a row (``addlink rescore``: made by an older model)."""
 
     @classmethod
     def from_event(cls, event: PageChangeEvent, source: SourceMessage, *, include_wikitext: bool) -> WorkItem:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sinks.base import TagAction
-from stream.pipeline.state import PageRecord
+from stream.core.page_core import PageRecord
 
 SAMPLE_SIZE = 10
 """Page ids kept per kind for the report (the counts are always complete)."""

@@ -49,7 +49,7 @@ from typing import Protocol
 
 from sinks.base import FlushResult, TagAction
 from stream.ops.drift import PageDrift, PageView, Report, assess, candidates
-from stream.pipeline.state import PageRecord
+from stream.core.page_core import PageRecord
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 
 from scoring.bundle import BundleCache, BundleError
-from sinks.base import Sink, TagSink
+from sinks.base import FenceReader, Sink, TagChange, TagSink
 from sinks.elasticsearch import WeightedTagSink, connect as connect_elasticsearch
 from sinks.error_events import ErrorEventSink
-from sinks.mariadb import MariaDBOptions, RecommendationStore
+from sinks.mariadb import MariaDBOptions, RecommendationStore, RowWrite
 from sinks.tag_events import TagEventSink
 from stream.transport.checkpoint import Checkpoint
 from stream.config import Settings
@@ -34,6 +34,7 @@ from stream.observe.metrics import PrometheusSensor, Sensor, SensorSet
 from stream.core.quiet import Clock, SystemClock
 from stream.pipeline.state import PageState, connect as connect_redis
 from stream.pipeline.scorers import ProcessScorer, Scorer
+from stream.pipeline.sink_failures import PageFailures
 from stream.pipeline.worker import WorkerHandler
 
 log = logging.getLogger(__name__)
@@ -129,14 +130,17 @@ def mariadb_options(settings: Settings) -> MariaDBOptions:
     )
 
 
-def build_store(settings: Settings) -> RecommendationStore:
-    return RecommendationStore(mariadb_options(settings))
+def build_store(settings: Settings, on_failure: Callable[[RowWrite, str], None] | None = None) -> RecommendationStore:
+    return RecommendationStore(mariadb_options(settings), on_failure=on_failure)
 
 
-def build_tag_sink(settings: Settings, producer: object) -> TagSink:
-    """Elasticsearch directly, or page_weighted_tags_change events (``tags_mode``)."""
+def build_tag_sink(settings: Settings, producer: object, fences: FenceReader | None = None,
+                   on_failure: Callable[[TagChange, str], None] | None = None) -> TagSink:
+    """Elasticsearch directly, or page_weighted_tags_change events (``tags_mode``); ``fences``
+    (the row store's) makes the changes that carry a revision compare-and-set; ``on_failure``
+    isolates a page whose tag Elasticsearch refuses for good (see stream/pipeline/sink_failures.py)."""
     if settings.tags_mode == "events":
-        return TagEventSink(producer, settings.kafka.weighted_tags_topic)  # type: ignore[arg-type]
+        return TagEventSink(producer, settings.kafka.weighted_tags_topic, fences=fences)  # type: ignore[arg-type]
     es = settings.elasticsearch
     password = es.secret("password")
     client = connect_elasticsearch(
@@ -147,7 +151,7 @@ def build_tag_sink(settings: Settings, producer: object) -> TagSink:
         verify_certs=es.verify_certs,
         request_timeout=es.request_timeout_s,
     )
-    return WeightedTagSink(client, index_pattern=es.index_pattern)
+    return WeightedTagSink(client, index_pattern=es.index_pattern, fences=fences, on_failure=on_failure)
 
 
 def build_state(settings: Settings) -> PageState:
@@ -171,9 +175,14 @@ def content_source(settings: Settings) -> ContentSource:
     """The MediaWiki Action API when ``pipeline.fetch_missing_content``, else none (text-less events
     are then evaluated as "content not found")."""
     if settings.pipeline.fetch_missing_content:
-        return MediaWikiActionApi(settings.pipeline.mediawiki_api_url_template, user_agent=f"{settings.emitter_id} "
-                                  "(addlink-stream; https://www.mediawiki.org/wiki/Growth)")
+        return action_api(settings)
     return NoContent()
+
+
+def action_api(settings: Settings) -> MediaWikiActionApi:
+    """The MediaWiki Action API client (``pipeline.mediawiki_api_url_template``)."""
+    return MediaWikiActionApi(settings.pipeline.mediawiki_api_url_template, user_agent=f"{settings.emitter_id} "
+                              "(addlink-stream; https://www.mediawiki.org/wiki/Growth)")
 
 
 def create_missing_indices(settings: Settings) -> list[str]:
@@ -222,6 +231,17 @@ class StageParts:
     extra: list[Sink] = field(default_factory=list)
 
 
+def build_parts(settings: Settings, producer: object, sensor: Sensor, role: str) -> StageParts:
+    """The writers of one stage: the tag sink compare-and-set on the row store's fences, and both
+    handing writes refused for good to the same PageFailures (error topic, metric)."""
+    errors = build_error_sink(settings, producer)
+    failures = PageFailures(errors=errors, sensor=sensor, role=role)
+    store = build_store(settings, on_failure=failures.row_failed)
+    tags = build_tag_sink(settings, producer, store.fences, on_failure=failures.tag_failed)
+    failures.bind(store, tags)
+    return StageParts(producer, store, tags, errors)
+
+
 def _stage(
     role: str,
     settings: Settings,
@@ -231,8 +251,7 @@ def _stage(
     make_handler: Callable[[StageParts], Handler],
 ) -> Stage:
     producer = make_producer(settings.kafka, client_id=f"{settings.emitter_id}.{role}")
-    parts = StageParts(producer, build_store(settings), build_tag_sink(settings, producer),
-                       build_error_sink(settings, producer))
+    parts = build_parts(settings, producer, obs.sensor, role)
     handler = make_handler(parts)
     consumer = make_consumer(settings.kafka, group_id, client_id=f"{settings.emitter_id}.{role}",
                              session_timeout_ms=settings.pipeline.session_timeout_ms)
@@ -262,6 +281,15 @@ def _stage(
         options=loop_options(settings, role),
     )
     return Stage(loop=loop, sinks=all_sinks, producer=producer)
+
+
+def build_worker_handler(settings: Settings, parts: StageParts, obs: Observability, *, state: PageState, scorer: Scorer,
+                         quiet_period_override_s: int | None = None,
+                         bundles: BundleCache | None = None) -> WorkerHandler:
+    """The worker's handler over one stage's writers (also used by ``addlink rescore``)."""
+    return WorkerHandler(settings=settings, state=state, store=parts.store, tags=parts.tags, errors=parts.errors,
+                         scorer=scorer, clock=obs.clock, sensor=obs.sensor,
+                         quiet_period_override_s=quiet_period_override_s, bundles=bundles)
 
 
 def build_ingest(
@@ -305,9 +333,8 @@ def build_worker(
         scorer = process_scorer
 
     def handler(parts: StageParts) -> Handler:
-        return WorkerHandler(settings=settings, state=state, store=parts.store, tags=parts.tags, errors=parts.errors,
-                             scorer=scorer, clock=obs.clock, sensor=obs.sensor,
-                             quiet_period_override_s=quiet_period_override_s, bundles=bundles)
+        return build_worker_handler(settings, parts, obs, state=state, scorer=scorer,
+                                    quiet_period_override_s=quiet_period_override_s, bundles=bundles)
 
     stage = _stage("worker", settings, obs, stop, settings.kafka.worker_group_id, handler)
     stage.closers.extend(closers)

@@ -10,6 +10,8 @@ not found) is ``None``, a normal answer; only an unreachable or failing API rais
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import requests
@@ -28,6 +30,16 @@ class ContentSource(Protocol):
         """The wikitext, or None if the revision has no public wikitext; ContentUnavailable on outage."""
 
 
+@dataclass(frozen=True)
+class Revision:
+    """One revision as the Action API describes it (what ``addlink rescore`` needs to evaluate it)."""
+
+    title: str
+    namespace_id: int
+    timestamp: datetime | None
+    wikitext: str
+
+
 class NoContent:
     """Fetches nothing: events without text are evaluated as "content not found"."""
 
@@ -38,7 +50,7 @@ class NoContent:
 class MediaWikiActionApi:
     """Content from ``https://<meta.domain>/w/api.php`` (``url_template`` may route via a proxy).
 
-    One GET per revision: ``action=query&prop=revisions&revids=R&rvprop=content&rvslots=main``
+    One GET per revision: ``action=query&prop=revisions&revids=R&rvprop=content|timestamp&rvslots=main``
     (formatversion 2). Missing, deleted and hidden revisions come back without content: ``None``.
     """
 
@@ -58,13 +70,18 @@ class MediaWikiActionApi:
         self._session.headers["User-Agent"] = user_agent
 
     def fetch(self, *, wiki_id: str, domain: str | None, rev_id: int) -> str | None:
+        revision = self.revision(wiki_id=wiki_id, domain=domain, rev_id=rev_id)
+        return revision.wikitext if revision else None
+
+    def revision(self, *, wiki_id: str, domain: str | None, rev_id: int) -> Revision | None:
+        """The revision's title, namespace, time and wikitext; None when it has no public wikitext."""
         if not domain:
             return None
         params = {
             "action": "query",
             "prop": "revisions",
             "revids": str(rev_id),
-            "rvprop": "content",
+            "rvprop": "content|timestamp",
             "rvslots": "main",
             "format": "json",
             "formatversion": "2",
@@ -78,13 +95,14 @@ class MediaWikiActionApi:
         if response.status_code != 200:
             return None
         try:
-            return _main_slot_content(response.json())
+            return _main_slot_revision(response.json())
         except ValueError:
             raise ContentUnavailable(f"{wiki_id} revision {rev_id}: the API answered with something not JSON") from None
 
 
-def _main_slot_content(body: object) -> str | None:
-    """The main slot's wikitext from a formatversion=2 answer, None when absent or hidden."""
+def _main_slot_revision(body: object) -> Revision | None:
+    """The main slot's wikitext (with its page and time) from a formatversion=2 answer, None when
+    absent or hidden."""
     if not isinstance(body, dict):
         return None
     pages = body.get("query", {}).get("pages", []) if isinstance(body.get("query"), dict) else []
@@ -94,5 +112,9 @@ def _main_slot_content(body: object) -> str | None:
             if isinstance(main, dict) and main.get("contentmodel") == "wikitext":
                 content = main.get("content")
                 if isinstance(content, str) and not main.get("texthidden"):
-                    return content
+                    stamp = revision.get("timestamp")
+                    return Revision(title=str(page.get("title") or "").replace(" ", "_"),
+                                    namespace_id=int(page.get("ns") or 0),
+                                    timestamp=datetime.fromisoformat(stamp) if isinstance(stamp, str) else None,
+                                    wikitext=content)
     return None

@@ -7,11 +7,14 @@ For each message of a source topic (``page_content_change.v1`` or ``page_change.
    a content namespace, which is a removal;
 3. a **removal** (delete, content hidden, moved out): tombstone the page in Redis, mark a deleted
    title gone, delete all the page's rows and clear its tag *at once*, and forward a removal item;
-4. a **new revision** (create, edit, move, undelete, content shown again): unless it is stale
-   (Redis knows a newer revision, or MariaDB holds a row of a newer one), record it, note titles
-   gone/created by moves, invalidate *at once* when the page's stored rows are older (delete them,
-   clear the tag, ``rev_based``), then forward a work item carrying the wikitext (fetched from the
+4. a **new revision** (create, edit, move, undelete, content shown again): record it, note titles
+   gone/created by moves, invalidate *at once* when older rows may be stored (delete them, clear
+   the tag, ``rev_based``), then forward a work item carrying the wikitext (fetched from the
    content source when the event has none: ``page_change.v1``).
+
+What to write, and whether the event is stale, is ``stream.core.page_core.decide``'s; the row write is
+compare-and-set on the page's fence, so this invalidation and a worker's buffered row of an older
+revision can land in either order and the newer revision still wins.
 
 Every eligible event, removals included, travels the work topic in per-page order: the worker
 brings the page to the state of each item it handles, so a stale item that slipped through (Redis
@@ -24,7 +27,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from sinks.base import FlushResult, Producer, Sink, TagSink, deliver
+from sinks.base import FlushResult, PageWrite, Producer, Sink, TagAction, TagChange, TagSink, deliver
 from stream.config import Settings, WikiSettings
 from stream.pipeline.consume_loop import Done, ErrorReporter
 from stream.pipeline.content import ContentSource
@@ -43,6 +46,8 @@ from stream.core.events import (
 )
 from stream.transport.kafka_io import MAX_MESSAGE_BYTES
 from stream.observe.metrics import Sensor
+from stream.core.page_core import ChangeKind, PageChange, PageFacts, PageWrites, apply, decide
+from stream.core.page_core import PageRecord
 from stream.pipeline.state import PageState
 
 
@@ -52,8 +57,8 @@ class RowStore(Protocol):
     def latest_revision(self, wiki_id: str, page_id: int) -> int | None:
         """Highest gelr_revision stored for the page (committed rows), None if it has none."""
 
-    def delete_page(self, wiki_id: str, page_id: int) -> None:
-        """Buffer deletion of every row of the page."""
+    def write_page(self, write: PageWrite) -> None:
+        """Buffer a compare-and-set write of the page's rows."""
 
 
 class WorkTopicSink(Sink[WorkItem]):
@@ -165,32 +170,31 @@ class IngestHandler:
         return Done()
 
     def _remove(self, event: PageChangeEvent, message: SourceMessage, kind: str) -> None:
-        wiki_id, page_id, rev_id = event.wiki_id, event.page.page_id, event.revision.rev_id
-        if not self._state.mark_removed(wiki_id, page_id, rev_id) or self._newer_row_stored(event):
+        accepted = self._state.mark_removed(event.wiki_id, event.page.page_id, event.revision.rev_id)
+        writes = decide(self._facts(event, accepted, removed=True), self._change(event, ChangeKind.REMOVAL))
+        if writes is None:
             self._sensor.on_event_dropped("stale")
             return
         for title in titles_gone(event):
-            self._state.mark_gone(wiki_id, title, event.dt)
-        self._invalidate(event, kind, rev_based=False)
+            self._state.mark_gone(event.wiki_id, title, event.dt)
+        self._apply(event, writes, kind)
         self._forward(WorkItem.from_event(event, message, include_wikitext=False))
 
     def _new_revision(self, event: PageChangeEvent, message: SourceMessage) -> None:
         wiki_id, page_id, rev_id = event.wiki_id, event.page.page_id, event.revision.rev_id
         revive = event.page_change_kind in ("undelete", "visibility_change")
-        if not self._state.record_revision(wiki_id, page_id, rev_id, revive=revive):
-            self._sensor.on_event_dropped("stale")
-            return
-        stored = self._store.latest_revision(wiki_id, page_id)
-        if stored is not None and stored > rev_id:
+        accepted = self._state.record_revision(wiki_id, page_id, rev_id, revive=revive)
+        writes = decide(self._facts(event, accepted, removed=False),
+                        self._change(event, ChangeKind.REVISION, revive=revive))
+        if writes is None:
             self._sensor.on_event_dropped("stale")
             return
         for title in titles_gone(event):
             self._state.mark_gone(wiki_id, title, event.dt)
         for title, created_id in titles_created(event):
             self._state.mark_present(wiki_id, title, event.dt, created_id)
-        brand_new = event.page_change_kind == "create" and stored is None  # a new page id: nothing to undo
-        if stored != rev_id and not brand_new:  # older rows (or a tag) may exist: invalidate now, not later
-            self._invalidate(event, event.page_change_kind, rev_based=True)
+        if writes.row is not None:  # older rows (or a tag) may exist: invalidate now, not later
+            self._apply(event, writes, event.page_change_kind)
         item = WorkItem.from_event(event, message, include_wikitext=True)
         if item.wikitext is None and self._fetchable(event):
             text = self._content.fetch(wiki_id=wiki_id, domain=event.meta.domain, rev_id=rev_id)
@@ -198,9 +202,17 @@ class IngestHandler:
                 item = item.model_copy(update={"wikitext": text})
         self._forward(item)
 
-    def _newer_row_stored(self, event: PageChangeEvent) -> bool:
-        stored = self._store.latest_revision(event.wiki_id, event.page.page_id)
-        return stored is not None and stored > event.revision.rev_id
+    def _facts(self, event: PageChangeEvent, accepted: bool, *, removed: bool) -> PageFacts:
+        """Redis' record as the script left it (read back only when it refused the event: the rare
+        stale case), and the newest stored row."""
+        wiki_id, page_id, rev_id = event.wiki_id, event.page.page_id, event.revision.rev_id
+        known = PageRecord(rev_id, removed) if accepted else self._state.page(wiki_id, page_id)
+        return PageFacts(known=known, stored=self._store.latest_revision(wiki_id, page_id))
+
+    @staticmethod
+    def _change(event: PageChangeEvent, kind: ChangeKind, *, revive: bool = False) -> PageChange:
+        return PageChange(event.wiki_id, event.page.page_id, event.revision.rev_id, kind, revive=revive,
+                          created=event.page_change_kind == "create")
 
     @staticmethod
     def _fetchable(event: PageChangeEvent) -> bool:
@@ -209,18 +221,11 @@ class IngestHandler:
         return (content_body(event) is None and event.revision.is_content_visible and slot is not None
                 and slot.content_model == WIKITEXT)
 
-    def _invalidate(self, event: PageChangeEvent, kind: str, *, rev_based: bool) -> None:
-        self._store.delete_page(event.wiki_id, event.page.page_id)
-        self._tags.clear_link_tag(
-            event.wiki_id,
-            event.page.page_id,
-            page_title=event.page.page_title,
-            namespace_id=event.page.namespace_id or 0,
-            rev_based=rev_based,
-            dt=event.dt,
-            domain=event.meta.domain,
-            request_id=event.meta.request_id,
-        )
+    def _apply(self, event: PageChangeEvent, writes: PageWrites, kind: str) -> None:
+        page = TagChange(event.wiki_id, event.page.page_id, TagAction.CLEAR, page_title=event.page.page_title,
+                         namespace_id=event.page.namespace_id or 0, dt=event.dt, domain=event.meta.domain,
+                         request_id=event.meta.request_id, rev_id=event.revision.rev_id)
+        apply(writes, self._store, self._tags, page)
         self._sensor.on_invalidation(event.wiki_id, kind)
 
     def _forward(self, item: WorkItem) -> None:

@@ -58,6 +58,7 @@ import redis
 
 from scoring.titles import normalise_title
 from stream.config import RedisSettings
+from stream.core.page_core import PageRecord
 from stream.errors import AddlinkError
 
 # KEYS[1] page key; ARGV rev, revive ("1"/"0"), ttl. Returns 1 unless the event is stale.
@@ -93,14 +94,6 @@ else redis.call('HSET', KEYS[1], 'page_id', ARGV[3]) end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
-
-
-@dataclass(frozen=True)
-class PageRecord:
-    """What Redis knows about a page: the highest revision seen and whether it was removed."""
-
-    rev_id: int
-    removed: bool
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,19 @@ For each work item (in per-page order, see stream/pipeline/ingest.py):
    rows and clear its tag — the idempotent repeat of what ingest did at once;
 2. not due yet (``dt + minimum_time_since_last_edit`` in the future): :class:`NotYet`, the loop
    pauses the partition until then (no sleeping, no text kept in memory);
-3. superseded — Redis knows a newer revision or a tombstone, MariaDB holds a row of a newer
-   revision, or this worker itself already handled a newer revision of the page (its writes may
-   still be buffered, invisible to MariaDB reads): skip (the newer item decides the page);
+3. superseded (``stream.core.page_core.superseded``) — Redis knows a newer revision or a tombstone,
+   MariaDB holds a row of a newer revision, or this worker itself already handled a newer revision
+   of the page (its writes may still be buffered, invisible to MariaDB reads): skip (the newer item
+   decides the page);
 4. otherwise evaluate: parse, the pre-scoring rules (``stream.core.eligibility``), the model
    (``scoring.recommend``), pruning and the decision; parsing and scoring share the page's budget
    (``scoring.deadline_seconds``, a hard bound with ``stream.pipeline.scorers.ProcessScorer``: past it the item
    fails with ScoringTimeout and goes to the error topic);
 5. bring the page to the state of this revision: rows of older revisions deleted, the row written
    (data or NULL, when the decision says so), then the tag set exactly when the revision's row has
-   data and cleared otherwise. Buffered; the checkpoint flushes MariaDB before Elasticsearch.
+   data and cleared otherwise (``stream.core.page_core.decide``). Buffered; the checkpoint flushes
+   MariaDB before Elasticsearch, and both writes are compare-and-set on the page's fence, so an
+   invalidation another process committed after step 3 still wins over them.
 
 Step 5 runs for every evaluated item, whatever the outcome, so a redelivered item heals a crash
 between the row commit and the tag write, and a stale row that slipped in is removed by the page's
@@ -30,17 +33,18 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Protocol
 
-from scoring.bundle import BundleCache
+from scoring.bundle import Bundle, BundleCache
 from scoring.gelr import Gelr
 from scoring.recommend import MAX_WIKITEXT_CHARS
-from sinks.base import TagSink
+from sinks.base import TagAction, TagChange, TagSink
 from stream.config import Settings, WikiSettings
 from stream.pipeline.consume_loop import Done, ErrorReporter, NotYet
-from stream.core.eligibility import Outcome, StoreFacts, prune_and_decide, pre_score_verdict, quiet_period_ends
+from stream.core.eligibility import ArticleFacts, Outcome, StoreFacts, prune_and_decide, pre_score_verdict, quiet_period_ends
 from stream.core.events import InvalidEvent, SourceMessage, WorkItem, parse_work_item
 from stream.pipeline.ingest import RowStore
 from stream.observe.metrics import Sensor
 from stream.pipeline.page_lookup import PageLookup
+from stream.core.page_core import ChangeKind, Evaluation, PageChange, PageFacts, PageWrites, apply, decide, superseded
 from stream.core.quiet import Clock
 from stream.pipeline.scorers import Budget, Scorer
 from stream.pipeline.state import PageState
@@ -59,8 +63,6 @@ class WorkerRows(RowStore, Protocol):
 
     def link_edit_revisions(self, wiki_id: str, page_id: int) -> frozenset[int]: ...
 
-    def replace(self, wiki_id: str, page_id: int, rev_id: int, data: bytes | None) -> None: ...
-
 
 class HandledRevisions:
     """The highest revision this worker brought each of its ``capacity`` most recent pages to.
@@ -77,8 +79,8 @@ class HandledRevisions:
         self._capacity = capacity
         self._latest: OrderedDict[tuple[str, int], int] = OrderedDict()
 
-    def newer_than(self, item: WorkItem) -> bool:
-        return self._latest.get((item.wiki_id, item.page_id), -1) > item.rev_id
+    def latest(self, item: WorkItem) -> int | None:
+        return self._latest.get((item.wiki_id, item.page_id))
 
     def note(self, item: WorkItem) -> None:
         key = (item.wiki_id, item.page_id)
@@ -86,13 +88,6 @@ class HandledRevisions:
         self._latest.move_to_end(key)
         if len(self._latest) > self._capacity:
             self._latest.popitem(last=False)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Write:
-    """The row to write for the revision: ``data`` bytes, or None for GrowthExperiments' NULL row."""
-
-    data: bytes | None
 
 
 class WorkerHandler:
@@ -168,26 +163,21 @@ class WorkerHandler:
         )
 
     def _remove(self, item: WorkItem) -> None:
-        record = self._state.page(item.wiki_id, item.page_id)
-        stored = self._store.latest_revision(item.wiki_id, item.page_id)
-        if ((record is not None and record.rev_id > item.rev_id) or (stored is not None and stored > item.rev_id)
-                or self._handled.newer_than(item)):
+        writes = decide(self._page_facts(item), self._change(item, ChangeKind.REMOVAL))
+        if writes is None:
             self._sensor.on_item_skipped(item.wiki_id, "superseded")  # undeleted and edited since
             return
-        self._bring_to_state(item, stored=stored, keep_own_row=False, write=None, own_row_state="none")
+        self._apply(item, writes)
         self._sensor.on_item_skipped(item.wiki_id, "removed")
 
     def _evaluate(self, item: WorkItem, wiki: WikiSettings) -> None:
         wiki_id = item.wiki_id
-        record = self._state.page(wiki_id, item.page_id)
-        stored = self._store.latest_revision(wiki_id, item.page_id)
-        if (record is not None and (record.rev_id > item.rev_id or record.removed)) or (
-            stored is not None and stored > item.rev_id
-        ) or self._handled.newer_than(item):
+        page = self._page_facts(item)
+        if superseded(page, item.rev_id, removal=False):
             self._sensor.on_item_skipped(wiki_id, "superseded")
             return
         if item.is_redirect:
-            self._bring_to_state(item, stored=stored, keep_own_row=False, write=None, own_row_state="none")
+            self._apply(item, decide(page, self._change(item, ChangeKind.REDIRECT)))
             self._sensor.on_item_skipped(wiki_id, "redirect")
             return
         article = None
@@ -201,31 +191,49 @@ class WorkerHandler:
         bundle = self._bundles.get(wiki_id) if self._bundles is not None else None
         if bundle is not None and wiki.disambiguation_templates is None:
             wiki = wiki.model_copy(update={"disambiguation_templates": bundle.disambiguation_templates})
+        if item.rescore:  # the stored row is an older model's: it must not stop a new evaluation
+            facts = dataclasses.replace(facts, row_state="none")
         now = datetime.fromtimestamp(self._clock.wall(), UTC)
         verdict = pre_score_verdict(item, article, wiki, facts, now)
-        write: _Write | None = None
         if verdict is not None:
-            outcome = verdict.outcome
+            evaluation = Evaluation(str(verdict.outcome))
         else:
             assert article is not None  # pre_score_verdict returns "other" for an item without text
-            started = self._clock.monotonic()
-            recommendation = self._scorer.score(item, wiki, article, budget)
-            self._sensor.on_scored(wiki_id, self._clock.monotonic() - started)
-            if not recommendation.complete:
-                log.warning("scoring deadline passed; recommending from the part scored", extra={
-                    "wiki": wiki_id, "page_id": item.page_id, "rev_id": item.rev_id})
-            events = self._state.titles(wiki_id, [link.link_target for link in recommendation.links])
-            pages = PageLookup(events, bundle.pages if bundle else None, bool(bundle and bundle.pages_complete))
-            facts = dataclasses.replace(facts, target_page_id=pages.page_id, target_gone=pages.gone)
-            decision = prune_and_decide(recommendation.links, wiki, facts)
-            outcome = decision.outcome
-            if outcome is Outcome.SUCCESS:
-                gelr = Gelr(links=tuple(decision.links or ()), meta=recommendation.gelr.meta)
-                write = _Write(gelr.to_json().encode("utf-8"))
-            elif decision.write_null_row:
-                write = _Write(None)
-        self._bring_to_state(item, stored=stored, keep_own_row=True, write=write, own_row_state=facts.row_state)
-        self._sensor.on_outcome(wiki_id, str(outcome))
+            evaluation = self._score(item, wiki, article, budget, facts, bundle)
+        writes = decide(dataclasses.replace(page, own_row=facts.row_state), self._change(item, ChangeKind.EVALUATED),
+                        evaluation)
+        self._apply(item, writes)
+        self._sensor.on_outcome(wiki_id, evaluation.outcome)
+
+    def _score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget,
+               facts: StoreFacts, bundle: Bundle | None) -> Evaluation:
+        wiki_id = item.wiki_id
+        started = self._clock.monotonic()
+        recommendation = self._scorer.score(item, wiki, article, budget)
+        self._sensor.on_scored(wiki_id, self._clock.monotonic() - started)
+        if not recommendation.complete:
+            log.warning("scoring deadline passed; recommending from the part scored", extra={
+                "wiki": wiki_id, "page_id": item.page_id, "rev_id": item.rev_id})
+        events = self._state.titles(wiki_id, [link.link_target for link in recommendation.links])
+        pages = PageLookup(events, bundle.pages if bundle else None, bool(bundle and bundle.pages_complete))
+        facts = dataclasses.replace(facts, target_page_id=pages.page_id, target_gone=pages.gone)
+        decision = prune_and_decide(recommendation.links, wiki, facts)
+        if decision.outcome is Outcome.SUCCESS:
+            gelr = Gelr(links=tuple(decision.links or ()), meta=recommendation.gelr.meta)
+            return Evaluation(str(decision.outcome), data=gelr.to_json().encode("utf-8"))
+        return Evaluation(str(decision.outcome), null_row=decision.write_null_row)
+
+    def _page_facts(self, item: WorkItem) -> PageFacts:
+        """Freshness: Redis' record, the newest stored row (with this worker's buffered writes) and
+        the newest revision this worker handled (see HandledRevisions)."""
+        return PageFacts(known=self._state.page(item.wiki_id, item.page_id),
+                         stored=self._store.latest_revision(item.wiki_id, item.page_id),
+                         handled=self._handled.latest(item))
+
+    @staticmethod
+    def _change(item: WorkItem, kind: ChangeKind) -> PageChange:
+        return PageChange(item.wiki_id, item.page_id, item.rev_id, kind,
+                          revive=item.page_change_kind in ("undelete", "visibility_change"), rescore=item.rescore)
 
     def _facts(self, item: WorkItem) -> StoreFacts:
         wiki_id = item.wiki_id
@@ -236,22 +244,12 @@ class WorkerHandler:
             rejected_target_ids=self._store.rejected_targets(wiki_id, item.page_id),
         )
 
-    def _bring_to_state(
-        self, item: WorkItem, *, stored: int | None, keep_own_row: bool, write: _Write | None, own_row_state: str
-    ) -> None:
-        """Rows of older revisions gone (all rows unless ``keep_own_row``), ``write`` applied, tag
-        set iff the revision's row ends up with data. ``stored``: highest stored revision if known."""
-        wiki_id, page_id = item.wiki_id, item.page_id
+    def _apply(self, item: WorkItem, writes: PageWrites | None) -> None:
+        """Buffer the decided writes (``decide`` returns None only for a superseded change, which
+        every caller has ruled out with the same facts)."""
+        assert writes is not None
         self._handled.note(item)
-        if stored is not None and (stored < item.rev_id or not keep_own_row):
-            self._store.delete_page(wiki_id, page_id)
-            own_row_state = "none"
-        if write is not None:
-            self._store.replace(wiki_id, page_id, item.rev_id, write.data)
-            own_row_state = "data" if write.data is not None else "null"
-        page = {"page_title": item.page_title, "namespace_id": item.namespace_id or 0, "dt": item.event_dt,
-                "domain": item.domain}
-        if keep_own_row and own_row_state == "data":
-            self._tags.set_link_tag(wiki_id, page_id, **page)
-        else:
-            self._tags.clear_link_tag(wiki_id, page_id, **page)
+        page = TagChange(item.wiki_id, item.page_id, TagAction.CLEAR, page_title=item.page_title,
+                         namespace_id=item.namespace_id or 0, dt=item.event_dt, domain=item.domain,
+                         rev_id=item.rev_id)
+        apply(writes, self._store, self._tags, page)

@@ -64,7 +64,7 @@ def test_weighted_tag_events_land_on_the_topic_keyed_by_page(
 
     result = sink.flush()
 
-    assert result.operations == 3 and result.outcomes == {"set": 1, "clear": 2}
+    assert result.operations == 3 and result.outcomes == {"set": 1, "clear": 2, "stale": 0}
     messages = read_back(kafka_bootstrap, kafka_topic, 3)
     assert [key for key, _ in messages] == [
         b'{"wiki_id":"elwiki","page_id":11}',

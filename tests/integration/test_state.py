@@ -16,7 +16,8 @@ import redis
 from pydantic import SecretStr
 
 from stream.config import RedisSettings
-from stream.pipeline.state import PageRecord, PageState, TitleRecord, connect
+from stream.core.page_core import PageRecord
+from stream.pipeline.state import PageState, TitleRecord, connect
 
 WIKI = "ltgwiki"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)

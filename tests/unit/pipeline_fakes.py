@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from sinks.base import Fence, Freshness, PageWrite
 from stream.ops.backfill import page_change_event
 from stream.core.events import SourceMessage, WorkItem, parse_event
 from stream.pipeline.state import TitleRecord
@@ -100,7 +101,7 @@ class FakePageState:
         return True
 
     def page(self, wiki: str, page_id: int):
-        from stream.pipeline.state import PageRecord
+        from stream.core.page_core import PageRecord
 
         current = self.pages.get((wiki, page_id))
         return None if current is None else PageRecord(rev_id=current[0], removed=current[1])
@@ -124,7 +125,10 @@ class FakePageState:
 
 
 class FakeStore:
-    """Rows of growthexperiments_link_recommendations in memory; writes apply on flush(), in order."""
+    """Rows of growthexperiments_link_recommendations in memory; writes apply on flush(), in order.
+
+    ``write_page`` follows sinks.mariadb's compare-and-set (a fence per page, raised then checked);
+    ``replace`` seeds a row unconditionally."""
 
     name = "mariadb"
 
@@ -134,14 +138,25 @@ class FakeStore:
         self.submissions: dict[str, set[int]] = {}
         self.link_edits: dict[tuple[str, int], frozenset[int]] = {}
         self.rejected: dict[tuple[str, int], frozenset[int]] = {}
+        self.fences: dict[tuple[str, int], Fence] = {}
 
-    def _after_pending(self) -> dict[tuple[str, int], tuple[int, bytes | None]]:
+    def _after_pending(self, fences: dict | None = None) -> dict[tuple[str, int], tuple[int, bytes | None]]:
         """The rows as flush() will leave them (the real store's reads include its buffered writes)."""
         rows = dict(self.rows)
+        fences = dict(self.fences) if fences is None else fences
+        for write in self.ops:
+            if isinstance(write, PageWrite):
+                fences[(write.wiki_id, write.page_id)] = raised(fences.get((write.wiki_id, write.page_id)), write)
         for op in self.ops:
-            if op[0] == "delete":
-                for key in [k for k, (page, _) in rows.items() if k[0] == op[1] and page == op[2]]:
+            if isinstance(op, PageWrite):
+                fence = fences[(op.wiki_id, op.page_id)]
+                if not fence.admits(op.rev_id, removal=op.freshness is Freshness.REMOVED):
+                    continue
+                for key in [k for k, (page, _) in rows.items() if k[0] == op.wiki_id and page == op.page_id
+                            and op.delete_below is not None and k[1] < op.delete_below]:
                     del rows[key]
+                if op.write_row and not (op.data is None and (op.wiki_id, op.rev_id) in rows):
+                    rows[(op.wiki_id, op.rev_id)] = (op.page_id, op.data)
             elif op[4] is None and (op[1], op[3]) in rows:
                 continue  # a NULL row never replaces an existing row
             else:
@@ -168,18 +183,31 @@ class FakeStore:
     def rejected_targets(self, wiki: str, page_id: int) -> frozenset[int]:
         return self.rejected.get((wiki, page_id), frozenset())
 
-    def delete_page(self, wiki: str, page_id: int) -> None:
-        self.ops.append(("delete", wiki, page_id))
+    def write_page(self, write: PageWrite) -> None:
+        self.ops.append(write)
 
     def replace(self, wiki: str, page_id: int, rev_id: int, data: bytes | None) -> None:
         self.ops.append(("replace", wiki, page_id, rev_id, data))
 
     def flush(self) -> None:
-        self.rows = self._after_pending()
+        self.rows = self._after_pending(self.fences)
         self.ops.clear()
+
+    def fence_reader(self, wiki: str, page_ids) -> dict[int, Fence]:
+        return {page_id: self.fences[(wiki, page_id)] for page_id in page_ids if (wiki, page_id) in self.fences}
 
     def page_rows(self, wiki: str, page_id: int) -> dict[int, bytes | None]:
         return {rev: data for (w, rev), (page, data) in self.rows.items() if w == wiki and page == page_id}
+
+
+def raised(fence: Fence | None, write: PageWrite) -> Fence:
+    """The fence after ``write`` raised it (sinks.mariadb's ON DUPLICATE KEY UPDATE, in Python)."""
+    removed = write.freshness is Freshness.REMOVED
+    if fence is None or write.rev_id > fence.rev_id:
+        return Fence(write.rev_id, removed)
+    if write.rev_id < fence.rev_id or write.freshness is Freshness.CURRENT:
+        return fence
+    return Fence(fence.rev_id, removed)
 
 
 class RecordingErrors:
@@ -192,20 +220,24 @@ class RecordingErrors:
         self.reports.append((raw, error, source))
 
 
-def fake_tag_sink():
-    """A real sinks.base.TagSink whose flush applies to ``.tags`` (page -> set?)."""
+def fake_tag_sink(fences=None):
+    """A real sinks.base.TagSink whose flush applies to ``.tags`` (page -> set?), compare-and-set
+    on ``fences`` (e.g. FakeStore.fence_reader) like the real sinks."""
     from sinks.base import TagAction, TagSink
 
     class FakeTags(TagSink):
         name = "elasticsearch"
 
         def __init__(self) -> None:
-            super().__init__()
+            super().__init__(fences)
             self.tags: dict[tuple[str, int], bool] = {}
             self.changes: list = []
 
         def flush(self):
+            stale = self._stale(list(self._pending.values()))
             for change in self._pending.values():
+                if change.key in stale:
+                    continue
                 self.changes.append(change)
                 self.tags[change.key] = change.action is TagAction.SET
             self._pending.clear()

@@ -289,16 +289,14 @@ GONE_0 = StoreFacts(target_gone=lambda title: title == "Target 0")
 REJECTED_0_1 = StoreFacts(rejected_target_ids=frozenset({100, 101}), target_page_id=PAGE_IDS.get)
 
 DECISIONS: list[tuple[str, list[GelrLink], WikiSettings, StoreFacts, Outcome, list[int] | None, bool]] = [
-    # id, links, wiki, facts, outcome, link_index of stored links, NULL row
+    # id, links (as the scorer returns them: threshold and cap already applied), wiki, facts, outcome,
+    # link_index of stored links, NULL row
     ("three good links", GOOD3, LTG, StoreFacts(), Outcome.SUCCESS, [0, 1, 2], False),
     ("score exactly the threshold counts", links(0.6, 0.6), LTG, StoreFacts(), Outcome.SUCCESS, [0, 1], False),
-    ("below-threshold links are not offered", links(0.9, 0.59, 0.7), LTG, StoreFacts(), Outcome.SUCCESS, [0, 2], False),
-    ("at most maximum_links_per_task, in order", links(*[0.9] * 12), LTG, StoreFacts(), Outcome.SUCCESS, list(range(10)), False),
-    ("custom limits", links(0.7, 0.65, 0.9), wiki(minimum_link_score=0.66, maximum_links_per_task=1, minimum_links_per_task=1),
+    ("custom limits", links(0.7), wiki(minimum_link_score=0.66, maximum_links_per_task=1, minimum_links_per_task=1),
      StoreFacts(), Outcome.SUCCESS, [0], False),
     ("one good link", links(0.9, 0.3), LTG, StoreFacts(), Outcome.GOOD_LINKS_COUNT_TOO_SMALL, None, True),
     ("no links at all", [], LTG, StoreFacts(), Outcome.ALL_RECOMMENDATIONS_PRUNED, None, True),
-    ("nothing above the threshold", links(0.5, 0.1), LTG, StoreFacts(), Outcome.ALL_RECOMMENDATIONS_PRUNED, None, True),
     ("a gone target pruned, two left", GOOD3, LTG, GONE_0, Outcome.SUCCESS, [1, 2], False),
     ("a gone target pruned, one left", links(0.9, 0.8), LTG, GONE_0, Outcome.GOOD_LINKS_COUNT_TOO_SMALL, None, False),
     ("every target gone", links(0.9), LTG, GONE_0, Outcome.ALL_RECOMMENDATIONS_PRUNED, None, False),
@@ -308,11 +306,11 @@ DECISIONS: list[tuple[str, list[GelrLink], WikiSettings, StoreFacts, Outcome, li
      StoreFacts(rejected_target_ids=frozenset({100}), target_page_id=lambda title: None), Outcome.SUCCESS, [0, 1, 2], False),
     ("gone and rejected: red link decides the NULL row", links(0.9, 0.8), LTG,
      replace(REJECTED_0_1, target_gone=lambda title: title == "Target 0"), Outcome.ALL_RECOMMENDATIONS_PRUNED, None, False),
-    ("maximum applies before pruning, like the service", links(*[0.9] * 11), LTG, GONE_0, Outcome.SUCCESS,
+    ("the service's links are pruned, never refilled", links(*[0.9] * 10), LTG, GONE_0, Outcome.SUCCESS,
      list(range(1, 10)), False),
     ("submission exists", GOOD3, LTG, StoreFacts(has_submission=True), Outcome.OTHER, None, False),
-    ("submission exists but all pruned: GE writes NULL first", links(0.2), LTG, StoreFacts(has_submission=True),
-     Outcome.ALL_RECOMMENDATIONS_PRUNED, None, True),
+    ("submission exists but all pruned: GE writes NULL first", links(0.9, 0.8), LTG,
+     replace(REJECTED_0_1, has_submission=True), Outcome.ALL_RECOMMENDATIONS_PRUNED, None, True),
     ("submission beats too few links", links(0.9), LTG, StoreFacts(has_submission=True), Outcome.OTHER, None, False),
 ]
 

@@ -43,7 +43,7 @@ class Harness:
         self.settings = Settings(wikis={WIKI: WikiSettings(language="el")})
         self.state = FakePageState()
         self.store = FakeStore()
-        self.tags = fake_tag_sink()
+        self.tags = fake_tag_sink(self.store.fence_reader)
         self.work = RecordingWork()
         self.errors = RecordingErrors()
         self.tally = OutcomeTally()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stream.cli import main
-from stream.cli.reconcile import reconcile
+from stream.ops.reconcile import reconcile
 from stream.config import Settings
 from stream.errors import AddlinkError
 

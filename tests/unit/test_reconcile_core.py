@@ -8,7 +8,7 @@ import pytest
 
 from sinks.base import TagAction
 from stream.ops.drift import SAMPLE_SIZE, Drift, PageDrift, PageView, Repair, Report, assess, latest_revision
-from stream.pipeline.state import PageRecord
+from stream.core.page_core import PageRecord
 
 LIVE = PageRecord(rev_id=200, removed=False)
 GONE = PageRecord(rev_id=200, removed=True)

@@ -9,7 +9,7 @@ import pytest
 from sinks.base import FlushResult, TagAction
 from stream.ops.drift import Drift
 from stream.ops.reconciler import MAX_FIX_ROUNDS, Reconciler
-from stream.pipeline.state import PageRecord
+from stream.core.page_core import PageRecord
 
 WIKI = "elwiki"
 

@@ -155,7 +155,7 @@ def test_flush_sends_the_last_change_per_page_keyed_by_page() -> None:
 
     result = sink.flush()
 
-    assert result.operations == 2 and result.outcomes == {"set": 1, "clear": 1}
+    assert result.operations == 2 and result.outcomes == {"set": 1, "clear": 1, "stale": 0}
     assert result.sink == "tag_events" and result.seconds >= 0
     sent = [(topic, key, json.loads(value)) for topic, key, value in producer.delivered]
     assert [s[0] for s in sent] == ["eqiad." + STREAM] * 2

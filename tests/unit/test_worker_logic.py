@@ -53,7 +53,7 @@ class Harness:
         self.clock = FakeClock(wall=now.timestamp())
         self.state = FakePageState()
         self.store = FakeStore()
-        self.tags = fake_tag_sink()
+        self.tags = fake_tag_sink(self.store.fence_reader)
         self.errors = RecordingErrors()
         self.tally = OutcomeTally()
         self.scorer = FixedScorer(links if links is not None else [link("Αθήνα", 0.9, 0), link("Σπάρτη", 0.8, 1)])
