@@ -89,15 +89,16 @@ class _RowBuilder:
             if not blocked.isdisjoint(counts):
                 continue
             ranked = sorted(counts, key=lambda t: (-counts[t], d.titles[t]))[:MAX_CANDIDATES]
-            self._add_rows(sample, key, offset, capitalised, counts, ranked, aslink, max(astext, 0), bool(own))
-            self.groups.extend([group] * len(ranked))
+            added = self._add_rows(sample, key, offset, capitalised, counts, ranked, aslink, max(astext, 0), bool(own))
+            self.groups.extend([group] * added)
 
     def _add_rows(self, sample: ArticleSample, key: str, offset: int, capitalised: bool, counts: dict[int, int],
-                  ranked: list[int], aslink: int, astext: int, changed: bool) -> None:
+                  ranked: list[int], aslink: int, astext: int, changed: bool) -> int:
+        """Append the rows of ``ranked`` whose target is not excluded; returns how many."""
         d, columns = self.d, self.columns
         kept = [rank for rank, target in enumerate(ranked) if target not in self.excluded]
         if not kept:
-            return
+            return 0
         ids = np.array(ranked, dtype=np.int64)
         contributed = np.array([t in sample.linked or t == sample.own_target for t in ranked])
         total = sum(counts.values())
@@ -118,6 +119,7 @@ class _RowBuilder:
             columns["position"].append(offset / sample.length)
             columns["capitalised"].append(int(capitalised))
             self.labels.append(int((key, target) in sample.gold))
+        return len(kept)
 
 
 def training_rows(

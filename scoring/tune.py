@@ -68,6 +68,8 @@ def choose(
     """The GRID entry and round count with the lowest grouped-CV log loss (see the module docstring)."""
     if not grid:
         raise ValueError("an empty grid has nothing to choose from")
+    if not len(features) == len(labels) == len(groups):  # xgboost's fold slicing crashes the process instead
+        raise ValueError(f"{len(features)} rows, {len(labels)} labels and {len(groups)} groups must agree")
     folds = min(folds, len(np.unique(groups)))
     if folds < 2:
         return Tuning({}, max_rounds, float("nan"), 0)
