@@ -20,10 +20,13 @@ only as deep as the parse tree.
 from __future__ import annotations
 
 import html
+import html.entities
 from collections.abc import Collection
 from dataclasses import dataclass
 
 import mwparserfromhell
+from addlink_native.scan import Scanner
+from mwparserfromhell.definitions import INVISIBLE_TAGS
 from mwparserfromhell.nodes import (
     Comment,
     Heading,
@@ -49,6 +52,7 @@ __all__ = [
     "TextRun",
     "WikitextTooDeep",
     "parse_article",
+    "scan_article",
     "plain_text_with_links",
 ]
 
@@ -157,8 +161,10 @@ def _anchor(link: Wikilink) -> str:
     return title[1:] if title.startswith(":") else title  # [[:Category:X]] shows "Category:X"
 
 
-def _template_name(template: Template) -> str | None:
-    name = str(template.name).strip()
+def _template_name(raw: str) -> str | None:
+    """The normalised template a raw ``{{name|...}}`` name transcludes; None for parser functions and
+    magic words."""
+    name = raw.strip()
     lowered = name.casefold()
     for prefix in _SUBST_PREFIXES:
         if lowered.startswith(prefix):
@@ -177,8 +183,8 @@ def _template_name(template: Template) -> str | None:
     return normalise_title(name) or None
 
 
-def _category(link: Wikilink) -> str | None:
-    title = str(link.title).strip()
+def _category(raw_title: str) -> str | None:
+    title = raw_title.strip()
     if title.startswith(":"):  # [[:Category:X]] links to the category page
         return None
     if namespace_prefix(title) in _CATEGORY_PREFIXES:
@@ -237,7 +243,7 @@ class _Walker:
         if isinstance(node, Wikilink):
             self._add_link(node, pos, len(source), top_level)
         elif isinstance(node, Template):
-            name = _template_name(node)
+            name = _template_name(str(node.name))
             if name:
                 self.templates.setdefault(name)
         elif isinstance(node, Tag) and str(node.tag).strip().lower() in _REPARSED_TAGS:
@@ -255,7 +261,7 @@ class _Walker:
                 top_level=top_level,
             )
         )
-        category = _category(node)
+        category = _category(str(node.title))
         if category:
             self.categories.setdefault(category)
 
@@ -418,3 +424,30 @@ def plain_text_with_links(
         length += len(text)
         previous_end = end
     return PlainText(text="".join(out), links=tuple(spans))
+
+
+_SCANNER = Scanner(
+    {name: chr(point) for name, point in html.entities.name2codepoint.items()},
+    set(_SEPARATING_TAGS),
+    set(_TRANSPARENT_TAGS),
+    set(INVISIBLE_TAGS),
+    set(_REPARSED_TAGS),
+)
+
+
+def scan_article(wikitext: str) -> ParsedArticle:
+    """``parse_article`` by the native scanner (addlink_native.scan, a port of mwparserfromhell's
+    tokenizer that keeps source offsets): the same ParsedArticle in one pass."""
+    if not isinstance(wikitext, str):
+        raise TypeError(f"wikitext must be str, not {type(wikitext).__name__}")
+    runs, links, templates, spans = _SCANNER.scan(wikitext)
+    return ParsedArticle(
+        wikitext=wikitext,
+        links=tuple(
+            Link(normalise_title(title), anchor, start, end, top_level) for start, end, title, anchor, top_level in links
+        ),
+        runs=tuple(TextRun(start, wikitext[start:end], section, before, after) for start, end, section, before, after in runs),
+        templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw)))),
+        categories=tuple(dict.fromkeys(c for _s, _e, title, _a, _t in links if (c := _category(title)))),
+        editor_spans=tuple(EditorSpan(start, end, after_link) for start, end, after_link in spans),
+    )

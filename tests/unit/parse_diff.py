@@ -1,0 +1,109 @@
+"""Differential check of the native wikitext scanner against the mwparserfromhell oracle.
+
+Both parsers read every article of a dump twice, as written and with its top-level article links
+removed (``backtest.remove_links``, the text the backtest scores); their ``ParsedArticle`` values are
+compared field by field. Used by ``test_native_scan.py`` on the committed excerpts and by command on
+full dumps::
+
+    .venv/bin/python tests/unit/parse_diff.py /work/shared/data/wikis/*.xml.bz2 [--examples 3]
+
+prints, per dump and field, how many articles differ and the first differences, and exits 1 if any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scoring.backtest import remove_links
+from scoring.dumps import is_article, iter_pages, read_siteinfo
+from scoring.wikitext import ParsedArticle, parse_article, scan_article
+
+FIELDS = ("runs", "links", "templates", "categories", "editor_spans")
+Parser = Callable[[str], ParsedArticle]
+
+
+@dataclass
+class FieldDiff:
+    articles: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DumpDiff:
+    dump: str
+    articles: int = 0
+    fields: dict[str, FieldDiff] = field(default_factory=lambda: {name: FieldDiff() for name in FIELDS})
+
+    @property
+    def mismatched(self) -> int:
+        return sum(diff.articles for diff in self.fields.values())
+
+
+def first_difference(expected: tuple, actual: tuple) -> str:
+    """The first element where two field values differ, both sides shown."""
+    for index, (want, got) in enumerate(zip(expected, actual, strict=False)):
+        if want != got:
+            return f"[{index}] oracle {want!r:.300} != native {got!r:.300}"
+    index = min(len(expected), len(actual))
+    extra = expected[index:] or actual[index:]
+    side = "oracle" if len(expected) > len(actual) else "native"
+    return f"{side} has {abs(len(expected) - len(actual))} more from [{index}]: {extra[0]!r:.300}"
+
+
+def compare(title: str, oracle: ParsedArticle, native: ParsedArticle, into: DumpDiff, examples: int) -> None:
+    for name in FIELDS:
+        want, got = getattr(oracle, name), getattr(native, name)
+        if want != got:
+            diff = into.fields[name]
+            diff.articles += 1
+            if len(diff.examples) < examples:
+                diff.examples.append(f"{title}: {first_difference(want, got)}")
+
+
+def texts(dump: Path) -> Iterator[tuple[str, str]]:
+    """(label, wikitext) for every article of ``dump``: as written, then with its links removed."""
+    site = read_siteinfo(dump)
+    prefixes = site.namespace_prefixes()
+    for page in iter_pages(dump, on_error=lambda _error: None):
+        if not is_article(page):
+            continue
+        yield page.title, page.text
+        unlinked = remove_links(parse_article(page.text), language=site.language, namespace_prefixes=prefixes)
+        yield f"{page.title} (links removed)", unlinked.wikitext
+
+
+def diff_dump(dump: Path, *, oracle: Parser = parse_article, native: Parser = scan_article, examples: int = 3) -> DumpDiff:
+    result = DumpDiff(dump.name)
+    for label, text in texts(dump):
+        result.articles += 1
+        compare(label, oracle(text), native(text), result, examples)
+    return result
+
+
+def render(result: DumpDiff) -> str:
+    lines = [f"{result.dump}: {result.articles} texts"]
+    for name, diff in result.fields.items():
+        lines.append(f"  {name}: {diff.articles} differ")
+        lines += [f"    {example}" for example in diff.examples]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dumps", nargs="+", type=Path)
+    parser.add_argument("--examples", type=int, default=3, help="differences shown per field (default 3)")
+    args = parser.parse_args(argv)
+    failed = False
+    for dump in args.dumps:
+        result = diff_dump(dump, examples=args.examples)
+        print(render(result), flush=True)
+        failed |= result.mismatched > 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
