@@ -39,7 +39,7 @@ from mwparserfromhell.nodes import (
 )
 from mwparserfromhell.wikicode import Wikicode
 
-from scoring.markup_guard import chunk_bounds, neutralise, restore
+from scoring.markup_guard import RETRY_BUDGET, chunk_bounds, neutralise, restore
 from scoring.node_offsets import children, tag_children
 from scoring.titles import is_article_link, namespace_prefix, normalise_title
 
@@ -432,6 +432,7 @@ _SCANNER = Scanner(
     set(_TRANSPARENT_TAGS),
     set(INVISIBLE_TAGS),
     set(_REPARSED_TAGS),
+    RETRY_BUDGET,
 )
 
 

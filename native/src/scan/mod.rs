@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use pyo3::prelude::*;
 
 mod ctx;
+mod guard;
 mod tokenizer;
 mod tree;
 
@@ -26,9 +27,10 @@ impl Scanner {
         transparent: HashSet<String>,
         invisible: HashSet<String>,
         reparsed: HashSet<String>,
+        retry_budget: u64,
     ) -> Self {
         let entity_names = entities.keys().cloned().collect();
-        Scanner { tables: tree::Tables { entities, entity_names, separating, transparent, invisible, reparsed } }
+        Scanner { tables: tree::Tables { entities, entity_names, separating, transparent, invisible, reparsed, retry_budget } }
     }
 
     /// (runs, links, raw template names, editor spans) of ``text``; see scoring/wikitext.py.

@@ -80,7 +80,7 @@ struct TagData {
 }
 
 const URISCHEME: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-";
-const URI_SCHEMES: &[(&str, bool)] = &[
+pub const URI_SCHEMES: &[(&str, bool)] = &[
     ("bitcoin", false), ("ftp", true), ("ftps", true), ("geo", false), ("git", true), ("gopher", true),
     ("http", true), ("https", true), ("irc", true), ("ircs", true), ("magnet", false), ("mailto", false),
     ("mms", true), ("news", false), ("nntp", true), ("redis", true), ("sftp", true), ("sip", false),
@@ -119,6 +119,42 @@ pub struct Tokenizer<'a> {
     bad_routes: HashSet<(usize, u64)>,
     entities: &'a HashSet<String>,
     tag_names: Vec<String>,
+    /// Last position of each closer a route needs: a route starting after it cannot succeed, so it
+    /// fails at once instead of scanning to the end (upstream's result, without its re-scans).
+    last: Closers,
+}
+
+#[derive(Default)]
+struct Closers {
+    braces: Option<u32>,
+    triple_braces: Option<u32>,
+    brackets: Option<u32>,
+    bracket: Option<u32>,
+    comment: Option<u32>,
+    table: Option<u32>,
+    close_tag: Option<u32>,
+}
+
+impl Closers {
+    fn new(chars: &[char]) -> Closers {
+        let mut last = Closers::default();
+        for i in 0..chars.len() {
+            let at = |p: &str| p.chars().enumerate().all(|(k, c)| chars.get(i + k) == Some(&c));
+            let pos = Some(i as u32);
+            if at("}}") { last.braces = pos; }
+            if at("}}}") { last.triple_braces = pos; }
+            if at("]]") { last.brackets = pos; }
+            if at("]") { last.bracket = pos; }
+            if at("-->") { last.comment = pos; }
+            if at("|}") { last.table = pos; }
+            if at("</") { last.close_tag = pos; }
+        }
+        last
+    }
+}
+
+fn after(last: Option<u32>, pos: u32) -> bool {
+    last.is_some_and(|l| l >= pos)
 }
 
 impl<'a> Tokenizer<'a> {
@@ -137,7 +173,7 @@ impl<'a> Tokenizer<'a> {
         if start < chars.len() {
             segs.push((start as u32, chars.len() as u32));
         }
-        Tokenizer { chars, segs, head: 0, stacks: Vec::new(), global: 0, depth: 0, bad_routes: HashSet::new(), entities, tag_names: Vec::new() }
+        Tokenizer { chars, segs, head: 0, stacks: Vec::new(), global: 0, depth: 0, bad_routes: HashSet::new(), entities, tag_names: Vec::new(), last: Closers::new(chars) }
     }
 
     pub fn tokenize(mut self) -> Vec<Tok> {
@@ -282,6 +318,9 @@ impl<'a> Tokenizer<'a> {
 
     // ---- templates and arguments ---------------------------------------------------------
     fn parse_template(&mut self, has_content: bool, start: u32) -> R<()> {
+        if !after(self.last.braces, self.pos(0)) {
+            return Err(Bad { ctx: TEMPLATE_NAME });
+        }
         let reset = self.head;
         let mut context = TEMPLATE_NAME;
         if has_content {
@@ -302,6 +341,9 @@ impl<'a> Tokenizer<'a> {
         }
     }
     fn parse_argument(&mut self, start: u32) -> R<()> {
+        if !after(self.last.triple_braces, self.pos(0)) {
+            return Err(Bad { ctx: ARGUMENT_NAME });
+        }
         let reset = self.head;
         match self.parse(ARGUMENT_NAME, true) {
             Err(e) => {
@@ -416,7 +458,8 @@ impl<'a> Tokenizer<'a> {
         match self.really_parse_external_link(true, 0) {
             Err(_) => {
                 self.head = reset + 1;
-                match self.parse(WIKILINK_TITLE, true) {
+                let possible = after(self.last.brackets, self.pos(0));
+                match if possible { self.parse(WIKILINK_TITLE, true) } else { Err(Bad { ctx: WIKILINK_TITLE }) } {
                     Err(_) => {
                         self.head = reset;
                     }
@@ -528,6 +571,9 @@ impl<'a> Tokenizer<'a> {
     /// ``_really_parse_external_link``: the link's tokens and where the link ends (a free link's
     /// trailing punctuation stays outside it).
     fn really_parse_external_link(&mut self, brackets: bool, buffer_from: u32) -> R<(Vec<Tok>, u32, u32)> {
+        if brackets && !after(self.last.bracket, self.pos(0)) {
+            return Err(Bad { ctx: EXT_LINK_URI });
+        }
         let start = if brackets {
             self.parse_bracketed_uri_scheme()?;
             0
@@ -764,6 +810,9 @@ impl<'a> Tokenizer<'a> {
     }
     fn parse_comment(&mut self) {
         let start = self.pos(0);
+        if !after(self.last.comment, start + 4) {
+            return;
+        }
         self.head += 4;
         let reset = self.head - 1;
         loop {
@@ -1035,6 +1084,9 @@ impl<'a> Tokenizer<'a> {
         }
     }
     fn parse_tag_body(&mut self, tag: &str) -> R<(Vec<Tok>, u8)> {
+        if !in_list(SINGLE, tag) && !after(self.last.close_tag, self.pos(0)) {
+            return self.fail();
+        }
         self.tag_names.push(tag.to_string());
         let result = self.parse(0, false);
         self.tag_names.pop();
@@ -1266,10 +1318,13 @@ impl<'a> Tokenizer<'a> {
     }
 
     // ---- tables ----------------------------------------------------------------------------
-    fn emit_table_tag(&mut self, start: u32, tag: &str, style: Vec<Tok>, contents: Vec<Tok>, end: u32) {
+    /// ``contents`` spans ``body.0..body.1`` (a table's ends before its "|}").
+    fn emit_table_tag(&mut self, start: u32, tag: &str, style: Vec<Tok>, contents: Vec<Tok>, body: (u32, u32), end: u32) {
         self.emit(Tok::TagOpen { pos: start, name: tag.to_string(), markup: Markup::Table });
         self.emit_all(style);
+        self.emit(Tok::TagCloseOpen(body.0));
         self.emit_all(contents);
+        self.emit(Tok::TagOpenClose(body.1));
         self.emit(Tok::TagCloseClose(end));
     }
     fn handle_table_style(&mut self, end_token: char) -> R<()> {
@@ -1314,7 +1369,12 @@ impl<'a> Tokenizer<'a> {
         }
         let style = self.pop();
         self.head += 1;
+        if !after(self.last.table, self.pos(0)) {
+            self.head = reset;
+            return Ok(());
+        }
         let restore_point = self.stacks.len();
+        let body = self.pos(0);
         match self.parse(TABLE_OPEN, true) {
             Err(_) => {
                 while self.stacks.len() > restore_point {
@@ -1326,7 +1386,7 @@ impl<'a> Tokenizer<'a> {
             }
             Ok((table, _)) => {
                 let end = self.pos(0);
-                self.emit_table_tag(start, "table", style, table, end);
+                self.emit_table_tag(start, "table", style, table, (body, end - 2), end);
                 self.head -= 1;
                 Ok(())
             }
@@ -1343,9 +1403,10 @@ impl<'a> Tokenizer<'a> {
         self.handle_table_style('\n')?;
         let style = self.pop();
         self.head += 1;
+        let body = self.pos(0);
         let (row, _) = self.parse(TABLE_OPEN | TABLE_ROW_OPEN, true)?;
         let end = self.pos(0);
-        self.emit_table_tag(start, "tr", style, row, end);
+        self.emit_table_tag(start, "tr", style, row, (body, end), end);
         self.head -= 1;
         Ok(())
     }
@@ -1358,6 +1419,7 @@ impl<'a> Tokenizer<'a> {
             self.head -= 1;
             return Ok(());
         }
+        let mut body = self.pos(0);
         let (mut cell, _) = self.parse(TABLE_OPEN | TABLE_CELL_OPEN | line_context | TABLE_CELL_STYLE, true)?;
         let mut cell_context = self.ctx();
         self.set_ctx(old_context);
@@ -1369,12 +1431,13 @@ impl<'a> Tokenizer<'a> {
             self.handle_table_style('|')?;
             style = self.pop();
             self.head += 1;
+            body = self.pos(0);
             cell = self.parse(TABLE_OPEN | TABLE_CELL_OPEN | line_context, true)?.0;
             cell_context = self.ctx();
             self.set_ctx(old_context);
         }
         let end = self.pos(0);
-        self.emit_table_tag(start, tag, style, cell, end);
+        self.emit_table_tag(start, tag, style, cell, (body, end), end);
         self.or_ctx(cell_context & (TABLE_TH_LINE | TABLE_TD_LINE));
         self.head -= 1;
         Ok(())

@@ -3,6 +3,7 @@
 //! editor spans. Offsets are code-point indices into the scanned text.
 use std::collections::{HashMap, HashSet};
 
+use super::guard;
 use super::tokenizer::{Markup, Tok, Tokenizer};
 
 const UNSET: u32 = u32::MAX;
@@ -121,6 +122,7 @@ pub struct Tables {
     pub transparent: HashSet<String>,
     pub invisible: HashSet<String>,
     pub reparsed: HashSet<String>,
+    pub retry_budget: u64,
 }
 
 pub struct Run {
@@ -160,7 +162,9 @@ fn text(chars: &[char], s: u32, e: u32) -> String {
 }
 
 pub struct Article<'a> {
+    /// What the tokenizer read (the source, or its guarded copy), and the source strings come from.
     chars: &'a [char],
+    source: &'a [char],
     tables: &'a Tables,
 }
 
@@ -171,7 +175,7 @@ impl<'a> Article<'a> {
     }
 
     fn entity_char(&self, node: &Node) -> String {
-        let body = text(self.chars, node.start + 1, node.end - 1);
+        let body = text(self.source, node.start + 1, node.end - 1);
         if let Some(num) = body.strip_prefix('#') {
             let (digits, radix) = match num.strip_prefix(['x', 'X']) {
                 Some(hex) => (hex, 16),
@@ -187,12 +191,12 @@ impl<'a> Article<'a> {
         let mut out = String::new();
         let mut pos = s;
         for node in nodes.iter().filter(|n| n.start >= s && n.end <= e) {
-            out.extend(&self.chars[pos as usize..node.start as usize]);
+            out.extend(&self.source[pos as usize..node.start as usize]);
             out.push_str(&self.strip_node(node));
             pos = node.end;
         }
         if pos < e {
-            out.extend(&self.chars[pos as usize..e as usize]);
+            out.extend(&self.source[pos as usize..e as usize]);
         }
         let mut collapsed = out.trim_matches('\n').to_string();
         while collapsed.contains("\n\n\n") {
@@ -275,7 +279,7 @@ impl<'a> Article<'a> {
                 (node.end, if i as usize + 1 == nodes.len() { base.1 } else { nodes[i as usize + 1].start })
             };
             if gap_s < gap_e {
-                let c = if step < 0 { self.chars[gap_e as usize - 1] } else { self.chars[gap_s as usize] };
+                let c = if step < 0 { self.source[gap_e as usize - 1] } else { self.source[gap_s as usize] };
                 return !py_space(c);
             }
             i += step;
@@ -299,7 +303,7 @@ impl<'a> Article<'a> {
             }
             if node.kind == Kind::Heading {
                 let level = node.level as u32;
-                section = Some(py_strip(&text(self.chars, node.start + level, node.end - level)).to_string());
+                section = Some(py_strip(&text(self.source, node.start + level, node.end - level)).to_string());
             }
             pos = node.end;
         }
@@ -323,7 +327,7 @@ impl<'a> Article<'a> {
             match node.kind {
                 Kind::Wikilink => {
                     let title_end = if node.a == UNSET { node.end - 2 } else { node.a };
-                    let title = text(self.chars, node.start + 2, title_end);
+                    let title = text(self.source, node.start + 2, title_end);
                     let anchor = if node.b == UNSET {
                         let t = py_strip(&title);
                         t.strip_prefix(':').unwrap_or(t).to_string()
@@ -334,13 +338,13 @@ impl<'a> Article<'a> {
                 }
                 Kind::Template => {
                     let name_end = if node.a == UNSET { node.end - 2 } else { node.a };
-                    templates.push(text(self.chars, node.start + 2, name_end));
+                    templates.push(text(self.source, node.start + 2, name_end));
                 }
                 Kind::Tag if self.tables.reparsed.contains(&node.name) && node.b != UNSET && node.c != UNSET => {
                     // mwparserfromhell keeps these tags' contents verbatim; their captions hold links.
-                    let inner: Vec<char> = self.chars[node.b as usize..node.c as usize].to_vec();
-                    let sub = Article { chars: &inner, tables: self.tables };
-                    let tree = Article::parse(&inner, self.tables);
+                    let (b, c) = (node.b as usize, node.c as usize);
+                    let sub = Article { chars: &self.chars[b..c], source: &self.source[b..c], tables: self.tables };
+                    let tree = Article::parse(sub.chars, self.tables);
                     let mut sub_links = Vec::new();
                     sub.walk(&tree, &mut sub_links, templates);
                     let base = offset + node.b as i64;
@@ -380,8 +384,10 @@ impl<'a> Article<'a> {
         }
     }
 
-    pub fn scan(chars: &'a [char], tables: &'a Tables) -> Scanned {
-        let article = Article { chars, tables };
+    pub fn scan(source: &'a [char], tables: &'a Tables) -> Scanned {
+        let guarded = guard::neutralise(source, tables.retry_budget);
+        let chars = guarded.as_deref().unwrap_or(source);
+        let article = Article { chars, source, tables };
         let root = Article::parse(chars, tables);
         let mut links = Vec::new();
         let mut templates = Vec::new();
