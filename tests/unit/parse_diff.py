@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
-from scoring import markup_guard
+import markup_guard
+import wikitext_oracle
 from scoring.backtest import remove_links
 from scoring.dumps import is_article, iter_pages, read_siteinfo
-from scoring.wikitext import ParsedArticle, parse_article, scan_article
+from scoring.wikitext import ParsedArticle, parse_article
 
 FIELDS = ("runs", "links", "templates", "categories", "editor_spans")
 Parser = Callable[[str], ParsedArticle]
@@ -70,7 +71,7 @@ def differs(oracle: ParsedArticle, native: ParsedArticle) -> bool:
 def parse_unchunked(text: str) -> ParsedArticle:
     """The oracle reading ``text`` as one piece, as mwparserfromhell itself would."""
     with mock.patch.object(markup_guard, "CHUNK_CHARS", max(len(text), markup_guard.CHUNK_CHARS)):
-        return parse_article(text)
+        return wikitext_oracle.parse_article(text)
 
 
 def compare(title: str, oracle: ParsedArticle, native: ParsedArticle, into: DumpDiff, examples: int) -> None:
@@ -97,11 +98,13 @@ def texts(dump: Path) -> Iterator[tuple[str, str]]:
         if not is_article(page):
             continue
         yield page.title, page.text
-        unlinked = remove_links(parse_article(page.text), language=site.language, namespace_prefixes=prefixes)
+        unlinked = remove_links(wikitext_oracle.parse_article(page.text), language=site.language, namespace_prefixes=prefixes)
         yield f"{page.title} (links removed)", unlinked.wikitext
 
 
-def diff_dump(dump: Path, *, oracle: Parser = parse_article, native: Parser = scan_article, examples: int = 3) -> DumpDiff:
+def diff_dump(
+    dump: Path, *, oracle: Parser = wikitext_oracle.parse_article, native: Parser = parse_article, examples: int = 3
+) -> DumpDiff:
     result = DumpDiff(dump.name)
     for label, text in texts(dump):
         result.articles += 1
