@@ -7,6 +7,7 @@ use super::guard;
 use super::tokenizer::{Markup, Tok, Tokenizer};
 
 const UNSET: u32 = u32::MAX;
+const MAX_TITLE_BYTES: usize = 255;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -338,7 +339,15 @@ impl<'a> Article<'a> {
                 }
                 Kind::Template => {
                     let name_end = if node.a == UNSET { node.end - 2 } else { node.a };
-                    templates.push(text(self.source, node.start + 2, name_end));
+                    // A name longer than a title can be (255 bytes) is no template (it holds nested
+                    // markup); skipping it keeps a page of 10,000 nested "{{" from copying its text
+                    // 10,000 times.
+                    let name = &self.source[(node.start + 2) as usize..name_end as usize];
+                    let first = name.iter().position(|&c| !py_space(c)).unwrap_or(name.len());
+                    let last = name.iter().rposition(|&c| !py_space(c)).map_or(first, |i| i + 1);
+                    if last - first <= MAX_TITLE_BYTES {
+                        templates.push(name.iter().collect());
+                    }
                 }
                 Kind::Tag if self.tables.reparsed.contains(&node.name) && node.b != UNSET && node.c != UNSET => {
                     // mwparserfromhell keeps these tags' contents verbatim; their captions hold links.
