@@ -318,43 +318,31 @@ impl<'a> Tokenizer<'a> {
 
     // ---- templates and arguments ---------------------------------------------------------
     fn parse_template(&mut self, has_content: bool, start: u32) -> R<()> {
-        if !after(self.last.braces, self.pos(0)) {
-            return Err(Bad { ctx: TEMPLATE_NAME });
+        let context = if has_content { TEMPLATE_NAME | HAS_TEMPLATE } else { TEMPLATE_NAME };
+        let closer = self.last.braces;
+        self.parse_braced(context, closer, Tok::TplOpen(start), Tok::TplClose)
+    }
+    fn parse_argument(&mut self, start: u32) -> R<()> {
+        let closer = self.last.triple_braces;
+        self.parse_braced(ARGUMENT_NAME, closer, Tok::ArgOpen(start), Tok::ArgClose)
+    }
+    /// ``_parse_template`` / ``_parse_argument``: the construct's tokens wrap what the brace run
+    /// already holds (an inner construct of the same run is part of this one's name).
+    fn parse_braced(&mut self, context: u64, closer: Option<u32>, open: Tok, close: fn(u32) -> Tok) -> R<()> {
+        if !after(closer, self.pos(0)) {
+            return Err(Bad { ctx: context });
         }
         let reset = self.head;
-        let mut context = TEMPLATE_NAME;
-        if has_content {
-            context |= HAS_TEMPLATE;
-        }
         match self.parse(context, true) {
             Err(e) => {
                 self.head = reset;
                 Err(e)
             }
             Ok((toks, _)) => {
-                self.emit_first(Tok::TplOpen(start));
+                self.emit_first(open);
                 self.emit_all(toks);
                 let end = self.end_pos(0);
-                self.emit(Tok::TplClose(end));
-                Ok(())
-            }
-        }
-    }
-    fn parse_argument(&mut self, start: u32) -> R<()> {
-        if !after(self.last.triple_braces, self.pos(0)) {
-            return Err(Bad { ctx: ARGUMENT_NAME });
-        }
-        let reset = self.head;
-        match self.parse(ARGUMENT_NAME, true) {
-            Err(e) => {
-                self.head = reset;
-                Err(e)
-            }
-            Ok((toks, _)) => {
-                self.emit_first(Tok::ArgOpen(start));
-                self.emit_all(toks);
-                let end = self.end_pos(0);
-                self.emit(Tok::ArgClose(end));
+                self.emit(close(end));
                 Ok(())
             }
         }
@@ -439,11 +427,13 @@ impl<'a> Tokenizer<'a> {
         self.head += 1;
         Ok((self.pop(), 0))
     }
-    fn handle_argument_separator(&mut self) {
-        self.xor_ctx(ARGUMENT_NAME);
-        self.or_ctx(ARGUMENT_DEFAULT);
+    /// ``_handle_argument_separator`` / ``_handle_wikilink_separator``: the ``|`` between a name or
+    /// title and what follows.
+    fn handle_separator(&mut self, from: u64, to: u64, separator: fn(u32) -> Tok) {
+        self.xor_ctx(from);
+        self.or_ctx(to);
         let p = self.pos(0);
-        self.emit(Tok::ArgSep(p));
+        self.emit(separator(p));
     }
     fn handle_argument_end(&mut self) -> (Vec<Tok>, u8) {
         self.head += 2;
@@ -482,12 +472,6 @@ impl<'a> Tokenizer<'a> {
             }
         }
         Ok(())
-    }
-    fn handle_wikilink_separator(&mut self) {
-        self.xor_ctx(WIKILINK_TITLE);
-        self.or_ctx(WIKILINK_TEXT);
-        let p = self.pos(0);
-        self.emit(Tok::LinkSep(p));
     }
     fn handle_wikilink_end(&mut self) -> (Vec<Tok>, u8) {
         self.head += 1;
@@ -1039,15 +1023,8 @@ impl<'a> Tokenizer<'a> {
         loop {
             let can_exit = data.context & (CX_QUOTED | CX_NAME) == 0 || data.context & CX_NOTE_SPACE != 0;
             if self.is_end() {
-                if self.ctx() & TAG_ATTR != 0 {
-                    if data.context & CX_QUOTED != 0 {
-                        data.context = CX_ATTR_VALUE;
-                        self.memoize_bad_route();
-                        self.pop();
-                        self.head = data.reset as isize;
-                        continue;
-                    }
-                    self.pop();
+                if self.retry_unquoted(&mut data) {
+                    continue;
                 }
                 return self.fail();
             } else if self.is(0, '>') && can_exit {
@@ -1075,6 +1052,22 @@ impl<'a> Tokenizer<'a> {
             }
             self.head += 1;
         }
+    }
+    /// An open tag or table style ran out inside an attribute: an unclosed quote is read again as
+    /// an unquoted value from the quote (true: continue there); otherwise the route fails.
+    fn retry_unquoted(&mut self, data: &mut TagData) -> bool {
+        if self.ctx() & TAG_ATTR == 0 {
+            return false;
+        }
+        if data.context & CX_QUOTED != 0 {
+            data.context = CX_ATTR_VALUE;
+            self.memoize_bad_route();
+            self.pop();
+            self.head = data.reset as isize;
+            return true;
+        }
+        self.pop();
+        false
     }
     fn set_name(&mut self, name: &Option<String>) {
         if let Some(s) = self.stacks.last_mut() {
@@ -1189,49 +1182,37 @@ impl<'a> Tokenizer<'a> {
     fn parse_italics_and_bold(&mut self, start: u32) -> R<()> {
         let reset = self.head;
         match self.parse(STYLE_BOLD, true) {
+            Ok((body, _)) => self.finish_five_ticks(start, "b", body, "i", STYLE_ITALICS),
             Err(_) => {
                 self.head = reset;
                 match self.parse(STYLE_ITALICS, true) {
+                    Ok((body, _)) => self.finish_five_ticks(start, "i", body, "b", STYLE_BOLD),
                     Err(_) => {
                         self.head = reset;
-                    }
-                    Ok((stack, _)) => {
-                        let i_end = self.style_end();
-                        let reset = self.head;
-                        match self.parse(STYLE_BOLD, true) {
-                            Err(_) => {
-                                self.head = reset;
-                                self.emit_style_tag(start + 3, "i", stack, i_end);
-                            }
-                            Ok((stack2, _)) => {
-                                let b_end = self.style_end();
-                                self.push(0)?;
-                                self.emit_style_tag(start + 3, "i", stack, i_end);
-                                self.emit_all(stack2);
-                                let inner = self.pop();
-                                self.emit_style_tag(start, "b", inner, b_end);
-                            }
-                        }
+                        Ok(())
                     }
                 }
             }
-            Ok((stack, _)) => {
-                let b_end = self.style_end();
-                let reset = self.head;
-                match self.parse(STYLE_ITALICS, true) {
-                    Err(_) => {
-                        self.head = reset;
-                        self.emit_style_tag(start + 2, "b", stack, b_end);
-                    }
-                    Ok((stack2, _)) => {
-                        let i_end = self.style_end();
-                        self.push(0)?;
-                        self.emit_style_tag(start + 2, "b", stack, b_end);
-                        self.emit_all(stack2);
-                        let inner = self.pop();
-                        self.emit_style_tag(start, "i", inner, i_end);
-                    }
-                }
+        }
+    }
+    /// After five ticks closed by the style ``first`` (its ``body`` just parsed): the other style
+    /// either closes too (then it wraps ``first``, both starting at the ticks) or stays text.
+    fn finish_five_ticks(&mut self, start: u32, first: &str, body: Vec<Tok>, other: &str, other_ctx: u64) -> R<()> {
+        let first_end = self.style_end();
+        let first_start = start + if first == "i" { 3 } else { 2 };
+        let reset = self.head;
+        match self.parse(other_ctx, true) {
+            Err(_) => {
+                self.head = reset;
+                self.emit_style_tag(first_start, first, body, first_end);
+            }
+            Ok((rest, _)) => {
+                let other_end = self.style_end();
+                self.push(0)?;
+                self.emit_style_tag(first_start, first, body, first_end);
+                self.emit_all(rest);
+                let inner = self.pop();
+                self.emit_style_tag(start, other, inner, other_end);
             }
         }
         Ok(())
@@ -1338,15 +1319,8 @@ impl<'a> Tokenizer<'a> {
                 return Ok(());
             }
             if self.is_end() || self.is(0, end_token) {
-                if self.ctx() & TAG_ATTR != 0 {
-                    if data.context & CX_QUOTED != 0 {
-                        data.context = CX_ATTR_VALUE;
-                        self.memoize_bad_route();
-                        self.pop();
-                        self.head = data.reset as isize;
-                        continue;
-                    }
-                    self.pop();
+                if self.retry_unquoted(&mut data) {
+                    continue;
                 }
                 return self.fail();
             }
@@ -1600,7 +1574,7 @@ impl<'a> Tokenizer<'a> {
             } else if this == '}' && nxt(self, '}') && ctx & TEMPLATE != 0 {
                 return self.handle_template_end();
             } else if this == '|' && ctx & ARGUMENT_NAME != 0 {
-                self.handle_argument_separator();
+                self.handle_separator(ARGUMENT_NAME, ARGUMENT_DEFAULT, Tok::ArgSep);
             } else if this == '}' && nxt(self, '}') && ctx & ARGUMENT != 0 {
                 if self.is(2, '}') {
                     return Ok(self.handle_argument_end());
@@ -1610,7 +1584,7 @@ impl<'a> Tokenizer<'a> {
                     self.parse_wikilink()?;
                 }
             } else if this == '|' && ctx & WIKILINK_TITLE != 0 {
-                self.handle_wikilink_separator();
+                self.handle_separator(WIKILINK_TITLE, WIKILINK_TEXT, Tok::LinkSep);
             } else if this == ']' && nxt(self, ']') && ctx & WIKILINK != 0 {
                 return Ok(self.handle_wikilink_end());
             } else if this == '[' {
