@@ -34,7 +34,7 @@ from scoring.anchors import is_number_anchor
 from scoring.bundle import BacktestRow, BacktestTable, Bundle, GateResult
 from scoring.dumps import DumpPage, MalformedPage, is_article, iter_pages, split_of
 from scoring.mentions import find_mentions
-from scoring.recommend import page_blocks, score_page, select
+from scoring.recommend import excluded_target_ids, page_blocks, score_page, select
 from scoring.titles import is_article_link, normalise_anchor, normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
 
@@ -67,14 +67,14 @@ class Unlinked:
     pairs: frozenset[tuple[str, str]]
 
 
-def remove_links(article: ParsedArticle, *, language: str, namespace_prefixes: Collection[str] = ()) -> Unlinked:
+def remove_links(article: ParsedArticle, *, namespace_prefixes: Collection[str]) -> Unlinked:
     """Replace each top-level article link with a non-empty anchor by that anchor (markup stripped)."""
     pieces: list[str] = []
     pairs: set[tuple[str, str]] = set()
     position = 0
     text = article.wikitext
     for link in sorted(article.links, key=lambda link: link.start):
-        if not (link.top_level and link.anchor and is_article_link(link.target, language, namespace_prefixes)):
+        if not (link.top_level and link.anchor and is_article_link(link.target, namespace_prefixes)):
             continue
         pieces.append(text[position : link.start])
         pieces.append(link.anchor)
@@ -107,10 +107,16 @@ class DumpTitles:
 
 
 def gold_pairs(
-    unlinked: Unlinked, article: ParsedArticle, title: str, bundle: Bundle, existing: DumpTitles | None
+    unlinked: Unlinked,
+    article: ParsedArticle,
+    title: str,
+    bundle: Bundle,
+    existing: DumpTitles | None,
+    excluded_targets: frozenset[int] = frozenset(),
 ) -> tuple[set[tuple[str, str]], Counter[str]]:
     """(gold pairs with targets resolved one redirect hop, counts of removed pairs left out by reason);
-    ``article`` is the parsed ``unlinked.wikitext``; ``existing`` is given for a complete dump."""
+    ``article`` is the parsed ``unlinked.wikitext``; ``existing`` is given for a complete dump;
+    links to ``excluded_targets`` (ids) are left out: the scorer never suggests them."""
     blocks = page_blocks(article, title, bundle)
     keys = {key for key, _ in unlinked.pairs}
     findable = {
@@ -125,6 +131,8 @@ def gold_pairs(
         target_id = bundle.targets.id_of(target)
         if existing is not None and not existing.exists(target):
             excluded["red link"] += 1
+        elif target_id in excluded_targets:
+            excluded["excluded target (over-linking control)"] += 1
         elif target_id in blocks.targets:
             excluded["target linked elsewhere on the page, or the page itself"] += 1
         elif blocks.blocks_key(key):
@@ -162,13 +170,14 @@ def backtest_pages(
     predicted = dict.fromkeys(thresholds, 0)
     excluded: Counter[str] = Counter()
     gold_total = articles = 0
+    excluded_targets = excluded_target_ids(bundle)
     for page in pages:
         title = normalise_title(page.title)
         unlinked = remove_links(
-            parse_article(page.text), language=bundle.language, namespace_prefixes=bundle.namespace_prefixes
+            parse_article(page.text, bundle.namespaces), namespace_prefixes=bundle.namespace_prefixes
         )
-        article = parse_article(unlinked.wikitext)
-        gold, left_out = gold_pairs(unlinked, article, title, bundle, existing)
+        article = parse_article(unlinked.wikitext, bundle.namespaces)
+        gold, left_out = gold_pairs(unlinked, article, title, bundle, existing, excluded_targets)
         excluded += left_out
         if not gold:
             continue
@@ -176,7 +185,7 @@ def backtest_pages(
         articles += 1
         gold_total += len(gold)
         for threshold in thresholds:
-            links = select(scored, bundle, threshold=threshold, max_links=None)
+            links = select(scored, bundle, threshold=threshold, max_links=None, excluded=excluded_targets)
             pairs = {(normalise_anchor(link.link_text), link.link_target) for link in links}
             predicted[threshold] += len(pairs)
             true_positives[threshold] += len(pairs & gold)

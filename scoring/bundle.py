@@ -7,7 +7,7 @@ Layout under a models directory ``DIR``::
         manifest.json          BundleManifest: wiki, language, format version, creation time, sha256 and
                                size of every other file, the backtest table and the release-gate result
         model.ubj              the booster (``Booster.save_model``, UBJSON)
-        *.npy                  anchors.py, targets.py and relatedness.py tables
+        *.npy                  anchors.py, targets.py, relatedness.py and pages.py tables
 
 Guarantees:
 - A reader never sees a half-written bundle: a version is written and fsynced in its own directory
@@ -28,6 +28,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scoring.anchors import Anchors
 from scoring.features import FEATURES
 from scoring.model import LinkModel, ModelMismatch
+from scoring.namespaces import Namespaces, canonical_namespaces
+from scoring.pages import Pages
 from scoring.relatedness import DIM, IDF_BUCKETS, Vectoriser
 from scoring.targets import Targets
 
@@ -47,6 +50,7 @@ __all__ = [
     "BundleError",
     "BundleManifest",
     "BundleWriter",
+    "SiteKnowledge",
     "load_bundle",
     "open_bundle",
 ]
@@ -110,6 +114,18 @@ class Artifact(_Frozen):
     bytes: int
 
 
+class SiteKnowledge(_Frozen):
+    """What the wiki's own dump says about it (scoring/site_scan.py): namespace names and aliases,
+    disambiguation templates, and the size of the page table (pages.py) written next to it."""
+
+    namespaces: Namespaces
+    disambiguation_templates: tuple[str, ...] = Field(description="normalised names, without namespace prefix")
+    pages: int = Field(description="main-namespace pages the dump lists (page table, pages.py)")
+    pages_complete: bool = Field(
+        default=False, description="the page table lists every page of the wiki: a title missing from it is a red link"
+    )
+
+
 class BundleManifest(_Frozen):
     format_version: Literal[1] = BUNDLE_FORMAT_VERSION
     wiki: str
@@ -132,6 +148,11 @@ class BundleManifest(_Frozen):
     )
     gate: GateResult | None
     artifacts: dict[str, Artifact]
+    excluded_targets: tuple[str, ...] = Field(
+        default=(), description="titles training left out (over-linking control), normalised; the scorer never "
+        "suggests them or the redirects to them (scoring.recommend.excluded_target_ids)"
+    )
+    siteinfo: SiteKnowledge | None = Field(default=None, description="None in bundles written before it existed")
 
     def dataset_checksums(self) -> dict[str, str]:
         """sha256 per dataset for gelr_data meta: a one-file dataset (the model) gets its file's sha256,
@@ -166,6 +187,7 @@ class Bundle:
     vectoriser: Vectoriser
     model: LinkModel
     dataset_checksums: dict[str, str]
+    pages: Pages | None = None  # None for a bundle without a page table
 
     @property
     def wiki(self) -> str:
@@ -176,8 +198,25 @@ class Bundle:
         return self.manifest.language
 
     @property
-    def namespace_prefixes(self) -> tuple[str, ...]:
-        return self.manifest.namespace_prefixes
+    def namespaces(self) -> Namespaces:
+        site = self.manifest.siteinfo
+        return site.namespaces if site is not None else canonical_namespaces()
+
+    @cached_property
+    def namespace_prefixes(self) -> frozenset[str]:
+        """Every non-main namespace name the wiki accepts (canonical ones also for older bundles)."""
+        return self.namespaces.prefixes() | frozenset(self.manifest.namespace_prefixes)
+
+    @property
+    def pages_complete(self) -> bool:
+        """Whether a title missing from ``pages`` has no page (a complete dump, or ``train(pages_dump=...)``)."""
+        site = self.manifest.siteinfo
+        return self.pages is not None and site is not None and site.pages_complete
+
+    @property
+    def disambiguation_templates(self) -> tuple[str, ...]:
+        site = self.manifest.siteinfo
+        return site.disambiguation_templates if site is not None else ()
 
 
 def _version_dir(models_dir: Path, wiki: str) -> Path:
@@ -235,6 +274,7 @@ def open_bundle(directory: Path, *, wiki: str | None = None, verify: bool = Fals
             vectoriser=Vectoriser(idf),
             model=LinkModel.load(directory / MODEL_FILE, FEATURES),
             dataset_checksums=manifest.dataset_checksums(),
+            pages=Pages(directory) if Pages.present(directory) else None,
         )
     except (OSError, ValueError, ModelMismatch) as exc:
         raise BundleError(f"{directory}: cannot load bundle: {exc}") from exc

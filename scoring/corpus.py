@@ -41,10 +41,10 @@ __all__ = ["ArticleSample", "ContextCounts", "LinkCounts", "spool_file"]
 # Samples of the first pages of a dump link 1-15 % of the time to their own articles; a complete wiki
 # (ltgwiki) about 40 %.
 COMPLETE_DUMP_SHARE = 0.3
-def _article_links(article: ParsedArticle, language: str, prefixes: frozenset[str]) -> Iterator[tuple[str, str, bool]]:
+def _article_links(article: ParsedArticle, prefixes: frozenset[str]) -> Iterator[tuple[str, str, bool]]:
     """(anchor key, target title, top level) of every article link with a usable anchor."""
     for link in article.links:
-        if link.anchor and is_article_link(link.target, language, prefixes):
+        if link.anchor and is_article_link(link.target, prefixes):
             key = normalise_anchor(link.anchor)
             if key and not is_number_anchor(key):
                 yield key, link.target, link.top_level
@@ -91,9 +91,9 @@ class LinkCounts:
                 continue
             self.train_articles += 1
             article = parse_article(page.text)
-            links = list(_article_links(article, self.language, self.prefixes))
+            links = list(_article_links(article, self.prefixes))
             self.aslink.update(key for key, _, _ in links)
-            unlinked = remove_links(article, language=self.language, namespace_prefixes=self.prefixes)
+            unlinked = remove_links(article, namespace_prefixes=self.prefixes)
             self.df.add(unlinked.wikitext)
             record = {"title": title, "text": unlinked.wikitext, "links": links}
             spool.write(json.dumps(record, ensure_ascii=False) + "\n")

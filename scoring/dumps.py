@@ -7,7 +7,8 @@ Guarantees:
   non-numeric id, no revision) becomes a ``MalformedPage`` naming the page id and title as far as they
   can be recovered; it is handed to ``on_error`` and the next page is read. Nothing after it is lost.
 - Every page is yielded: all namespaces, redirects included. For a dump with several revisions per
-  page the last one in document order (the newest) is used.
+  page the one with the highest revision id is used, whatever its place in the document: the
+  stream orders a page's revisions by id too (Redis keeps the highest seen).
 
 Why not mwxml: mwxml drives one expat parser over the whole file, and expat cannot resume after a
 not-well-formed byte, so a single broken page ends the iteration of the entire dump (checked with
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from scoring.titles import namespace_prefix, normalise_title
+from scoring.titles import normalise_title
 
 __all__ = [
     "DumpPage",
@@ -54,7 +55,7 @@ _RAW_ID = re.compile(rb"<id>\s*(\d{1,20})\s*</id>")
 
 @dataclass(frozen=True)
 class DumpPage:
-    """One page of a dump with its latest revision. ``title`` is exactly as in the dump (with its
+    """One page of a dump with its latest revision (highest revision id). ``title`` is exactly as in the dump (with its
     namespace prefix when ``namespace != 0``); ``redirect`` is the normalised target title or None."""
 
     page_id: int
@@ -69,20 +70,12 @@ class DumpPage:
 
 @dataclass(frozen=True)
 class SiteInfo:
-    """The dump's ``<siteinfo>``: ``namespaces`` maps namespace number to its local name ("" for 0)."""
+    """The dump's ``<siteinfo>``: ``namespaces`` maps namespace number to its local name ("" for 0);
+    ``namespaces.Namespaces.build`` adds MediaWiki's canonical names and the dump's aliases."""
 
     dbname: str
     language: str
     namespaces: dict[int, str]
-
-    def namespace_prefixes(self) -> frozenset[str]:
-        """Local names of every non-main namespace in ``titles.namespace_prefix`` form (casefolded,
-        spaces normalised), for ``titles.is_article_link``."""
-        return frozenset(
-            prefix
-            for key, name in self.namespaces.items()
-            if key != 0 and (prefix := namespace_prefix(name + ":"))
-        )
 
 
 class MalformedPage(Exception):
@@ -223,10 +216,13 @@ def _parse_page(raw: bytes) -> DumpPage:
     revisions = el.findall("revision")
     if not revisions:
         raise MalformedPage("no <revision>", page_id=page_id, title=title)
-    rev = revisions[-1]
-    rev_id_text = _child_text(rev, "id")
-    if rev_id_text is None or not rev_id_text.strip().isdigit():
-        raise MalformedPage(f"missing or non-numeric revision <id> {rev_id_text!r}", page_id=page_id, title=title)
+    numbered: list[tuple[int, ET.Element]] = []
+    for revision in revisions:
+        rev_id_text = _child_text(revision, "id")
+        if rev_id_text is None or not rev_id_text.strip().isdigit():
+            raise MalformedPage(f"missing or non-numeric revision <id> {rev_id_text!r}", page_id=page_id, title=title)
+        numbered.append((int(rev_id_text), revision))
+    rev_id, rev = max(numbered, key=lambda pair: pair[0])
     redirect_el = el.find("redirect")
     redirect = None
     if redirect_el is not None:
@@ -236,7 +232,7 @@ def _parse_page(raw: bytes) -> DumpPage:
         namespace=int(ns_text),
         title=title,
         redirect=redirect,
-        rev_id=int(rev_id_text),
+        rev_id=rev_id,
         timestamp=(_child_text(rev, "timestamp") or "").strip(),
         content_model=(_child_text(rev, "model") or "wikitext").strip(),
         text=_child_text(rev, "text") or "",

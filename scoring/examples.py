@@ -7,6 +7,10 @@ target. Every number describing the dictionary is computed *as if P had not been
 vector from the target contexts. Without this, a link P itself contributed would make its own
 features look stronger than they ever are on an unseen article, and the model would learn to trust
 features that the backtest (and production) cannot reproduce.
+
+Excluded targets (over-linking control) yield no rows: the model never learns from links to them.
+They stay in the dictionary and in every other row's features (rank, ambiguity, commonness), which
+are what the scorer computes from the same dictionary, so training and scoring features agree.
 """
 
 from __future__ import annotations
@@ -52,9 +56,10 @@ class TrainingRows:
 
 
 class _RowBuilder:
-    def __init__(self, dictionary: Dictionary, contexts: TargetContexts) -> None:
+    def __init__(self, dictionary: Dictionary, contexts: TargetContexts, excluded: frozenset[int]) -> None:
         self.d = dictionary
         self.contexts = contexts
+        self.excluded = excluded
         self._kurtosis = {k: padded_kurtosis(list(c.values())) for k, c in dictionary.candidates.items()}
         self._jaro: dict[tuple[str, int], float] = {}
         self.columns: dict[str, list] = {name: [] for name in FeatureColumns.__dataclass_fields__}
@@ -87,12 +92,16 @@ class _RowBuilder:
     def _add_rows(self, sample: ArticleSample, key: str, offset: int, capitalised: bool, counts: dict[int, int],
                   ranked: list[int], aslink: int, astext: int, changed: bool) -> None:
         d, columns = self.d, self.columns
+        kept = [rank for rank, target in enumerate(ranked) if target not in self.excluded]
+        if not kept:
+            return
         ids = np.array(ranked, dtype=np.int64)
         contributed = np.array([t in sample.linked or t == sample.own_target for t in ranked])
         total = sum(counts.values())
         kurtosis = padded_kurtosis(list(counts.values())) if changed else self._kurtosis[key]
-        columns["relatedness"].extend(self.contexts.leave_one_out(ids, sample.vector, contributed).tolist())
-        for rank, target in enumerate(ranked):
+        columns["relatedness"].extend(self.contexts.leave_one_out(ids, sample.vector, contributed)[kept].tolist())
+        for rank in kept:
+            target = ranked[rank]
             columns["ngram"].append(d.ngram[key])
             columns["freq"].append(counts[target])
             columns["ambig"].append(len(counts))
@@ -108,8 +117,14 @@ class _RowBuilder:
             self.labels.append(int((key, target) in sample.gold))
 
 
-def training_rows(samples: Iterable[ArticleSample], dictionary: Dictionary, contexts: TargetContexts) -> TrainingRows:
-    builder = _RowBuilder(dictionary, contexts)
+def training_rows(
+    samples: Iterable[ArticleSample],
+    dictionary: Dictionary,
+    contexts: TargetContexts,
+    excluded: frozenset[int] = frozenset(),
+) -> TrainingRows:
+    """Rows of every sample; none for a candidate whose target id is in ``excluded``."""
+    builder = _RowBuilder(dictionary, contexts, excluded)
     articles = 0
     for sample in samples:
         builder.add_article(sample)

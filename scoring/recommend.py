@@ -10,12 +10,17 @@ Semantics are mwaddlink v2's (reference mwaddlink.md §2.5–2.10), computed in 
    model call.
 2. ``select``: walk the mentions in discovery order exactly as mwaddlink does one at a time: skip a
    mention contained in an anchor suggested earlier or having a candidate suggested earlier; take its
-   best candidate (first maximum in frequency order); keep it when its score reaches the threshold;
-   stop at ``max_links``. Scores do not depend on earlier choices, so this equals mwaddlink's
-   sequential loop.
+   best candidate (first maximum in frequency order); keep it when its score reaches the threshold
+   and it is not an excluded target; stop at ``max_links``. Scores do not depend on earlier
+   choices, so this equals mwaddlink's sequential loop.
 3. ``place``: keep the first ``max_links`` suggestions the editor can find on the page, with the
    ``match_index`` it needs (mentions.editor_match_indices).
 ``recommend`` = all three, wrapped in ``Gelr`` with the bundle's dataset checksums.
+
+Excluded targets (over-linking control, e.g. every country): titles the wiki never wants suggested,
+those the bundle was trained without plus the caller's (``excluded_target_ids``). A mention whose
+best candidate is excluded is skipped, not given its second-best candidate: that would be another
+meaning of the same words ("Georgia" the state where the text means the country).
 
 Time is bounded: wikitext above ``MAX_WIKITEXT_CHARS`` is refused at once (MediaWiki's own article
 size limit), and the deadline is checked while mentions are collected; when it passes, the mentions
@@ -25,7 +30,7 @@ found so far are scored and the result says ``complete=False``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -45,6 +50,7 @@ __all__ = [
     "PageBlocks",
     "Recommendation",
     "ScoredPage",
+    "excluded_target_ids",
     "page_blocks",
     "place",
     "recommend",
@@ -127,7 +133,7 @@ def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlock
     targets: set[int] = set()
     prefixes = bundle.namespace_prefixes
     for link in article.links:
-        if not is_article_link(link.target, bundle.language, prefixes):
+        if not is_article_link(link.target, prefixes):
             continue
         anchors.append(normalise_anchor(link.anchor))
         target = bundle.targets.id_of(link.target)
@@ -137,6 +143,15 @@ def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlock
     if page_target >= 0:
         targets.add(page_target)
     return PageBlocks("\0".join(anchors), frozenset(targets))
+
+
+def excluded_target_ids(bundle: Bundle, titles: Iterable[str] = ()) -> frozenset[int]:
+    """Target ids never to suggest: the bundle's ``manifest.excluded_targets`` and ``titles``, normalised
+    like link targets. A target is resolved one redirect hop (``Targets.id_of``), as links are in
+    training: excluding a title excludes every redirect to it, and naming a redirect excludes its
+    target. Titles the bundle does not know are ignored (it can never suggest them)."""
+    ids = (bundle.targets.id_of(normalise_title(title)) for title in (*bundle.manifest.excluded_targets, *titles))
+    return frozenset(target for target in ids if target >= 0)
 
 
 def _has_candidate_in(bundle: Bundle, anchor_index: int, linked: frozenset[int] | set[int]) -> bool:
@@ -200,8 +215,16 @@ def score_page(
     return ScoredPage(tuple(mentions), tuple(indices), batch, bundle.model.predict(batch.features), complete)
 
 
-def select(scored: ScoredPage, bundle: Bundle, *, threshold: float, max_links: int | None) -> list[GelrLink]:
-    """Step 2 of the module docstring: the links mwaddlink would return, in discovery order."""
+def select(
+    scored: ScoredPage,
+    bundle: Bundle,
+    *,
+    threshold: float,
+    max_links: int | None,
+    excluded: frozenset[int] = frozenset(),
+) -> list[GelrLink]:
+    """Step 2 of the module docstring: the links mwaddlink would return, in discovery order, none to an
+    ``excluded`` target id (``excluded_target_ids``)."""
     batch, scores = scored.batch, scored.scores
     # Rows of one mention are contiguous; starts[i]..starts[i+1] are mention i's candidates.
     starts = np.searchsorted(batch.mention, np.arange(len(scored.mentions) + 1))
@@ -220,9 +243,9 @@ def select(scored: ScoredPage, bundle: Bundle, *, threshold: float, max_links: i
             continue
         best = start + int(np.argmax(scores[start:end]))
         score = float(scores[best])
-        if score < threshold:
-            continue
         target = int(batch.target[best])
+        if score < threshold or target in excluded:
+            continue
         accepted_anchors.append(mention.key)
         accepted_targets.add(target)
         links.append(
@@ -269,6 +292,7 @@ def recommend(
     threshold: float = 0.6,
     max_links: int | None = 10,
     excluded_sections: Sequence[str] = (),
+    excluded_targets: Iterable[str] = (),
     deadline_s: float | None = DEFAULT_DEADLINE_S,
     task_timestamp: int | None = None,
     parsed: ParsedArticle | None = None,
@@ -278,8 +302,10 @@ def recommend(
 
     Defaults are GrowthExperiments' (minimumLinkScore 0.6, maximumLinksPerTask 10); ``max_links=None``
     means no limit. ``excluded_sections`` are heading texts (case-folded exact match), ``"%LEAD%"`` for
-    the lead. ``task_timestamp`` defaults to now (Unix seconds). ``parsed``: the caller's own
-    ``parse_article(wikitext)``, to save parsing twice. Raises ``ArticleTooLarge``, or ValueError for
+    the lead. ``excluded_targets``: titles never to suggest, on top of the bundle's own (see the module
+    docstring). ``task_timestamp`` defaults to now (Unix seconds). ``parsed``: the caller's own
+    ``parse_article(wikitext, bundle.namespaces)``, to save parsing twice. Raises ``ArticleTooLarge``, or
+    ValueError for
     a threshold outside [0, 1], ``max_links`` < 1 or ``parsed`` of other text. ``page_id``/``rev_id``
     name the revision in errors; they do not change the result."""
     if not 0.0 <= threshold <= 1.0:
@@ -294,14 +320,15 @@ def recommend(
     if parsed is not None and parsed.wikitext != wikitext:
         raise ValueError(f"page {page_id} revision {rev_id}: parsed article is not of the given wikitext")
     started = clock()
-    article = parsed or parse_article(wikitext)
+    article = parsed or parse_article(wikitext, bundle.namespaces)
     remaining = None if deadline_s is None else deadline_s - (clock() - started)
     scored = score_page(
         article, title=title, bundle=bundle, excluded_sections=excluded_sections, deadline_s=remaining, clock=clock
     )
+    excluded = excluded_target_ids(bundle, excluded_targets)
     links = place(
-        article, select(scored, bundle, threshold=threshold, max_links=None), language=bundle.language,
-        max_links=max_links,
+        article, select(scored, bundle, threshold=threshold, max_links=None, excluded=excluded),
+        language=bundle.language, max_links=max_links,
     )
     meta = GelrMeta(
         application_version=APPLICATION_VERSION,

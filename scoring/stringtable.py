@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PARTS", "StringTable", "stable_hash", "write_string_table"]
+__all__ = ["PARTS", "StringTable", "slot_count", "stable_hash", "write_string_table"]
 
 PARTS = ("blob", "offsets", "values", "slots", "hashes")
 _EMPTY = -1
@@ -40,7 +40,7 @@ def stable_hash(data: bytes) -> int:
     return (_crc32(data) * 0x9E3779B1) & 0xFFFFFFFF
 
 
-def _slot_count(n: int) -> int:
+def slot_count(n: int) -> int:
     size = 8
     while size < 2 * n:
         size *= 2
@@ -57,7 +57,7 @@ def write_string_table(directory: Path, name: str, keys: Sequence[str], values: 
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
     blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    size = _slot_count(len(encoded))
+    size = slot_count(len(encoded))
     slots = np.full(size, _EMPTY, dtype=np.int32)
     hashes = np.zeros(size, dtype=np.uint32)
     mask = size - 1

@@ -1,11 +1,15 @@
 """Train a wiki's bundle from a dump: dictionaries, relatedness, model, backtest, gate, publish.
 
 Steps, in order:
+0. Pass 0 over the dump: what it says about the wiki (site_scan.py): namespace aliases, disambiguation
+   templates and the page table, so nothing about the wiki's language has to be known in code.
 1. Pass 1 over the dump and pass 2 over the spooled training articles (corpus.py).
 2. The anchor dictionary with mwaddlink's filters: anchors linked more than once (aslink > 1), link
    probability >= 0.065, number-only anchors dropped; targets resolved one redirect hop; targets are
    titles, kept whether or not they are pages of the dump.
-3. Leave-one-out training rows (examples.py) and an XGBoost classifier (model.py).
+3. Leave-one-out training rows (examples.py) and an XGBoost classifier (model.py); excluded targets
+   (over-linking control: titles, resolved one redirect hop like link targets) yield no rows, and the
+   bundle records them so that the backtest and every scorer leave them out too.
 4. The bundle is written into a fresh version directory, backtested on the dump's test articles
    (backtest.py) and gated: published (symlink swapped) only if it passes, or with ``force``.
 """
@@ -13,6 +17,7 @@ Steps, in order:
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +32,7 @@ from scoring.bundle import (
     BundleManifest,
     BundleWriter,
     GateResult,
+    SiteKnowledge,
     open_bundle,
     relatedness_settings,
 )
@@ -35,9 +41,12 @@ from scoring.dumps import read_siteinfo
 from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, training_rows
 from scoring.features import FEATURES
 from scoring.model import DEFAULT_ROUNDS, LinkModel
+from scoring.pages import write_pages
 from scoring.recommend import APPLICATION_VERSION
 from scoring.relatedness import TargetContexts
+from scoring.site_scan import scan_site
 from scoring.targets import write_targets
+from scoring.titles import normalise_title
 from scoring.tokenize import word_spans
 
 __all__ = ["TrainReport", "TrainingError", "train"]
@@ -122,15 +131,21 @@ def train(
     threshold: float = 0.5,
     force: bool = False,
     coverage: str = "auto",
+    excluded_targets: Iterable[str] = (),
     max_samples: int = DEFAULT_MAX_SAMPLES,
     rounds: int = DEFAULT_ROUNDS,
     n_jobs: int = 2,
     progress: bool = True,
+    pages_dump: str | Path | None = None,
 ) -> TrainReport:
     """Train, backtest and (if the gate passes or ``force``) publish ``models_dir/wiki``.
 
+    ``pages_dump``: a dump of the whole wiki (pages-articles or a stub dump, no text needed for the
+    page table) to read the wiki's own data from (pass 0) when ``dump`` is only a part of it; its
+    page table then counts as complete, so the worker prunes red links of a partial-dump model.
+
     ``language`` defaults to the dump's ``xml:lang``; ``coverage`` is explained in
-    ``corpus.ContextCounts.prepare``. Raises TrainingError when the dump yields no
+    ``corpus.ContextCounts.prepare``. ``excluded_targets``: titles never to suggest (see step 3). Raises TrainingError when the dump yields no
     usable training data, ValueError for an unreadable dump header or a gate ``threshold`` that is not
     one of the backtest thresholds."""
     if threshold not in THRESHOLDS:
@@ -139,7 +154,8 @@ def train(
     dump = Path(dump)
     site = read_siteinfo(dump)
     language = language or site.language or wiki.removesuffix("wiki")
-    prefixes = site.namespace_prefixes()
+    scan = scan_site(pages_dump or dump, read_siteinfo(pages_dump) if pages_dump else site, progress=progress)
+    prefixes = scan.namespaces.prefixes()
     links = LinkCounts(language=language, prefixes=prefixes)
     with spool_file() as spool:
         links.read_dump(dump, spool, progress)
@@ -150,7 +166,11 @@ def train(
     dictionary = _dictionary(counts)
     if not dictionary.candidates:
         raise TrainingError(f"{dump}: no anchor is linked more than once with link probability >= 0.065")
-    rows = training_rows(counts.samples, dictionary, contexts)
+    excluded = tuple(dict.fromkeys(t for t in map(normalise_title, excluded_targets) if t))
+    excluded_ids = frozenset(
+        target for title in excluded if (target := counts.target_ids.get(links.resolve(title))) is not None
+    )
+    rows = training_rows(counts.samples, dictionary, contexts, excluded_ids)
     positives = int(rows.labels.sum())
     if positives == 0 or positives == len(rows.labels):
         raise TrainingError(f"{dump}: {len(rows.labels)} training rows with {positives} positives; cannot fit a classifier")
@@ -159,6 +179,7 @@ def train(
 
     with BundleWriter(models_dir, wiki) as writer:
         targets = _write_tables(writer.directory, dictionary, counts, contexts)
+        write_pages(writer.directory, scan.titles, scan.page_ids, scan.redirects)
         model.save(writer.directory / MODEL_FILE)
         manifest = BundleManifest(
             wiki=wiki,
@@ -181,12 +202,20 @@ def train(
                 "redirects": len(links.redirects),
                 "rows": len(rows.labels),
                 "positives": positives,
+                "excluded_targets": len(excluded),
                 "rounds": rounds,
                 "seconds_to_fit": round(fitted - started, 1),
             },
             backtest=None,
             gate=None,
             artifacts=writer.artifacts(),
+            excluded_targets=excluded,
+            siteinfo=SiteKnowledge(
+                namespaces=scan.namespaces,
+                disambiguation_templates=scan.disambiguation_templates,
+                pages=len(scan.titles),
+                pages_complete=pages_dump is not None or counts.complete,
+            ),
         )
         writer.write_manifest(manifest)
         tested = backtest(dump, open_bundle(writer.directory, wiki=wiki), progress=progress)

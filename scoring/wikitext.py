@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from addlink_native.scan import Scanner
 
+from scoring.namespaces import CATEGORY, TEMPLATE, Namespaces, canonical_namespaces
 from scoring.titles import is_article_link, namespace_prefix, normalise_title
 
 __all__ = [
@@ -132,14 +133,26 @@ _SEPARATING_TAGS = frozenset(
 )
 # Tags whose contents mwparserfromhell keeps verbatim but which hold wikitext links in captions.
 _REPARSED_TAGS = frozenset({"gallery", "imagemap"})
-_CATEGORY_PREFIXES = frozenset(
-    {"category", "κατηγορία", "категорія", "thể loại", "वर्ग", "kategoreja", "カテゴリ"}
-)
-_TEMPLATE_PREFIXES = frozenset({"template", "πρότυπο", "шаблон", "bản mẫu", "tiêu bản", "साचा", "taiss"})
 # Parser functions and magic words look like templates to mwparserfromhell; they are not templates.
 _MAGIC_PREFIXES = frozenset(
     """lc uc lcfirst ucfirst urlencode anchorencode fullurl fullurle localurl localurle canonicalurl
     filepath int ns nse formatnum padleft padright plural grammar gender msg msgnw raw tag""".split()
+)
+# MediaWiki's variables (MagicWordFactory::$mVariableIDs and common extensions), by canonical name:
+# {{PAGENAME}} is no template, but {{BKL}} or {{NPOV}} is, so upper case alone does not tell.
+_MAGIC_VARIABLES = frozenset(
+    """! = CURRENTMONTH CURRENTMONTH1 CURRENTMONTH2 CURRENTMONTHNAME CURRENTMONTHNAMEGEN CURRENTMONTHABBREV
+    CURRENTDAY CURRENTDAY2 CURRENTDAYNAME CURRENTYEAR CURRENTTIME CURRENTHOUR CURRENTWEEK CURRENTDOW
+    CURRENTTIMESTAMP CURRENTVERSION LOCALMONTH LOCALMONTH1 LOCALMONTH2 LOCALMONTHNAME LOCALMONTHNAMEGEN
+    LOCALMONTHABBREV LOCALDAY LOCALDAY2 LOCALDAYNAME LOCALYEAR LOCALTIME LOCALHOUR LOCALWEEK LOCALDOW
+    LOCALTIMESTAMP NUMBEROFPAGES NUMBEROFARTICLES NUMBEROFFILES NUMBEROFUSERS NUMBEROFACTIVEUSERS
+    NUMBEROFEDITS NUMBEROFADMINS PAGENAME PAGENAMEE FULLPAGENAME FULLPAGENAMEE SUBPAGENAME SUBPAGENAMEE
+    ROOTPAGENAME ROOTPAGENAMEE BASEPAGENAME BASEPAGENAMEE TALKPAGENAME TALKPAGENAMEE SUBJECTPAGENAME
+    SUBJECTPAGENAMEE ARTICLEPAGENAME ARTICLEPAGENAMEE NAMESPACE NAMESPACEE NAMESPACENUMBER TALKSPACE
+    TALKSPACEE SUBJECTSPACE SUBJECTSPACEE ARTICLESPACE ARTICLESPACEE PAGEID PAGESIZE PAGELANGUAGE
+    REVISIONID REVISIONDAY REVISIONDAY2 REVISIONMONTH REVISIONMONTH1 REVISIONYEAR REVISIONTIMESTAMP
+    REVISIONUSER REVISIONSIZE SITENAME SERVER SERVERNAME SCRIPTPATH STYLEPATH DIRECTIONMARK DIRMARK
+    CONTENTLANGUAGE CONTENTLANG CASCADINGSOURCES NOEXTERNALLANGLINKS""".split()
 )
 _SUBST_PREFIXES = ("subst:", "safesubst:")
 # Tags whose contents mwparserfromhell's strip_code drops (its definitions.INVISIBLE_TAGS); a link's
@@ -152,7 +165,7 @@ _INVISIBLE_TAGS = frozenset(
 RETRY_BUDGET = 20_000_000
 
 
-def _template_name(raw: str) -> str | None:
+def _template_name(raw: str, namespaces: Namespaces) -> str | None:
     """The normalised template a raw ``{{name|...}}`` name transcludes; None for parser functions and
     magic words."""
     name = raw.strip()
@@ -165,34 +178,32 @@ def _template_name(raw: str) -> str | None:
         return None
     prefix = namespace_prefix(name)
     if prefix is not None:
-        if prefix in _TEMPLATE_PREFIXES:
+        if namespaces.number(prefix) == TEMPLATE:
             name = name.split(":", 1)[1]
         elif prefix in _MAGIC_PREFIXES or prefix.upper() == name.split(":", 1)[0].strip():
             return None  # {{lc:..}}, {{DEFAULTSORT:..}}, {{PLURAL:..}}
-    elif name.isupper() or name in {"!", "="}:
+    elif name.upper() in _MAGIC_VARIABLES:
         return None  # {{PAGENAME}}, {{CURRENTYEAR}}, {{!}}
     return normalise_title(name) or None
 
 
-def _category(raw_title: str) -> str | None:
+def _category(raw_title: str, namespaces: Namespaces) -> str | None:
     title = raw_title.strip()
     if title.startswith(":"):  # [[:Category:X]] links to the category page
         return None
-    if namespace_prefix(title) in _CATEGORY_PREFIXES:
+    if namespaces.of_title(title) == CATEGORY:
         return normalise_title(title.split(":", 1)[1]) or None
     return None
 
 
-def plain_text_with_links(
-    article: ParsedArticle, *, language: str, namespace_prefixes: Collection[str] = ()
-) -> PlainText:
+def plain_text_with_links(article: ParsedArticle, *, namespace_prefixes: Collection[str]) -> PlainText:
     """Training view of an article; see ``PlainText``. Only top-level links that are article links
     (``titles.is_article_link``) with a non-empty anchor become text; other links are separators."""
     pieces: list[tuple[int, int, str, str | None]] = [(r.start, r.end, r.text, None) for r in article.runs]
     pieces += [
         (link.start, link.end, link.anchor, link.target)
         for link in article.links
-        if link.top_level and link.anchor and is_article_link(link.target, language, namespace_prefixes)
+        if link.top_level and link.anchor and is_article_link(link.target, namespace_prefixes)
     ]
     pieces.sort()
     out: list[str] = []
@@ -210,7 +221,6 @@ def plain_text_with_links(
         previous_end = end
     return PlainText(text="".join(out), links=tuple(spans))
 
-
 _SCANNER = Scanner(
     {name: chr(point) for name, point in html.entities.name2codepoint.items()},
     set(_SEPARATING_TAGS),
@@ -221,19 +231,23 @@ _SCANNER = Scanner(
 )
 
 
-def parse_article(wikitext: str) -> ParsedArticle:
-    """Parse ``wikitext`` once; see the module docstring for the guarantees. Raises TypeError for a
-    non-str argument."""
+def parse_article(wikitext: str, namespaces: Namespaces | None = None) -> ParsedArticle:
+    """Parse ``wikitext`` once; see the module docstring for the guarantees. ``namespaces``: the
+    wiki's (``Bundle.namespaces``), to tell its templates and categories; MediaWiki's canonical
+    names only when None. Raises TypeError for a non-str argument."""
     if not isinstance(wikitext, str):
         raise TypeError(f"wikitext must be str, not {type(wikitext).__name__}")
     runs, links, templates, spans = _SCANNER.scan(wikitext)
+    namespaces = namespaces or canonical_namespaces()
     return ParsedArticle(
         wikitext=wikitext,
         links=tuple(
             Link(normalise_title(title), anchor, start, end, top_level) for start, end, title, anchor, top_level in links
         ),
         runs=tuple(TextRun(start, wikitext[start:end], section, before, after) for start, end, section, before, after in runs),
-        templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw)))),
-        categories=tuple(dict.fromkeys(c for _s, _e, title, _a, _t in links if (c := _category(title)))),
+        templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw, namespaces)))),
+        categories=tuple(
+            dict.fromkeys(c for _s, _e, title, _a, _t in links if (c := _category(title, namespaces)))
+        ),
         editor_spans=tuple(EditorSpan(start, end, after_link) for start, end, after_link in spans),
     )

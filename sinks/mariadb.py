@@ -17,7 +17,10 @@ Guarantees
 - Every write is idempotent: ``replace`` is ``REPLACE`` keyed by revision; a NULL row is only
   inserted when the revision has no row yet (never NULL over data, GrowthExperiments never does
   either: its ``already_stored`` check comes first); ``delete_page`` removes every row of a page.
-- Reads see committed data only (READ COMMITTED), not this store's unflushed writes.
+- Reads see committed data (READ COMMITTED). ``row_state`` and ``latest_revision`` also apply this
+  store's unflushed writes on top (read-your-writes: a caller deciding on a page sees its own pending
+  delete or replace); the other reads (``stored_data``, ``has_submission``, ``link_edit_revisions``,
+  ``rejected_targets`` and the reconcile listings) see committed rows only.
 - Revision and page ids must fit ``INT UNSIGNED`` (1..2^32-1) like GrowthExperiments' columns;
   anything else raises ValueError before touching the database (the caller makes it an error event).
 - All values are bound parameters. Database and table names cannot be: they are checked against

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, FilePath, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from scoring.titles import normalise_title, read_title_list
 from stream.config_sections import (
     DAY_SECONDS,
     ConfigSection,
@@ -52,8 +53,6 @@ from stream.errors import ConfigError
 
 __all__ = [
     "DEFAULT_SOURCE_TOPICS",
-    "ENGLISH_DISAMBIGUATION_TEMPLATES",
-    "LANGUAGE_DISAMBIGUATION_TEMPLATES",
     "ElasticsearchSettings",
     "KafkaSettings",
     "MariaDBSettings",
@@ -63,7 +62,6 @@ __all__ = [
     "ScoringSettings",
     "Settings",
     "WikiSettings",
-    "default_disambiguation_templates",
     "load_settings",
     "read_config_file",
 ]
@@ -71,31 +69,8 @@ __all__ = [
 ENV_PREFIX = "ADDLINK_"
 ENV_NESTED_DELIMITER = "__"
 
-# Disambiguation templates per content language. GrowthExperiments asks page_props for the
-# `disambiguation` flag, which the Disambiguator extension sets when __DISAMBIG__ is on the page,
-# normally through one of these templates. We only see the wikitext, so we match template names
-# (after MediaWiki title normalisation) plus a literal __DISAMBIG__. Names marked "dump" are used
-# by disambiguation pages of the wiki's 2023-05-01 dump excerpt (ltgwiki: its 2017-09-01 dump, whose
-# Taiss:Zeimeibu_škiršona holds __DISAMBIG__ and has the redirects Disambig and Disambiguation);
-# "live" names are the canonical templates that the dump's redirect points to on the live wiki.
-# A wiki's own list (`disambiguation_templates`) replaces these.
-ENGLISH_DISAMBIGUATION_TEMPLATES = ("Disambiguation", "Disambig", "Dab")
-LANGUAGE_DISAMBIGUATION_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "el": ("Αποσαφήνιση",),  # dump: el "Ελληνικός" rev 9777139 ends with {{αποσαφήνιση}}
-    "ja": ("Aimai", "曖昧さ回避"),  # dump: ja "EU (曖昧さ回避)" rev 94859566 {{aimai}}; live: 曖昧さ回避
-    "uk": ("Неоднозначність",),  # dump: uk "Ядро" rev 32817327 {{disambig}}; live: Неоднозначність
-    "vi": ("Trang định hướng",),  # dump: vi "VN" rev 63617816 {{Trang định hướng}}
-    "mr": ("निःसंदिग्धीकरण",),  # dump: mr "तुकाराम (निःसंदिग्धीकरण)" rev 2205002
-    "ltg": ("Zeimeibu škiršona",),  # dump: ltg "Process" rev 29745 {{Zeimeibu škiršona}}
-}
-
 _WIKI_ID = re.compile(r"^[a-z0-9_]+$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]+)*$")
-
-
-def default_disambiguation_templates(language: str) -> tuple[str, ...]:
-    """Localised names for `language` (if known) followed by the English ones."""
-    return LANGUAGE_DISAMBIGUATION_TEMPLATES.get(language, ()) + ENGLISH_DISAMBIGUATION_TEMPLATES
 
 
 class WikiSettings(ConfigSection):
@@ -108,26 +83,42 @@ class WikiSettings(ConfigSection):
     minimum_links_per_task: int = Field(default=2, ge=1)
     maximum_links_per_task: int = Field(default=10, ge=1)
     excluded_sections: tuple[str, ...] = ()
+    excluded_targets: tuple[str, ...] = Field(
+        default=(), description="titles never suggested as link targets (over-linking control, e.g. countries), "
+        "nor the redirects to them; normalised like link targets; with excluded_targets_file's titles added"
+    )
+    excluded_targets_file: FilePath | None = Field(
+        default=None, description="a list of more excluded targets, one title per line ('#' comments), read at load"
+    )
     excluded_templates: tuple[str, ...] = ()
     excluded_categories: tuple[str, ...] = ()
     minimum_time_since_last_edit: int = Field(default=DAY_SECONDS, ge=0, description="seconds")
     minimum_word_count: int = Field(default=0, ge=0)
     maximum_word_count: int | None = Field(default=None, ge=0, description="None = no upper bound")
-    disambiguation_templates: tuple[str, ...] = Field(
-        default=ENGLISH_DISAMBIGUATION_TEMPLATES,
-        description="default: the language's own names (see LANGUAGE_DISAMBIGUATION_TEMPLATES) + English",
+    disambiguation_templates: tuple[str, ...] | None = Field(
+        default=None,
+        description="replaces the bundle's list (templates of the wiki's dump holding __DISAMBIG__, and their "
+        "redirects); None = the bundle's",
     )
     content_namespaces: tuple[int, ...] = (0,)
     database: str | None = Field(default=None, description="MariaDB database; default: wiki id or shared")
 
     @model_validator(mode="before")
     @classmethod
-    def _language_defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "disambiguation_templates" not in data:
-            language = data.get("language")
-            if isinstance(language, str):
-                data = {**data, "disambiguation_templates": default_disambiguation_templates(language)}
-        return data
+    def _read_excluded_targets_file(cls, data: Any) -> Any:
+        path = data.get("excluded_targets_file") if isinstance(data, dict) else None
+        if path is None:
+            return data
+        try:
+            listed = read_title_list(path)
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"excluded_targets_file: cannot read a UTF-8 title list: {type(error).__name__}") from None
+        return {**data, "excluded_targets": (*data.get("excluded_targets", ()), *listed)}
+
+    @field_validator("excluded_targets")
+    @classmethod
+    def _normalised_targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(title for title in map(normalise_title, value) if title))
 
     @field_validator("language")
     @classmethod

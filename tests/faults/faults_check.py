@@ -37,8 +37,8 @@ from scoring.wikitext import parse_article
 from sinks.base import json_bytes
 from sinks.mariadb import RECOMMENDATIONS
 from stream.config import Settings
-from stream.eligibility import Outcome, StoreFacts, pre_score_verdict, prune_and_decide
-from stream.events import SourceMessage, WorkItem, parse_event
+from stream.core.eligibility import Outcome, StoreFacts, pre_score_verdict, prune_and_decide
+from stream.core.events import SourceMessage, WorkItem, parse_event
 
 AUDIT_TABLE = "faults_row_writes"
 TAG = "recommendation.link/exists"
@@ -58,6 +58,8 @@ def expected_rows(settings: Settings, workload: Workload) -> dict[int, Expected]
     wiki = settings.wiki(WIKI)
     assert wiki is not None
     bundle = load_bundle(settings.models_dir, WIKI)
+    if wiki.disambiguation_templates is None:  # as the worker does: the bundle's, found in the dump
+        wiki = wiki.model_copy(update={"disambiguation_templates": bundle.disambiguation_templates})
     gone = {normalise_title(title) for title in workload.gone_titles}
     facts = (StoreFacts(), StoreFacts(target_gone=lambda title: normalise_title(title) in gone))
     expected = {}
@@ -66,7 +68,7 @@ def expected_rows(settings: Settings, workload: Workload) -> dict[int, Expected]
             continue
         item = WorkItem.from_event(parse_event(json_bytes(final.last_event)),
                                    SourceMessage("faults", 0, 0, None, b"", None), include_wikitext=True)
-        article = parse_article(item.wikitext) if item.wikitext is not None else None
+        article = parse_article(item.wikitext, bundle.namespaces) if item.wikitext is not None else None
         if pre_score_verdict(item, article, wiki, facts[0], datetime.now(UTC)) is not None:
             expected[final.page_id] = Expected(frozenset({"none"}), None)
             continue

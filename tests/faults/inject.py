@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "integration")]
+if __name__ == "__main__":  # run as a script: pytest's pythonpath (pyproject.toml) is not in effect
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from faults_run import FULL, SHORT, Harness, Profile, Result, load_workload  # noqa: E402
 from faults_stack import DEFAULT_DIR, FaultStack  # noqa: E402

@@ -6,15 +6,9 @@ so it needs no `stack/env.sh` and never touches the developer's stack."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "integration")]
-
-from inject import SHORT, execute  # noqa: E402
+from inject import SHORT, execute
 
 pytestmark = pytest.mark.integration
 

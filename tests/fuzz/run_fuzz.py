@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "integration")]
+if __name__ == "__main__":  # run as a script: pytest's pythonpath (pyproject.toml) is not in effect
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from confluent_kafka import Producer  # noqa: E402
 

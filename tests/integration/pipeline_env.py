@@ -35,13 +35,13 @@ from elasticsearch import Elasticsearch
 from scoring.dumps import DumpPage, is_article, iter_pages
 from sinks.base import json_bytes
 from sinks.elasticsearch import WeightedTagSink
-from stream.bootstrap import Observability, ensure_pipeline_topics
-from stream.commands.produce import page_change_event, wiki_domain
-from stream.commands.run import build_stages, run_stages
+from stream.pipeline.bootstrap import Observability, build_store, ensure_pipeline_topics
+from stream.ops.backfill import page_change_event, wiki_domain
+from stream.pipeline.runner import build_stages, run_stages
 from stream.config import Settings
-from stream.events import encode_key
-from stream.kafka_io import ensure_topics, make_producer
-from stream.metrics import OutcomeTally
+from stream.core.events import encode_key
+from stream.transport.kafka_io import ensure_topics, make_producer
+from stream.observe.metrics import OutcomeTally
 
 REPO = Path(__file__).resolve().parents[2]
 DUMPS = REPO / "tests" / "data" / "dumps"
@@ -100,6 +100,7 @@ class PipelineEnv:
     directory: Path
     services: Services
     _es: Elasticsearch = field(repr=False)
+    wiki: str = WIKI
 
     @property
     def source_topic(self) -> str:
@@ -107,11 +108,11 @@ class PipelineEnv:
 
     @property
     def database(self) -> str:
-        return self.settings.database_for(WIKI)
+        return self.settings.database_for(self.wiki)
 
     @property
     def index(self) -> str:
-        return self.settings.index_for(WIKI)
+        return self.settings.index_for(self.wiki)
 
     # ------------------------------------------------------------------ input
 
@@ -186,6 +187,23 @@ class PipelineEnv:
         log = open(self.directory / f"run-{secrets.token_hex(3)}.log", "wb")  # noqa: SIM115 - closed with the process
         return subprocess.Popen([sys.executable, "-m", "stream.cli", "run", "--config", str(config), *args],
                                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+
+    def add_submissions(self, rows: Iterable[tuple[int, int, int, int | None, str]]) -> None:
+        """Rows of growthexperiments_link_submissions as MediaWiki writes them on a reviewer's save:
+        (gels_revision, gels_page, gels_target, gels_edit_revision, gels_feedback)."""
+        build_store(self.settings).ensure_schema(self.wiki)
+        connection = pymysql.connect(**self.services.mariadb, database=self.database, autocommit=True)
+        try:
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO growthexperiments_link_submissions (gels_revision, gels_anchor_offset, gels_target,"
+                    " gels_page, gels_edit_revision, gels_user, gels_anchor_length, gels_feedback)"
+                    " VALUES (%s, %s, %s, %s, %s, 1, 5, %s)",
+                    [(rev, offset, target, page, edit_rev, feedback)
+                     for offset, (rev, page, target, edit_rev, feedback) in enumerate(rows)],
+                )
+        finally:
+            connection.close()
 
     # ------------------------------------------------------------------ reading the stores
 
@@ -294,12 +312,19 @@ class PipelineEnv:
 
 
 def make_env(tmp_path: Path, services: Services, *, client: str = "confluent", partitions: int = 4,
-             tags_mode: str = "elasticsearch", **wiki: Any) -> PipelineEnv:
-    """A fresh environment; ``wiki`` overrides elwiki's task-type settings (quiet period 0 by default)."""
+             tags_mode: str = "elasticsearch", wiki_id: str = WIKI, models_dir: Path | None = None,
+             **wiki: Any) -> PipelineEnv:
+    """A fresh environment for ``wiki_id`` (default elwiki with the sample bundle; another wiki needs its
+    ``models_dir`` and ``language``); ``wiki`` overrides its task-type settings (quiet period 0 by default)."""
     uid = secrets.token_hex(4)
     name = f"addlink-test-{uid}"
-    wiki_settings = {"language": LANGUAGE, "minimum_time_since_last_edit": 0,
-                     "database": f"addlink_test_{uid}_{WIKI}"} | wiki
+    wiki_settings: dict[str, Any] = {"language": LANGUAGE, "minimum_time_since_last_edit": 0,
+                                     "database": f"addlink_test_{uid}_{wiki_id}"}
+    if wiki_id == WIKI:
+        # The el sample is an excerpt without template pages: its bundle finds no disambiguation
+        # template, so the wiki's settings name it, as stack/addlink.yaml does.
+        wiki_settings["disambiguation_templates"] = ["Αποσαφήνιση"]
+    wiki_settings |= wiki
     settings = Settings(
         kafka={"bootstrap_servers": services.kafka, "client": client, "source_topics": [f"{name}.src"],
                "work_topic": f"{name}.work", "work_partitions": partitions, "error_topic": f"{name}.error",
@@ -311,15 +336,15 @@ def make_env(tmp_path: Path, services: Services, *, client: str = "confluent", p
         metrics={"host": "127.0.0.1", "port": free_port()},
         pipeline=FAST,
         tags_mode=tags_mode,
-        models_dir=trained_models_dir(),
+        models_dir=models_dir or trained_models_dir(),
         emitter_id=f"{name}.emitter",
-        wikis={WIKI: wiki_settings},
+        wikis={wiki_id: wiki_settings},
     )
     ensure_topics(settings.kafka, {settings.kafka.source_topics[0]: 1})
     ensure_pipeline_topics(settings)
     es = Elasticsearch(services.elasticsearch)
-    WeightedTagSink(es, index_pattern=settings.elasticsearch.index_pattern).ensure_index(WIKI)
-    return PipelineEnv(uid=uid, settings=settings, directory=tmp_path, services=services, _es=es)
+    WeightedTagSink(es, index_pattern=settings.elasticsearch.index_pattern).ensure_index(wiki_id)
+    return PipelineEnv(uid=uid, settings=settings, directory=tmp_path, services=services, _es=es, wiki=wiki_id)
 
 
 @pytest.fixture

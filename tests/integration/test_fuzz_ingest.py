@@ -9,17 +9,13 @@ version through ingest and worker.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 from confluent_kafka import Producer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
-
-from fuzz_check import Expected, compare, generate  # noqa: E402
-from page_change_cases import Case  # noqa: E402
-from pipeline_env import WIKI, make, services  # noqa: E402,F401 - fixtures
+from fuzz_check import Expected, compare, generate
+from page_change_cases import Case
+from pipeline_env import WIKI, make, services  # noqa: F401 - fixtures
 
 EVENTS = 1_000
 

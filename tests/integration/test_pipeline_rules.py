@@ -16,20 +16,18 @@ Articles used (delinked, see pipeline_env.delinked; word counts of the delinked 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import pymysql
 import pytest
 from confluent_kafka.admin import AdminClient
 
 from pipeline_env import WIKI, PipelineEnv, delinked, handled, make, sample_articles, services  # noqa: F401
 from scoring.bundle import BundleCache
 from scoring.recommend import recommend
-from stream.bootstrap import build_store
+from stream.pipeline.bootstrap import build_store
 from stream.config import WikiSettings
-from stream.kafka_io import ensure_topics
+from stream.transport.kafka_io import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -64,24 +62,6 @@ def stored_links(env: PipelineEnv, rev_id: int) -> list[dict[str, Any]]:
             for link in json.loads(data)["links"]]
 
 
-def add_submissions(env: PipelineEnv, rows: Iterable[tuple[int, int, int, int | None, str]]) -> None:
-    """Rows of growthexperiments_link_submissions as MediaWiki writes them on a reviewer's save:
-    (gels_revision, gels_page, gels_target, gels_edit_revision, gels_feedback)."""
-    build_store(env.settings).ensure_schema(WIKI)
-    connection = pymysql.connect(**env.services.mariadb, database=env.database, autocommit=True)
-    try:
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO growthexperiments_link_submissions (gels_revision, gels_anchor_offset, gels_target,"
-                " gels_page, gels_edit_revision, gels_user, gels_anchor_length, gels_feedback)"
-                " VALUES (%s, %s, %s, %s, %s, 1, 5, %s)",
-                [(rev, offset, target, page, edit_rev, feedback)
-                 for offset, (rev, page, target, edit_rev, feedback) in enumerate(rows)],
-            )
-    finally:
-        connection.close()
-
-
 def assert_untouched(env: PipelineEnv, page_id: int) -> None:
     assert env.rows(page_id) == {}, f"page {page_id}: no row"
     assert not env.tagged(page_id), f"page {page_id}: no tag"
@@ -95,7 +75,7 @@ def test_every_rule_counted_under_growthexperiments_name_and_the_stores_match(ma
                excluded_templates=["Template:Έτος"], excluded_categories=["Category:Αθλητισμός"])
     # Pages 7xxxxx are copies of Ροδόπη; their facts in MariaDB are set up before their events.
     link_edit, reverting, known_null, submitted = 700_001, 700_002, 700_003, 700_004
-    add_submissions(env, [
+    env.add_submissions([
         (link_edit * 10 - 3, link_edit, 1, link_edit * 10, "a"),  # the edit's revision IS an Add-a-Link save
         (reverting * 10 - 9, reverting, 1, reverting * 10 - 5, "a"),  # an Add-a-Link save the edit reverts
         (submitted * 10, submitted, 1, None, "r"),  # reviewers already answered for this very revision
@@ -167,14 +147,14 @@ def test_rejected_and_vanished_targets_are_pruned(make) -> None:
     links = expected_links(max_links=4)
     targets = [link["link_target"] for link in links]
     target_ids = [900_001 + i for i in range(4)]
-    # The stream learns each target's page id from its creation event (titles -> ids, stream/state.py).
+    # The stream learns each target's page id from its creation event (titles -> ids, stream/pipeline/state.py).
     env.publish([env.event(RHODOPE, page_id=page_id, rev_id=page_id * 10, title=title, kind="create",
                            text=f"'''{title}'''.") for page_id, title in zip(target_ids, targets, strict=True)])
     env.run(lambda t: handled(t) >= 4)
 
     # Reviewers rejected every target twice on page A; on page B target 1 twice, target 2 only once.
     page_a, page_b = 600_001, 600_002
-    add_submissions(env, [
+    env.add_submissions([
         *[(page_a * 10 - 1, page_a, target, None, "r") for target in target_ids],
         *[(page_a * 10 - 2, page_a, target, None, "r") for target in target_ids],
         (page_b * 10 - 1, page_b, target_ids[1], None, "r"),

@@ -1,4 +1,4 @@
-"""stream.state against the local stack's real Redis: atomic monotonic revisions, tombstones,
+"""stream.pipeline.state against the local stack's real Redis: atomic monotonic revisions, tombstones,
 titles gone, de-duplication, TTLs, state loss, and authentication."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import redis
 from pydantic import SecretStr
 
 from stream.config import RedisSettings
-from stream.state import PageRecord, PageState, connect
+from stream.pipeline.state import PageRecord, PageState, TitleRecord, connect
 
 WIKI = "ltgwiki"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -140,10 +140,13 @@ def test_batched_title_lookups(state: PageState) -> None:
     state.mark_present(WIKI, "Pavasara_mieness", T0, page_id=1771)
     state.mark_gone(WIKI, "Pavasara_mieness", T0 + timedelta(days=1))
     titles = ["Lītne", "Process", "Pavasara mieness", "Europa"]
-    assert state.gone_titles(WIKI, titles) == frozenset({"Lītne", "Pavasara mieness"})
-    assert state.page_ids(WIKI, titles) == {"Process": 405}
-    assert state.gone_titles("elwiki", titles) == frozenset()  # per wiki
-    assert state.gone_titles(WIKI, []) == frozenset()
+    assert state.titles(WIKI, titles) == {
+        "Lītne": TitleRecord(gone=True, page_id=None),
+        "Process": TitleRecord(gone=False, page_id=405),
+        "Pavasara mieness": TitleRecord(gone=True, page_id=None),  # moved away after its creation
+    }
+    assert state.titles("elwiki", titles) == {}  # per wiki
+    assert state.titles(WIKI, []) == {}
 
 
 def test_naive_event_times_are_refused(state: PageState) -> None:
@@ -151,34 +154,19 @@ def test_naive_event_times_are_refused(state: PageState) -> None:
         state.mark_gone(WIKI, "Lītne", datetime(2026, 1, 1))
 
 
-# --- de-duplication ---------------------------------------------------------------------------------
-
-
-def test_seen_marks(state: PageState) -> None:
-    assert not state.seen(WIKI, 28681, "edit")
-    assert state.mark_seen(WIKI, 28681, "edit") is True
-    assert state.mark_seen(WIKI, 28681, "edit") is False
-    assert state.seen(WIKI, 28681, "edit")
-    assert not state.seen(WIKI, 28681, "visibility_change")
-    assert not state.seen("elwiki", 28681, "edit")
-
-
 # --- documented key names and TTLs ------------------------------------------------------------------
 
 
 def test_key_names_and_ttls(client: redis.Redis, settings: RedisSettings) -> None:
-    short = settings.model_copy(update={"latest_revision_ttl_s": 100, "gone_title_ttl_s": 200, "seen_ttl_s": 300})
+    short = settings.model_copy(update={"latest_revision_ttl_s": 100, "gone_title_ttl_s": 200})
     state = PageState(client, short)
     state.record_revision(WIKI, 1771, 28681)
     state.mark_gone(WIKI, "Lītne", T0)
-    state.mark_seen(WIKI, 28681, "edit")
     prefix = settings.key_prefix
     assert client.hgetall(f"{prefix}:page:{WIKI}:1771") == {b"rev": b"28681", b"removed": b"0"}
     assert client.hgetall(f"{prefix}:title:{WIKI}:Lītne") == {b"dt": str(int(T0.timestamp() * 1000)).encode(), b"gone": b"1"}
-    assert client.get(f"{prefix}:seen:{WIKI}:28681:edit") == b"1"
     assert 90 < client.ttl(f"{prefix}:page:{WIKI}:1771") <= 100
     assert 190 < client.ttl(f"{prefix}:title:{WIKI}:Lītne") <= 200
-    assert 290 < client.ttl(f"{prefix}:seen:{WIKI}:28681:edit") <= 300
 
 
 def test_records_expire(client: redis.Redis, settings: RedisSettings) -> None:
@@ -200,7 +188,6 @@ def test_losing_the_state_is_detectable_and_only_forgets(client: redis.Redis, se
     state.record_revision(WIKI, 1771, 500)
     state.mark_removed(WIKI, 1771, 500)
     state.mark_gone(WIKI, "Lītne", T0)
-    state.mark_seen(WIKI, 500, "delete")
 
     client.delete(*client.scan_iter(match=f"{settings.key_prefix}:*"))  # what a restart without persistence does
 
@@ -209,7 +196,7 @@ def test_losing_the_state_is_detectable_and_only_forgets(client: redis.Redis, se
     # Every answer is now "nothing known", i.e. "do the work": never a refusal, never invented data.
     assert state.page(WIKI, 1771) is None and not state.is_removed(WIKI, 1771)
     assert state.record_revision(WIKI, 1771, 400) is True
-    assert not state.is_gone(WIKI, "Lītne") and not state.seen(WIKI, 500, "delete")
+    assert not state.is_gone(WIKI, "Lītne")
 
 
 # --- connection settings ----------------------------------------------------------------------------

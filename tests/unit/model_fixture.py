@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from scoring.anchors import AnchorSet, write_anchors
+from scoring.dumps import read_siteinfo
+from scoring.namespaces import Namespaces
 from scoring.bundle import IDF_FILE, MODEL_FILE, BundleManifest, BundleWriter, relatedness_settings
 from scoring.features import FEATURES
 from scoring.model import LinkModel
@@ -19,6 +21,11 @@ from scoring.targets import write_targets
 DATA = Path(__file__).resolve().parents[1] / "data"
 LTG_EXCERPT = DATA / "model" / "ltgwiki-excerpt.xml.bz2"
 TITLES = ["Athens", "Paris", "Paris (mythology)", "Rome"]
+
+
+def local_prefixes(dump: Path) -> frozenset[str]:
+    """Canonical and local namespace names of a dump (its <siteinfo>), for remove_links."""
+    return Namespaces.build(read_siteinfo(dump).namespaces).prefixes()
 
 
 def write_handmade(directory: Path) -> None:

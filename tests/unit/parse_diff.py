@@ -29,10 +29,11 @@ import markup_guard
 import wikitext_oracle
 from scoring.backtest import remove_links
 from scoring.dumps import is_article, iter_pages, read_siteinfo
+from scoring.namespaces import Namespaces
 from scoring.wikitext import ParsedArticle, parse_article
 
 FIELDS = ("runs", "links", "templates", "categories", "editor_spans")
-Parser = Callable[[str], ParsedArticle]
+Parser = Callable[[str, Namespaces], ParsedArticle]
 
 
 @dataclass
@@ -68,17 +69,19 @@ def differs(oracle: ParsedArticle, native: ParsedArticle) -> bool:
     return any(getattr(oracle, name) != getattr(native, name) for name in FIELDS)
 
 
-def parse_unchunked(text: str) -> ParsedArticle:
+def parse_unchunked(text: str, namespaces: Namespaces | None = None) -> ParsedArticle:
     """The oracle reading ``text`` as one piece, as mwparserfromhell itself would."""
     with mock.patch.object(markup_guard, "CHUNK_CHARS", max(len(text), markup_guard.CHUNK_CHARS)):
-        return wikitext_oracle.parse_article(text)
+        return wikitext_oracle.parse_article(text, namespaces)
 
 
-def compare(title: str, oracle: ParsedArticle, native: ParsedArticle, into: DumpDiff, examples: int) -> None:
+def compare(
+    title: str, oracle: ParsedArticle, native: ParsedArticle, namespaces: Namespaces, into: DumpDiff, examples: int
+) -> None:
     if not differs(oracle, native):
         return
     text = oracle.wikitext
-    if len(text) > markup_guard.CHUNK_CHARS and not differs(parse_unchunked(text), native):
+    if len(text) > markup_guard.CHUNK_CHARS and not differs(parse_unchunked(text, namespaces), native):
         into.chunk_cuts.append(title)
         return
     for name in FIELDS:
@@ -90,15 +93,19 @@ def compare(title: str, oracle: ParsedArticle, native: ParsedArticle, into: Dump
                 diff.examples.append(f"{title}: {first_difference(want, got)}")
 
 
-def texts(dump: Path) -> Iterator[tuple[str, str]]:
+def namespaces_of(dump: Path) -> Namespaces:
+    """The dump's own namespace names (its <siteinfo>) with MediaWiki's canonical ones."""
+    return Namespaces.build(read_siteinfo(dump).namespaces)
+
+
+def texts(dump: Path, namespaces: Namespaces) -> Iterator[tuple[str, str]]:
     """(label, wikitext) for every article of ``dump``: as written, then with its links removed."""
-    site = read_siteinfo(dump)
-    prefixes = site.namespace_prefixes()
     for page in iter_pages(dump, on_error=lambda _error: None):
         if not is_article(page):
             continue
         yield page.title, page.text
-        unlinked = remove_links(wikitext_oracle.parse_article(page.text), language=site.language, namespace_prefixes=prefixes)
+        article = wikitext_oracle.parse_article(page.text, namespaces)
+        unlinked = remove_links(article, namespace_prefixes=namespaces.prefixes())
         yield f"{page.title} (links removed)", unlinked.wikitext
 
 
@@ -106,9 +113,10 @@ def diff_dump(
     dump: Path, *, oracle: Parser = wikitext_oracle.parse_article, native: Parser = parse_article, examples: int = 3
 ) -> DumpDiff:
     result = DumpDiff(dump.name)
-    for label, text in texts(dump):
+    namespaces = namespaces_of(dump)
+    for label, text in texts(dump, namespaces):
         result.articles += 1
-        compare(label, oracle(text), native(text), result, examples)
+        compare(label, oracle(text, namespaces), native(text, namespaces), namespaces, result, examples)
     return result
 
 

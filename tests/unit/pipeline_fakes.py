@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from stream.commands.produce import page_change_event
-from stream.events import SourceMessage, WorkItem, parse_event
+from stream.ops.backfill import page_change_event
+from stream.core.events import SourceMessage, WorkItem, parse_event
+from stream.pipeline.state import TitleRecord
 
 
 def work_item(text: str | None, *, wiki_id: str = "elwiki", page_id: int = 7, title: str = "Δοκιμή",
@@ -65,7 +66,7 @@ class RecordingCommitter:
         self.commits: list[dict[tuple[str, int], int]] = []
 
     def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
-        from stream.checkpoint import CommitFailed
+        from stream.transport.checkpoint import CommitFailed
 
         if self.failures:
             self.failures -= 1
@@ -76,12 +77,11 @@ class RecordingCommitter:
 
 
 class FakePageState:
-    """In-memory stand-in for stream.state.PageState with its documented semantics (pure-logic tests)."""
+    """In-memory stand-in for stream.pipeline.state.PageState with its documented semantics (pure-logic tests)."""
 
     def __init__(self) -> None:
         self.pages: dict[tuple[str, int], tuple[int, bool]] = {}
-        self.gone: set[tuple[str, str]] = set()
-        self.page_ids_by_title: dict[tuple[str, str], int] = {}
+        self.title_records: dict[tuple[str, str], TitleRecord] = {}
 
     def record_revision(self, wiki: str, page_id: int, rev_id: int, *, revive: bool = False) -> bool:
         current = self.pages.get((wiki, page_id))
@@ -100,32 +100,27 @@ class FakePageState:
         return True
 
     def page(self, wiki: str, page_id: int):
-        from stream.state import PageRecord
+        from stream.pipeline.state import PageRecord
 
         current = self.pages.get((wiki, page_id))
         return None if current is None else PageRecord(rev_id=current[0], removed=current[1])
 
     def mark_gone(self, wiki: str, title: str, dt) -> bool:
-        self.gone.add((wiki, title.replace("_", " ")))
+        self.title_records[(wiki, title.replace("_", " "))] = TitleRecord(gone=True, page_id=None)
         return True
 
     def mark_present(self, wiki: str, title: str, dt, page_id: int | None = None) -> bool:
-        self.gone.discard((wiki, title.replace("_", " ")))
-        if page_id is not None:
-            self.page_ids_by_title[(wiki, title.replace("_", " "))] = page_id
+        self.title_records[(wiki, title.replace("_", " "))] = TitleRecord(gone=False, page_id=page_id)
         return True
 
-    def gone_titles(self, wiki: str, titles) -> frozenset[str]:
-        return frozenset(t for t in titles if (wiki, t.replace("_", " ")) in self.gone)
-
-    def page_ids(self, wiki: str, titles) -> dict[str, int]:
-        return {t: self.page_ids_by_title[(wiki, t)] for t in titles if (wiki, t) in self.page_ids_by_title}
+    def titles(self, wiki: str, titles) -> dict[str, TitleRecord]:
+        found = {t: self.title_records.get((wiki, t.replace("_", " "))) for t in titles}
+        return {t: record for t, record in found.items() if record is not None}
 
     def forget_everything(self) -> None:
         """What a Redis restart without persistence does."""
         self.pages.clear()
-        self.gone.clear()
-        self.page_ids_by_title.clear()
+        self.title_records.clear()
 
 
 class FakeStore:
@@ -222,7 +217,7 @@ def fake_tag_sink():
 
 
 class FakeConsumer:
-    """An in-memory Kafka consumer with the stream.kafka_io.Consumer protocol: partitions of
+    """An in-memory Kafka consumer with the stream.transport.kafka_io.Consumer protocol: partitions of
     SourceMessages, positions, pause/seek/resume and commits. ``revoke_on_next_poll`` simulates a
     rebalance taking every partition away (and giving them back on the poll after)."""
 

@@ -10,7 +10,6 @@ import pytest
 
 from stream.config import (
     DEFAULT_SOURCE_TOPICS,
-    ENGLISH_DISAMBIGUATION_TEMPLATES,
     Settings,
     WikiSettings,
     load_settings,
@@ -67,26 +66,10 @@ def test_wiki_defaults_are_growthexperiments_task_type_defaults() -> None:
     assert wiki.enabled and wiki.database is None and wiki.bundle_dir is None
 
 
-@pytest.mark.parametrize(
-    ("language", "localised"),
-    [
-        ("el", "Αποσαφήνιση"),
-        ("uk", "Неоднозначність"),
-        ("vi", "Trang định hướng"),
-        ("ja", "Aimai"),
-        ("mr", "निःसंदिग्धीकरण"),
-        ("ltg", "Zeimeibu škiršona"),
-    ],
-)
-def test_disambiguation_templates_default_per_language(language: str, localised: str) -> None:
-    templates = WikiSettings(language=language).disambiguation_templates
-    assert templates[0] == localised
-    assert templates[-len(ENGLISH_DISAMBIGUATION_TEMPLATES) :] == ENGLISH_DISAMBIGUATION_TEMPLATES
-
-
-def test_explicit_disambiguation_templates_replace_the_defaults() -> None:
+def test_disambiguation_templates_come_from_the_bundle_unless_configured() -> None:
+    # No language table: None means "the bundle's list", derived from the wiki's dump.
+    assert WikiSettings(language="el").disambiguation_templates is None
     assert WikiSettings(language="el", disambiguation_templates=["Dab"]).disambiguation_templates == ("Dab",)
-    assert WikiSettings(language="xx").disambiguation_templates == ENGLISH_DISAMBIGUATION_TEMPLATES
 
 
 def test_service_defaults() -> None:

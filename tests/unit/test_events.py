@@ -1,4 +1,4 @@
-"""stream.events on real recorded events (tests/data/events, see ATTRIBUTION.md)."""
+"""stream.core.events on real recorded events (tests/data/events, see ATTRIBUTION.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stream.events import (
+from stream.core.events import (
     InvalidEvent,
     SourceMessage,
     WorkItem,
@@ -234,7 +234,16 @@ def test_invalid_event_messages_do_not_echo_field_values() -> None:
 def test_titles_of_a_move_that_left_a_redirect() -> None:
     event = parse_event(encode(recorded_move()))
     assert titles_gone(event) == ()  # the old title is now a redirect page
-    assert titles_created(event) == ("Varvara_Prohorova",)
+    assert titles_created(event) == (("Varvara_Prohorova", 77777155),)  # the redirect is a Draft: page
+
+
+def test_a_move_that_left_a_main_namespace_redirect_maps_the_old_title_to_the_redirect_page() -> None:
+    event = recorded_move()
+    event["prior_state"]["page"] = {"page_title": "Varvara_Prohorova_(athlete)", "namespace_id": 0}
+    event["created_redirect_page"] = {"page_id": 77849657, "page_title": "Varvara_Prohorova_(athlete)",
+                                      "namespace_id": 0, "is_redirect": True}
+    assert titles_created(parse_event(encode(event))) == (
+        ("Varvara_Prohorova", 77777155), ("Varvara_Prohorova_(athlete)", 77849657))
 
 
 def test_move_without_redirect_makes_the_old_main_namespace_title_gone() -> None:

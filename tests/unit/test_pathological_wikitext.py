@@ -7,20 +7,23 @@ hand-made dictionaries of each language (model_fixture.publish_dictionary) holdi
 so the scorer really looks words up.
 
 Two levels of guarantee:
-- broken and deep markup parses and scores in-process within ``PARSE_BOUND_S`` and the deadline plus
-  ``DEADLINE_SLACK_S``, with peak traced memory (tracemalloc, which slows Python code: times are upper
-  bounds) at most ``MEMORY_FACTOR`` x the text's UTF-8 size plus ``MEMORY_BASE``;
-- every page, whatever it costs in-process, ends within its budget through the worker's scoring
-  process (stream.scorers.ProcessScorer): links, or ScoringTimeout, which the consume loop sends to the
+- broken and deep markup parses and scores in-process, with peak traced memory at most
+  ``MEMORY_FACTOR`` x the text's UTF-8 size plus ``MEMORY_BASE``, and ends at all;
+- every page, whatever it costs in-process, ends through the worker's scoring process
+  (stream.pipeline.scorers.ProcessScorer): links, or ScoringTimeout, which the consume loop sends to the
   error topic. In-process, 2 MB of prose scores for over a minute and "橋" x 1,000,000 for minutes,
   which is why the worker never scores in-process.
-Each test prints its figures (``pytest -s``).
+
+Time is not what these tests measure: the figures come from ``addlink bench pathological`` (stream/
+stream/bench/pathological.py, the same shapes of page made of a wiki's own dump). The time limits here are
+safety bounds, generous enough for a loaded machine (``SAFETY_S``, several times the figures) yet
+far below what a broken guard costs (minutes: re-scanning unclosed markup, a scoring process not
+killed at its budget, a 10 MB page parsed).
 """
 
 from __future__ import annotations
 
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,15 +35,16 @@ from pipeline_fakes import FakeClock, FakePageState, FakeStore, RecordingErrors,
 from scoring.bundle import load_bundle
 from scoring.recommend import DEFAULT_DEADLINE_S, MAX_WIKITEXT_CHARS, ArticleTooLarge, recommend
 from scoring.wikitext import parse_article
+from stream.bench.pathological import measured
+from stream.bench.pathological import repeat as _repeat
 from stream.config import Settings, WikiSettings
-from stream.consume_loop import Done, is_infrastructure_error
-from stream.events import SourceMessage
-from stream.metrics import OutcomeTally
-from stream.scorers import Budget, ProcessScorer, ScoringTimeout
-from stream.worker import WorkerHandler
+from stream.pipeline.consume_loop import Done, is_infrastructure_error
+from stream.core.events import SourceMessage
+from stream.observe.metrics import OutcomeTally
+from stream.pipeline.scorers import Budget, ProcessScorer, ScoringTimeout
+from stream.pipeline.worker import WorkerHandler
 
-PARSE_BOUND_S = 10.0
-DEADLINE_SLACK_S = 5.0
+SAFETY_S = 30.0  # added to each budget; see the module docstring
 MEMORY_FACTOR = 64
 MEMORY_BASE = 32 * 2**20
 
@@ -54,10 +58,6 @@ LANGUAGES: dict[str, tuple[str, str]] = {
     "mr": ("नदी पुणे शहराजवळील जुन्या दगडी पुलाजवळून वाहते। ", "पुल"),
 }
 MB = 1_000_000
-
-
-def _repeat(unit: str, chars: int) -> str:
-    return unit * max(1, chars // len(unit))
 
 
 PER_LANGUAGE: dict[str, Callable[[str, str], str]] = {
@@ -75,7 +75,6 @@ MARKUP: dict[str, str] = {
 }
 BARE_BRACES = "{{" * 10_000 + "x" + "}}" * 10_000  # deeper than mwparserfromhell's tree can be built
 BUDGET_S = 2.0  # the page budget in these tests (the bound is what is tested, not the configured 5 s)
-KILL_SLACK_S = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -86,19 +85,6 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def measured(call: Callable[[], Any]) -> tuple[Any, float, int]:
-    """(result, wall seconds, peak traced bytes) of ``call()``."""
-    tracemalloc.start()
-    started = time.perf_counter()
-    try:
-        result = call()
-    finally:
-        elapsed = time.perf_counter() - started
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return result, elapsed, peak
-
-
 def check_bounded(name: str, text: str, bundle: Any, *, deadline_s: float = DEFAULT_DEADLINE_S) -> None:
     memory_bound = MEMORY_FACTOR * len(text.encode()) + MEMORY_BASE
     article, parse_s, parse_peak = measured(lambda: parse_article(text))
@@ -107,8 +93,8 @@ def check_bounded(name: str, text: str, bundle: Any, *, deadline_s: float = DEFA
                           deadline_s=deadline_s))
     print(f"{name}: {len(text):,} chars, parse {parse_s:.2f}s peak {parse_peak / 2**20:.1f} MiB, "
           f"recommend {score_s:.2f}s peak {score_peak / 2**20:.1f} MiB, complete={result.complete}")
-    assert parse_s <= PARSE_BOUND_S and parse_peak <= memory_bound
-    assert score_s <= deadline_s + DEADLINE_SLACK_S and score_peak <= memory_bound
+    assert parse_s <= SAFETY_S and parse_peak <= memory_bound
+    assert score_s <= deadline_s + SAFETY_S and score_peak <= memory_bound
 
 
 @pytest.fixture(scope="module")
@@ -133,13 +119,13 @@ def test_every_page_ends_within_its_budget_in_the_scoring_process(process_scorer
     started = time.monotonic()
     budget = Budget.start(BUDGET_S)
     try:
-        facts = process_scorer.parse(item.wikitext, budget)
+        facts = process_scorer.parse(item.wiki_id, item.wikitext, budget)
         result = f"{len(process_scorer.score(item, wiki, facts, budget).links)} links"
     except ScoringTimeout:
         result = "ScoringTimeout"
     elapsed = time.monotonic() - started
     print(f"{case}: {len(text):,} chars, {result} in {elapsed:.2f}s (budget {BUDGET_S}s)")
-    assert elapsed < BUDGET_S + KILL_SLACK_S
+    assert elapsed < BUDGET_S + SAFETY_S
 
 
 @pytest.mark.parametrize("case", ["unclosed-links-20k", "unclosed-refs-20k", "unclosed-templates-20k"])
@@ -153,7 +139,7 @@ def test_markup_nested_10000_deep_parses_without_recursion() -> None:
     former parser raised WikitextTooDeep); the native scanner walks it with explicit stacks."""
     started = time.monotonic()
     article = parse_article(BARE_BRACES)
-    assert time.monotonic() - started < PARSE_BOUND_S
+    assert time.monotonic() - started < SAFETY_S
     assert article.links == ()
     assert all(BARE_BRACES[run.start : run.end] == run.text for run in article.runs)
 
@@ -165,7 +151,7 @@ def test_a_10mb_page_is_refused_at_once_without_parsing(models_dir: Path) -> Non
         _, elapsed, peak = measured(lambda: recommend(text, title="Big", page_id=1, rev_id=1, bundle=bundle))
     _, elapsed, peak = measured(lambda: _refused(text, bundle))
     print(f"10MB refused in {elapsed * 1000:.1f} ms, peak {peak / 2**10:.0f} KiB")
-    assert elapsed < 0.5 and peak < 2**20 and len(text) > MAX_WIKITEXT_CHARS
+    assert peak < 2**20 and elapsed < SAFETY_S and len(text) > MAX_WIKITEXT_CHARS  # memory shows no parse
 
 
 def _refused(text: str, bundle: Any) -> bool:
@@ -201,4 +187,4 @@ def test_the_worker_turns_a_pathological_page_into_an_outcome_or_an_error_event(
         elapsed = time.perf_counter() - started
         print(f"worker {case}: outcome {tally.summary()['outcomes']} in {elapsed:.2f}s")
         assert isinstance(result, Done) and sum(tally.summary()["outcomes"].values()) == 1
-    assert elapsed < BUDGET_S + KILL_SLACK_S
+    assert elapsed < BUDGET_S + SAFETY_S

@@ -31,6 +31,8 @@ def _texts(text: str, spans) -> list[str]:  # type: ignore[no-untyped-def]
         ("en", 'He said "Go." Then left.', ['He said "Go." ', "Then left."]),
         ("en", "line one\n\n  \nline two", ["line one", "line two"]),
         ("en", "", []),
+        # A language code with no abbreviation list in scoring/data: initials still do not end a sentence.
+        ("xx", "Das ist Passau. A. B. Meier wohnt dort. Gut.", ["Das ist Passau. ", "A. B. Meier wohnt dort. ", "Gut."]),
     ],
 )
 def test_sentences(language: str, text: str, expected: list[str]) -> None:

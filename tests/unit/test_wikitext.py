@@ -11,6 +11,7 @@ import pytest
 import markup_guard
 import wikitext_oracle
 from scoring.dumps import is_article, iter_pages
+from scoring.namespaces import Namespaces, canonical_namespaces
 from scoring.wikitext import LinkedSpan, parse_article, plain_text_with_links
 
 SAMPLES = sorted((Path(__file__).resolve().parents[1] / "data" / "dumps").glob("*-sample.xml.bz2"))
@@ -74,9 +75,22 @@ def test_link_anchor_and_target() -> None:
 def test_templates_normalised_without_magic_words() -> None:
     article = parse_article(
         "{{cite web|x={{Nowrap|y}}}} {{Template:Infobox_person}} {{subst:Foo}} {{#if:a|b}} "
-        "{{DEFAULTSORT:X}} {{PAGENAME}} {{lc:ABC}} {{Шаблон:Картка}}"
+        "{{DEFAULTSORT:X}} {{PAGENAME}} {{lc:ABC}} {{Шаблон:Картка}} {{NPOV}} {{CURRENTYEAR}} {{!}}",
+        Namespaces.build({10: "Шаблон"}),
     )
-    assert article.templates == ("Cite web", "Nowrap", "Infobox person", "Foo", "Картка")
+    # Upper-case names are templates too ({{NPOV}}, dewiki's {{BKL}}); only MediaWiki's variables are not.
+    assert article.templates == ("Cite web", "Nowrap", "Infobox person", "Foo", "Картка", "NPOV")
+
+
+def test_templates_and_categories_with_the_wikis_own_namespace_names() -> None:
+    text = "{{Vorlage:Begriffsklärung}} [[Kategorie:Stadt in Bayern]] [[Category:X]] [[:Kategorie:Q]] [[Bild:a.png]]"
+    german = Namespaces.build({6: "Datei", 10: "Vorlage", 14: "Kategorie"}, {6: ["Bild"]})
+    article = parse_article(text, german)
+    assert article.templates == ("Begriffsklärung",)
+    assert article.categories == ("Stadt in Bayern", "X")  # local and canonical names; not [[:Kategorie:..]]
+    # Without the wiki's names only MediaWiki's canonical ones are known: nothing German is built in.
+    plain = parse_article(text)
+    assert plain.templates == ("Vorlage:Begriffsklärung",) and plain.categories == ("X",)
 
 
 def test_glue_flags() -> None:
@@ -97,7 +111,7 @@ def test_editor_spans_follow_the_editor_walk() -> None:
 
 def test_plain_text_with_links() -> None:
     article = parse_article("The [[United States|US]] army{{cn}} and [[File:x.png]] [[Berlin]]s [[en:Foo]].")
-    plain = plain_text_with_links(article, language="el")
+    plain = plain_text_with_links(article, namespace_prefixes=canonical_namespaces().prefixes())
     assert plain.text == "The US army\n and \n Berlins \n."
     assert plain.links == (LinkedSpan(4, 6, "United States"), LinkedSpan(19, 25, "Berlin"))
     assert [plain.text[s.start : s.end] for s in plain.links] == ["US", "Berlin"]

@@ -17,6 +17,7 @@ from mwparserfromhell.wikicode import Wikicode
 
 from markup_guard import chunk_bounds, neutralise, restore
 from node_offsets import children, tag_children
+from scoring.namespaces import Namespaces, canonical_namespaces
 from scoring.titles import normalise_title
 from scoring.wikitext import (
     _REPARSED_TAGS,
@@ -68,7 +69,8 @@ def _neighbour(nodes: list[Node], index: int, step: int) -> Node | None:
 class _Walker:
     """Collects links, templates and categories from a whole tree, with absolute offsets."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespaces: Namespaces) -> None:
+        self.namespaces = namespaces
         self.links: list[Link] = []
         self.templates: dict[str, None] = {}
         self.categories: dict[str, None] = {}
@@ -91,7 +93,7 @@ class _Walker:
         if isinstance(node, Wikilink):
             self._add_link(node, pos, len(source), top_level)
         elif isinstance(node, Template):
-            name = _template_name(str(node.name))
+            name = _template_name(str(node.name), self.namespaces)
             if name:
                 self.templates.setdefault(name)
         elif isinstance(node, Tag) and str(node.tag).strip().lower() in _REPARSED_TAGS:
@@ -109,7 +111,7 @@ class _Walker:
                 top_level=top_level,
             )
         )
-        category = _category(str(node.title))
+        category = _category(str(node.title), self.namespaces)
         if category:
             self.categories.setdefault(category)
 
@@ -185,7 +187,7 @@ class WikitextTooDeep(ValueError):
     """The page nests markup deeper than the parser's tree can be walked (hundreds of bare ``{{``)."""
 
 
-def parse_article(wikitext: str) -> ParsedArticle:
+def parse_article(wikitext: str, namespaces: Namespaces | None = None) -> ParsedArticle:
     """Parse ``wikitext`` once; see the module docstring for the guarantees. Raises TypeError for a
     non-str argument and WikitextTooDeep for nesting beyond Python's recursion limit."""
     if not isinstance(wikitext, str):
@@ -193,7 +195,7 @@ def parse_article(wikitext: str) -> ParsedArticle:
     source = neutralise(wikitext)
     try:
         code = _parse_in_chunks(source)
-        walker = _Walker()
+        walker = _Walker(namespaces or canonical_namespaces())
         runs = _top_level(code, walker)
         editor_spans: list[EditorSpan] = []
         _text_spans(code.nodes, 0, editor_spans)

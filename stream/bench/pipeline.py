@@ -1,0 +1,255 @@
+"""`addlink bench stream`: events per second and due-to-acknowledged latency of the whole pipeline.
+
+Runs the real stages (ingest and worker threads, as `addlink run` does) against the configured
+Kafka, Redis, MariaDB and Elasticsearch, in an isolated namespace created for the run and removed
+afterwards (topics, consumer groups, Redis key prefix, a database and an index of their own), with
+the quiet period set to 0. Input: real articles of a dump (``--dump``), published as
+page_content_change events; article k of the run gets page id ``k + 1`` so that every event is a
+distinct page that must be scored and written.
+
+Measurements, after a warm-up batch (group joins, model load) outside the timed region:
+1. throughput: ``--events`` events published at once; events/s = events / (time the last work
+   item was acknowledged by both sinks - time publishing started);
+2. latency: events published at half that rate for ``--latency-seconds``; per item, the time
+   from being due (its arrival on the work topic, the quiet period being 0) to the checkpoint that
+   made its MariaDB row and Elasticsearch tag durable; p50 and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from scoring.dumps import is_article, iter_pages
+from sinks.base import json_bytes
+from sinks.elasticsearch import WeightedTagSink
+from stream.pipeline.bootstrap import (
+    Observability,
+    build_ingest,
+    build_state,
+    build_store,
+    build_tag_sink,
+    build_worker,
+    create_missing_indices,
+    ensure_pipeline_topics,
+)
+from stream.ops.backfill import dump_page_event, wiki_domain
+from stream.pipeline.runner import run_stages
+from stream.config import Settings, load_settings
+from stream.errors import AddlinkError
+from stream.core.events import encode_key
+from stream.transport.kafka_io import delete_topics, ensure_topics, make_producer
+from stream.observe.metrics import OutcomeTally
+from stream.pipeline.state import connect as connect_redis
+
+WARMUP_EVENTS = 20
+
+
+def isolated_settings(settings: Settings, wiki_id: str, run_id: str) -> Settings:
+    """A copy of ``settings`` whose topics, groups, keys, database and index belong to this run."""
+    name = f"addlink-bench-{run_id}"
+    wiki = settings.wikis[wiki_id].model_copy(
+        update={"minimum_time_since_last_edit": 0, "database": f"addlink_bench_{run_id}_{wiki_id}"}
+    )
+    kafka = settings.kafka.model_copy(update={
+        "source_topics": (f"{name}.src",), "work_topic": f"{name}.work", "error_topic": f"{name}.error",
+        "weighted_tags_topic": f"{name}.tags", "ingest_group_id": f"{name}-ingest", "worker_group_id": f"{name}-worker",
+    })
+    return settings.model_copy(update={
+        "kafka": kafka,
+        "redis": settings.redis.model_copy(update={"key_prefix": name}),
+        "elasticsearch": settings.elasticsearch.model_copy(update={"index_pattern": name + "-{wiki_id}_content"}),
+        "wikis": {wiki_id: wiki},
+    })
+
+
+def _events(settings: Settings, wiki_id: str, dump: Path, count: int, first_page: int) -> list[tuple[bytes, bytes]]:
+    articles = [page for page in iter_pages(dump) if is_article(page)]
+    if not articles:
+        raise AddlinkError(f"{dump}: no articles")
+    domain = wiki_domain(wiki_id, settings.wikis[wiki_id].language)
+    messages = []
+    for k in range(count):
+        page = articles[k % len(articles)]
+        event = dump_page_event(page, wiki_id=wiki_id, domain=domain)
+        page_id = first_page + k
+        event["page"]["page_id"] = page_id
+        event["revision"]["rev_id"] = page_id  # distinct revisions, old rev_dt: due at once
+        messages.append((encode_key(wiki_id, page_id), json_bytes(event)))
+    return messages
+
+
+def _publish(producer: Any, topic: str, messages: list[tuple[bytes, bytes]], rate: float | None = None) -> None:
+    started = time.monotonic()
+    for n, (key, value) in enumerate(messages):
+        if rate is not None:
+            wait = started + n / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        producer.produce(topic, value=value, key=key)
+    if producer.flush(60):
+        raise AddlinkError("kafka did not acknowledge the benchmark events")
+
+
+def _wait_acknowledged(tally: OutcomeTally, count: int, timeout: float, label: str, progress: bool) -> float:
+    deadline = time.monotonic() + timeout
+    with tqdm(total=count, desc=label, unit="item", disable=not progress, file=sys.stderr) as bar:
+        while len(tally.latencies) < count:
+            if time.monotonic() > deadline:
+                raise AddlinkError(f"{label}: only {len(tally.latencies)} of {count} items acknowledged in {timeout}s")
+            bar.update(len(tally.latencies) - bar.n)
+            time.sleep(0.05)
+        bar.update(count - bar.n)
+    return time.monotonic()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def bench_stream(
+    settings: Settings, *, wiki_id: str, dump: Path, events: int = 500, latency_seconds: float = 20.0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the benchmark (see module doc) and return its figures."""
+    if wiki_id not in settings.enabled_wikis():
+        raise AddlinkError(f"wiki {wiki_id} is not configured and enabled")
+    run_id = secrets.token_hex(4)
+    bench = isolated_settings(settings, wiki_id, run_id)
+    ensure_topics(bench.kafka, {bench.kafka.source_topics[0]: 1})
+    ensure_pipeline_topics(bench)
+    create_missing_indices(bench)
+    warmup = _events(bench, wiki_id, dump, WARMUP_EVENTS, 1)
+    burst = _events(bench, wiki_id, dump, events, 1 + WARMUP_EVENTS)
+    tally = OutcomeTally()
+    obs = Observability(extra_sensors=[tally])
+    stop = threading.Event()
+    state = build_state(bench)
+    ingest = build_ingest(bench, obs, stop, state=state)
+    ingest.loop.subscribe(list(bench.kafka.source_topics))
+    worker = build_worker(bench, obs, stop, state=state)
+    worker.loop.subscribe([bench.kafka.work_topic])
+    runner = threading.Thread(target=run_stages, args=([ingest, worker], stop), daemon=True)
+    runner.start()
+    producer = make_producer(bench.kafka, client_id="addlink-bench")
+    topic = bench.kafka.source_topics[0]
+    try:
+        _publish(producer, topic, warmup)
+        _wait_acknowledged(tally, WARMUP_EVENTS, 120, "warm-up", progress)
+        tally.latencies.clear()
+
+        started = time.monotonic()
+        _publish(producer, topic, burst)
+        finished = _wait_acknowledged(tally, events, 600, "throughput", progress)
+        rate = events / (finished - started)
+        tally.latencies.clear()
+
+        paced_count = max(1, int(rate / 2 * latency_seconds))
+        paced = _events(bench, wiki_id, dump, paced_count, 1 + WARMUP_EVENTS + events)
+        _publish(producer, topic, paced, rate=rate / 2)
+        _wait_acknowledged(tally, paced_count, 600, "latency", progress)
+        latencies = list(tally.latencies)
+    finally:
+        stop.set()
+        runner.join(timeout=60)
+        _cleanup(bench, wiki_id)
+    return {
+        "benchmark": "stream",
+        "wiki": wiki_id,
+        "dump": dump.name,
+        "events": events,
+        "events_per_second": round(rate, 2),
+        "latency_rate_events_per_second": round(rate / 2, 2),
+        "commit_interval_s": settings.pipeline.commit_interval_s,
+        "latency_items": len(latencies),
+        "latency_p50_seconds": round(_percentile(latencies, 0.50), 4),
+        "latency_p99_seconds": round(_percentile(latencies, 0.99), 4),
+        "outcomes": tally.summary()["outcomes"],
+        "environment": _environment(settings),
+    }
+
+
+def _cleanup(bench: Settings, wiki_id: str) -> None:
+    """Remove the run's topics, Redis keys, database and index; each step on its own, reporting
+    (never raising) what could not be removed, so a cleanup problem cannot hide the figures."""
+
+    def redis_keys() -> None:
+        client = connect_redis(bench.redis)
+        keys = list(client.scan_iter(match=f"{bench.redis.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+    def index() -> None:
+        if bench.tags_mode == "elasticsearch":
+            index_sink = build_tag_sink(bench, None)
+            assert isinstance(index_sink, WeightedTagSink)
+            index_sink.drop_index(wiki_id)
+            index_sink.close()
+
+    steps = {
+        "topics": lambda: delete_topics(bench.kafka, [*bench.kafka.source_topics, bench.kafka.work_topic,
+                                                      bench.kafka.error_topic, bench.kafka.weighted_tags_topic]),
+        "redis keys": redis_keys,
+        "database": lambda: build_store(bench).drop_schema(wiki_id),
+        "index": index,
+    }
+    for what, step in steps.items():
+        try:
+            step()
+        except Exception as error:  # noqa: BLE001 - see docstring
+            print(f"bench stream: could not remove the run's {what}: {error}", file=sys.stderr)
+
+
+def _environment(settings: Settings) -> dict[str, Any]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    import confluent_kafka
+
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "kafka_client": settings.kafka.client,
+        "confluent_kafka": confluent_kafka.version()[0],
+        "tags_mode": settings.tags_mode,
+        "commit": commit,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="configuration file (YAML or TOML)")
+    parser.add_argument("--wiki", required=True, help="enabled wiki whose model scores the articles")
+    parser.add_argument("--dump", required=True, type=Path, help="dump whose articles are the input")
+    parser.add_argument("--events", type=int, default=500, help="events in the throughput burst (default 500)")
+    parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the paced latency run")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    figures = bench_stream(settings, wiki_id=args.wiki, dump=args.dump, events=args.events,
+                           latency_seconds=args.latency_seconds, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(figures, indent=2, sort_keys=True))
+    else:
+        print(f"stream {figures['wiki']}: {figures['events_per_second']} events/s over {figures['events']} events; "
+              f"due->acknowledged p50 {figures['latency_p50_seconds']}s p99 {figures['latency_p99_seconds']}s "
+              f"at {figures['latency_rate_events_per_second']} events/s ({figures['latency_items']} items)")
+    return 0

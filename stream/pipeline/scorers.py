@@ -1,0 +1,231 @@
+"""The worker's scorers: parse and score one article within the page's time budget.
+
+``scoring.recommend`` checks its deadline between dictionary lookups, but mwparserfromhell's tokenizer,
+MeCab and the regular expressions of the tokenizer run in C and cannot be interrupted: a table-heavy
+page of 600 KB parses for 10 s, and 2 MiB of prose scores for over a minute
+(tests/unit/test_pathological_wikitext.py). Only a process can be stopped at any instant, so
+:class:`ProcessScorer`, the one ``addlink run`` uses, parses and scores in one child process that is
+killed (and replaced) when the budget (``scoring.deadline_seconds``) runs out; the item then fails
+with :class:`ScoringTimeout`, which the consume loop sends to the error topic. The child's address
+space is capped too (``scoring.memory_limit_mb``), so one page cannot take the worker's memory.
+
+Inside the budget the soft deadline still applies: ``recommend`` stops collecting mentions a little
+before the budget ends and scores what it found (``complete=False``), so a long page usually ends with
+links rather than an error. :class:`InlineScorer` runs the same steps in the calling thread with only
+the soft deadline (the reference the scoring process is tested against).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from pebble import ProcessExpired, ProcessPool
+
+from scoring.bundle import BundleCache
+from scoring.namespaces import Namespaces
+from scoring.recommend import Recommendation, recommend
+from scoring.titles import normalise_title
+from scoring.wikitext import ParsedArticle, parse_article
+from stream.config import WikiSettings
+from stream.core.eligibility import ArticleFacts
+from stream.core.events import WorkItem
+
+__all__ = ["Budget", "InlineScorer", "PageFacts", "ProcessScorer", "ScoreRequest", "Scorer", "ScoringFailed",
+           "ScoringTimeout"]
+
+T = TypeVar("T")
+
+SOFT_DEADLINE_SHARE = 0.8
+"""Share of the remaining budget given to ``recommend``'s own deadline, so that it usually returns its
+partial result before the process is killed."""
+
+
+class ScoringTimeout(Exception):
+    """The page did not finish within its budget; the scoring process was killed."""
+
+
+class ScoringFailed(Exception):
+    """The scoring process died (memory limit, crash) while handling the page."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The time left for one page, on the monotonic clock."""
+
+    until: float
+
+    @classmethod
+    def start(cls, seconds: float) -> Budget:
+        return cls(time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return self.until - time.monotonic()
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """What ``recommend`` needs besides the text (picklable, sent to the scoring process)."""
+
+    wiki_id: str
+    title: str
+    page_id: int
+    rev_id: int
+    threshold: float
+    max_links: int | None
+    excluded_sections: tuple[str, ...]
+    excluded_targets: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, item: WorkItem, wiki: WikiSettings) -> ScoreRequest:
+        return cls(wiki_id=item.wiki_id, title=normalise_title(item.page_title), page_id=item.page_id,
+                   rev_id=item.rev_id, threshold=wiki.minimum_link_score, max_links=wiki.maximum_links_per_task,
+                   excluded_sections=tuple(wiki.excluded_sections), excluded_targets=wiki.excluded_targets)
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What the rules read from a parsed page (``stream.core.eligibility.ArticleFacts``), without the parse
+    tree, which is costly to send between processes."""
+
+    wikitext: str
+    templates: tuple[str, ...]
+    categories: tuple[str, ...]
+
+
+class Scorer(Protocol):
+    def parse(self, wiki_id: str, wikitext: str, budget: Budget) -> ArticleFacts:
+        """What the rules need of the page, templates and categories told apart with the wiki's
+        namespace names (its bundle); raises ScoringTimeout when the budget runs out."""
+
+    def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget) -> Recommendation:
+        """Recommendations for the page ``parse`` was given last (raises on a model that cannot be loaded)."""
+
+
+class _LastParse:
+    """The last page parsed, so that scoring it right after the rules does not parse it again."""
+
+    def __init__(self) -> None:
+        self._text: str | None = None
+        self._namespaces: Namespaces | None = None
+        self._article: ParsedArticle | None = None
+
+    def __call__(self, wikitext: str, namespaces: Namespaces) -> ParsedArticle:
+        if self._article is None or self._text != wikitext or self._namespaces is not namespaces:
+            self._article = None  # free the previous page before parsing the next
+            self._article = parse_article(wikitext, namespaces)
+            self._text, self._namespaces = wikitext, namespaces
+        return self._article
+
+
+def _recommend(bundles: BundleCache, article: ParsedArticle, request: ScoreRequest, soft_deadline_s: float) -> Recommendation:
+    return recommend(
+        article.wikitext,
+        title=request.title,
+        page_id=request.page_id,
+        rev_id=request.rev_id,
+        bundle=bundles.get(request.wiki_id),
+        threshold=request.threshold,
+        max_links=request.max_links,
+        excluded_sections=request.excluded_sections,
+        excluded_targets=request.excluded_targets,
+        deadline_s=max(soft_deadline_s, 0.0),
+        parsed=article,
+    )
+
+
+class InlineScorer:
+    """Parse and score in the calling thread; only ``recommend``'s soft deadline applies."""
+
+    def __init__(self, bundles: BundleCache) -> None:
+        self._bundles = bundles
+        self._parse = _LastParse()
+
+    def parse(self, wiki_id: str, wikitext: str, budget: Budget) -> ArticleFacts:
+        return self._parse(wikitext, self._bundles.get(wiki_id).namespaces)
+
+    def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget) -> Recommendation:
+        parsed = self._parse(article.wikitext, self._bundles.get(item.wiki_id).namespaces)
+        return _recommend(self._bundles, parsed, ScoreRequest.of(item, wiki), budget.remaining())
+
+
+# --- the scoring process ------------------------------------------------------------------------------
+
+_child_bundles: BundleCache | None = None
+_child_parse_cached = _LastParse()
+
+
+def _child_start(models_dir: str, memory_limit_bytes: int | None) -> None:
+    global _child_bundles
+    if memory_limit_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
+    _child_bundles = BundleCache(models_dir)
+
+
+def _child_parse(wiki_id: str, wikitext: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    assert _child_bundles is not None, "scoring process not initialised"
+    article = _child_parse_cached(wikitext, _child_bundles.get(wiki_id).namespaces)
+    return article.templates, article.categories
+
+
+def _child_score(wikitext: str, request: ScoreRequest, soft_deadline_s: float) -> Recommendation:
+    assert _child_bundles is not None, "scoring process not initialised"
+    parsed = _child_parse_cached(wikitext, _child_bundles.get(request.wiki_id).namespaces)
+    return _recommend(_child_bundles, parsed, request, soft_deadline_s)
+
+
+def _child_ready() -> bool:
+    return _child_bundles is not None
+
+
+class ProcessScorer:
+    """Parse and score in one child process, killed when a page's budget runs out (see the module
+    docstring). Thread-compatible, not thread-safe: one worker handler calls it at a time."""
+
+    def __init__(self, models_dir: str | Path, *, memory_limit_mb: int | None = None) -> None:
+        limit = memory_limit_mb * 1024 * 1024 if memory_limit_mb else None
+        # spawn, not fork: the parent runs librdkafka and OpenMP threads, which a forked child would inherit
+        # in an undefined state.
+        self._pool = ProcessPool(max_workers=1, context=multiprocessing.get_context("spawn"),
+                                 initializer=_child_start, initargs=(str(models_dir), limit))
+        self._pool.schedule(_child_ready)  # start the child now: its imports take a second or two
+
+    def parse(self, wiki_id: str, wikitext: str, budget: Budget) -> ArticleFacts:
+        templates, categories = self._run(_child_parse, (wiki_id, wikitext), budget, "parsing")
+        return PageFacts(wikitext, templates, categories)
+
+    def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget) -> Recommendation:
+        return self.recommend(article.wikitext, ScoreRequest.of(item, wiki), budget)
+
+    def recommend(self, wikitext: str, request: ScoreRequest, budget: Budget) -> Recommendation:
+        """``scoring.recommend`` for ``request`` within ``budget`` (parses unless it just parsed ``wikitext``)."""
+        soft = budget.remaining() * SOFT_DEADLINE_SHARE
+        return self._run(_child_score, (wikitext, request, soft), budget, "scoring")
+
+    def _run(self, function: Callable[..., T], args: Sequence[Any], budget: Budget, what: str) -> T:
+        remaining = budget.remaining()
+        if remaining <= 0:
+            raise ScoringTimeout(f"no time left for {what} (scoring.deadline_seconds)")
+        # pebble's timeout counts from when the child starts the task, so a child still starting
+        # (after a kill) does not eat the page's budget.
+        future = self._pool.schedule(function, args=list(args), timeout=remaining)
+        try:
+            return future.result()
+        except FutureTimeout:
+            raise ScoringTimeout(f"{what} took longer than the {remaining:.1f} s left of the page's budget "
+                                 "(scoring.deadline_seconds); the scoring process was restarted") from None
+        except ProcessExpired as error:
+            raise ScoringFailed(f"the scoring process died while {what} (exit code {error.exitcode}); "
+                                "scoring.memory_limit_mb may be too low for this page") from None
+        except MemoryError:
+            raise ScoringFailed(f"{what} exceeded scoring.memory_limit_mb") from None
+
+    def close(self) -> None:
+        self._pool.stop()
+        self._pool.join(timeout=10)

@@ -1,0 +1,257 @@
+"""Worker: work items in, once due; GrowthExperiments' rules, scoring, and the page brought to state.
+
+For each work item (in per-page order, see stream/pipeline/ingest.py):
+
+1. a removal item (delete, content hidden, moved out of the content namespaces): delete the page's
+   rows and clear its tag — the idempotent repeat of what ingest did at once;
+2. not due yet (``dt + minimum_time_since_last_edit`` in the future): :class:`NotYet`, the loop
+   pauses the partition until then (no sleeping, no text kept in memory);
+3. superseded — Redis knows a newer revision or a tombstone, MariaDB holds a row of a newer
+   revision, or this worker itself already handled a newer revision of the page (its writes may
+   still be buffered, invisible to MariaDB reads): skip (the newer item decides the page);
+4. otherwise evaluate: parse, the pre-scoring rules (``stream.core.eligibility``), the model
+   (``scoring.recommend``), pruning and the decision; parsing and scoring share the page's budget
+   (``scoring.deadline_seconds``, a hard bound with ``stream.pipeline.scorers.ProcessScorer``: past it the item
+   fails with ScoringTimeout and goes to the error topic);
+5. bring the page to the state of this revision: rows of older revisions deleted, the row written
+   (data or NULL, when the decision says so), then the tag set exactly when the revision's row has
+   data and cleared otherwise. Buffered; the checkpoint flushes MariaDB before Elasticsearch.
+
+Step 5 runs for every evaluated item, whatever the outcome, so a redelivered item heals a crash
+between the row commit and the tag write, and a stale row that slipped in is removed by the page's
+next item. The outcome is counted under GrowthExperiments' name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Protocol
+
+from scoring.bundle import BundleCache
+from scoring.gelr import Gelr
+from scoring.recommend import MAX_WIKITEXT_CHARS
+from sinks.base import TagSink
+from stream.config import Settings, WikiSettings
+from stream.pipeline.consume_loop import Done, ErrorReporter, NotYet
+from stream.core.eligibility import Outcome, StoreFacts, prune_and_decide, pre_score_verdict, quiet_period_ends
+from stream.core.events import InvalidEvent, SourceMessage, WorkItem, parse_work_item
+from stream.pipeline.ingest import RowStore
+from stream.observe.metrics import Sensor
+from stream.pipeline.page_lookup import PageLookup
+from stream.core.quiet import Clock
+from stream.pipeline.scorers import Budget, Scorer
+from stream.pipeline.state import PageState
+
+log = logging.getLogger(__name__)
+
+
+class WorkerRows(RowStore, Protocol):
+    """What the worker needs of ``sinks.mariadb.RecommendationStore`` (reads are committed rows)."""
+
+    def row_state(self, wiki_id: str, rev_id: int) -> str: ...
+
+    def has_submission(self, wiki_id: str, rev_id: int) -> bool: ...
+
+    def rejected_targets(self, wiki_id: str, page_id: int) -> frozenset[int]: ...
+
+    def link_edit_revisions(self, wiki_id: str, page_id: int) -> frozenset[int]: ...
+
+    def replace(self, wiki_id: str, page_id: int, rev_id: int, data: bytes | None) -> None: ...
+
+
+class HandledRevisions:
+    """The highest revision this worker brought each of its ``capacity`` most recent pages to.
+
+    Why: the superseded check reads Redis and *committed* MariaDB rows. After Redis lost its state,
+    an older revision can reach the work topic behind a newer one (two data centres' topics, or a
+    duplicate); when both are handled between two checkpoints the newer row is still only buffered,
+    so neither store shows it, and the older revision would be stored next to it. A revision seen
+    here really existed, so an item older than it is stale whatever was committed; memory is
+    bounded (ids only, no text) and losing it on restart only falls back to the stores.
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._capacity = capacity
+        self._latest: OrderedDict[tuple[str, int], int] = OrderedDict()
+
+    def newer_than(self, item: WorkItem) -> bool:
+        return self._latest.get((item.wiki_id, item.page_id), -1) > item.rev_id
+
+    def note(self, item: WorkItem) -> None:
+        key = (item.wiki_id, item.page_id)
+        self._latest[key] = max(item.rev_id, self._latest.get(key, item.rev_id))
+        self._latest.move_to_end(key)
+        if len(self._latest) > self._capacity:
+            self._latest.popitem(last=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Write:
+    """The row to write for the revision: ``data`` bytes, or None for GrowthExperiments' NULL row."""
+
+    data: bytes | None
+
+
+class WorkerHandler:
+    """Handles one work-topic message; clients passed in (see stream/pipeline/bootstrap.py)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        state: PageState,
+        store: WorkerRows,
+        tags: TagSink,
+        errors: ErrorReporter,
+        scorer: Scorer,
+        clock: Clock,
+        sensor: Sensor,
+        quiet_period_override_s: int | None = None,
+        bundles: BundleCache | None = None,
+    ) -> None:
+        """``bundles``: the wikis' bundles, for their disambiguation templates and page tables; without
+        them only configured templates and the stream's events are known."""
+        self._settings = settings
+        self._bundles = bundles
+        self._state = state
+        self._store = store
+        self._tags = tags
+        self._errors = errors
+        self._scorer = scorer
+        self._clock = clock
+        self._sensor = sensor
+        self._quiet_override = quiet_period_override_s
+        self._handled = HandledRevisions()
+
+    def handle(self, message: SourceMessage) -> Done | NotYet:
+        try:
+            item = parse_work_item(message.value)
+        except InvalidEvent as error:
+            self._errors.report(message.value, error, key=message.key, topic=message.topic,
+                                partition=message.partition, offset=message.offset)
+            self._sensor.on_error("worker", type(error).__name__)
+            return Done()
+        wiki = self._wiki(item.wiki_id)
+        if wiki is None:
+            self._sensor.on_item_skipped("other", "wiki_not_enabled")
+            return Done()
+        if self._is_removal(item, wiki):
+            self._remove(item)
+            return Done()
+        received = (message.timestamp_ms or 0) / 1000
+        due = quiet_period_ends(item, wiki).timestamp()
+        if received:
+            # A revision time in the future (clock skew, a bad event) must not hold the partition, and
+            # every page behind it, until then: the quiet period starts no later than ingest saw it.
+            due = min(due, received + wiki.minimum_time_since_last_edit)
+        if self._clock.wall() < due:
+            return NotYet(due)
+        due_wall = max(due, received)
+        self._evaluate(item, wiki)
+        return Done(due_wall)
+
+    def _wiki(self, wiki_id: str) -> WikiSettings | None:
+        wiki = self._settings.wiki(wiki_id)
+        if wiki is not None and self._quiet_override is not None:
+            wiki = wiki.model_copy(update={"minimum_time_since_last_edit": self._quiet_override})
+        return wiki
+
+    @staticmethod
+    def _is_removal(item: WorkItem, wiki: WikiSettings) -> bool:
+        return (
+            item.page_change_kind == "delete"
+            or (item.page_change_kind == "visibility_change" and not item.is_content_visible)
+            or item.namespace_id not in wiki.content_namespaces
+        )
+
+    def _remove(self, item: WorkItem) -> None:
+        record = self._state.page(item.wiki_id, item.page_id)
+        stored = self._store.latest_revision(item.wiki_id, item.page_id)
+        if ((record is not None and record.rev_id > item.rev_id) or (stored is not None and stored > item.rev_id)
+                or self._handled.newer_than(item)):
+            self._sensor.on_item_skipped(item.wiki_id, "superseded")  # undeleted and edited since
+            return
+        self._bring_to_state(item, stored=stored, keep_own_row=False, write=None, own_row_state="none")
+        self._sensor.on_item_skipped(item.wiki_id, "removed")
+
+    def _evaluate(self, item: WorkItem, wiki: WikiSettings) -> None:
+        wiki_id = item.wiki_id
+        record = self._state.page(wiki_id, item.page_id)
+        stored = self._store.latest_revision(wiki_id, item.page_id)
+        if (record is not None and (record.rev_id > item.rev_id or record.removed)) or (
+            stored is not None and stored > item.rev_id
+        ) or self._handled.newer_than(item):
+            self._sensor.on_item_skipped(wiki_id, "superseded")
+            return
+        if item.is_redirect:
+            self._bring_to_state(item, stored=stored, keep_own_row=False, write=None, own_row_state="none")
+            self._sensor.on_item_skipped(wiki_id, "redirect")
+            return
+        article = None
+        budget = Budget.start(self._settings.scoring.deadline_seconds)
+        if item.wikitext is not None and len(item.wikitext) <= MAX_WIKITEXT_CHARS:
+            article = self._scorer.parse(wiki_id, item.wikitext, budget)
+        elif item.wikitext is not None:  # larger than MediaWiki allows: not parsed, counted as "other"
+            log.warning("wikitext too large to evaluate", extra={"wiki": wiki_id, "page_id": item.page_id,
+                                                                 "rev_id": item.rev_id, "chars": len(item.wikitext)})
+        facts = self._facts(item)
+        bundle = self._bundles.get(wiki_id) if self._bundles is not None else None
+        if bundle is not None and wiki.disambiguation_templates is None:
+            wiki = wiki.model_copy(update={"disambiguation_templates": bundle.disambiguation_templates})
+        now = datetime.fromtimestamp(self._clock.wall(), UTC)
+        verdict = pre_score_verdict(item, article, wiki, facts, now)
+        write: _Write | None = None
+        if verdict is not None:
+            outcome = verdict.outcome
+        else:
+            assert article is not None  # pre_score_verdict returns "other" for an item without text
+            started = self._clock.monotonic()
+            recommendation = self._scorer.score(item, wiki, article, budget)
+            self._sensor.on_scored(wiki_id, self._clock.monotonic() - started)
+            if not recommendation.complete:
+                log.warning("scoring deadline passed; recommending from the part scored", extra={
+                    "wiki": wiki_id, "page_id": item.page_id, "rev_id": item.rev_id})
+            events = self._state.titles(wiki_id, [link.link_target for link in recommendation.links])
+            pages = PageLookup(events, bundle.pages if bundle else None, bool(bundle and bundle.pages_complete))
+            facts = dataclasses.replace(facts, target_page_id=pages.page_id, target_gone=pages.gone)
+            decision = prune_and_decide(recommendation.links, wiki, facts)
+            outcome = decision.outcome
+            if outcome is Outcome.SUCCESS:
+                gelr = Gelr(links=tuple(decision.links or ()), meta=recommendation.gelr.meta)
+                write = _Write(gelr.to_json().encode("utf-8"))
+            elif decision.write_null_row:
+                write = _Write(None)
+        self._bring_to_state(item, stored=stored, keep_own_row=True, write=write, own_row_state=facts.row_state)
+        self._sensor.on_outcome(wiki_id, str(outcome))
+
+    def _facts(self, item: WorkItem) -> StoreFacts:
+        wiki_id = item.wiki_id
+        return StoreFacts(
+            row_state=str(self._store.row_state(wiki_id, item.rev_id)),
+            has_submission=self._store.has_submission(wiki_id, item.rev_id),
+            link_edit_revisions=self._store.link_edit_revisions(wiki_id, item.page_id),
+            rejected_target_ids=self._store.rejected_targets(wiki_id, item.page_id),
+        )
+
+    def _bring_to_state(
+        self, item: WorkItem, *, stored: int | None, keep_own_row: bool, write: _Write | None, own_row_state: str
+    ) -> None:
+        """Rows of older revisions gone (all rows unless ``keep_own_row``), ``write`` applied, tag
+        set iff the revision's row ends up with data. ``stored``: highest stored revision if known."""
+        wiki_id, page_id = item.wiki_id, item.page_id
+        self._handled.note(item)
+        if stored is not None and (stored < item.rev_id or not keep_own_row):
+            self._store.delete_page(wiki_id, page_id)
+            own_row_state = "none"
+        if write is not None:
+            self._store.replace(wiki_id, page_id, item.rev_id, write.data)
+            own_row_state = "data" if write.data is not None else "null"
+        page = {"page_title": item.page_title, "namespace_id": item.namespace_id or 0, "dt": item.event_dt,
+                "domain": item.domain}
+        if keep_own_row and own_row_state == "data":
+            self._tags.set_link_tag(wiki_id, page_id, **page)
+        else:
+            self._tags.clear_link_tag(wiki_id, page_id, **page)
