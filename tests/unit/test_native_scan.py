@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import markup_guard
-from parse_diff import FIELDS, diff_dump, parse_unchunked, render
+from parse_diff import FIELDS, MAX_TITLE_CHARS, diff_dump, only_overlong_names, parse_unchunked, render
 from scoring.wikitext import parse_article
 from wikitext_oracle import parse_article as oracle_parse
 
@@ -117,3 +117,16 @@ def test_native_reads_a_long_page_whole_where_the_oracle_cuts_it() -> None:
     whole = parse_unchunked(text)
     for name in FIELDS:
         assert getattr(native, name) == getattr(whole, name), name
+
+
+def test_a_template_name_longer_than_any_title_is_no_template() -> None:
+    """Pinned difference (mrwiki's भाऊबीज has such a paragraph between braces): the oracle records
+    the whole stray text as a template name; no title is longer than 255 bytes, so the native scanner
+    drops it, which also keeps 10,000 nested "{{" from copying the page 10,000 times."""
+    prose = "या दिवशी बहीण भावाला आरती ओवाळून त्याची पूजा करीत असते " * 6
+    text = "{{" + prose + "}} text {{Real template}} [[link]]"
+    assert len(prose.strip()) > MAX_TITLE_CHARS
+    native, oracle = parse_article(text), oracle_parse(text)
+    assert native.templates == ("Real template",)
+    assert oracle.templates == (prose.strip(), "Real template")
+    assert only_overlong_names(oracle, native)
