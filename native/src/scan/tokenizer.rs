@@ -138,16 +138,27 @@ struct Closers {
 impl Closers {
     fn new(chars: &[char]) -> Closers {
         let mut last = Closers::default();
-        for i in 0..chars.len() {
-            let at = |p: &str| p.chars().enumerate().all(|(k, c)| chars.get(i + k) == Some(&c));
+        let at = |i: usize, c: char| chars.get(i) == Some(&c);
+        for (i, &c) in chars.iter().enumerate() {
             let pos = Some(i as u32);
-            if at("}}") { last.braces = pos; }
-            if at("}}}") { last.triple_braces = pos; }
-            if at("]]") { last.brackets = pos; }
-            if at("]") { last.bracket = pos; }
-            if at("-->") { last.comment = pos; }
-            if at("|}") { last.table = pos; }
-            if at("</") { last.close_tag = pos; }
+            match c {
+                '}' if at(i + 1, '}') => {
+                    last.braces = pos;
+                    if at(i + 2, '}') {
+                        last.triple_braces = pos;
+                    }
+                }
+                ']' => {
+                    last.bracket = pos;
+                    if at(i + 1, ']') {
+                        last.brackets = pos;
+                    }
+                }
+                '-' if at(i + 1, '-') && at(i + 2, '>') => last.comment = pos,
+                '|' if at(i + 1, '}') => last.table = pos,
+                '<' if at(i + 1, '/') => last.close_tag = pos,
+                _ => {}
+            }
         }
         last
     }
