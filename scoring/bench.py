@@ -84,7 +84,7 @@ def _cpu_model() -> str:
 
 
 def _environment(cpu: int | None) -> dict[str, str]:
-    versions = {name: metadata.version(name) for name in ("xgboost", "numpy", "mwparserfromhell")}
+    versions = {name: metadata.version(name) for name in ("xgboost", "numpy", "addlink-native")}
     return {
         "addlink_stream": APPLICATION_VERSION,
         "python": platform.python_version(),

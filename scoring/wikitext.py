@@ -1,55 +1,49 @@
-"""Parse an article's wikitext once (mwparserfromhell) into what scoring needs, with exact offsets.
+"""Parse an article's wikitext once into what scoring needs, with exact offsets.
+
+The native scanner (``addlink_native.scan``, Rust: a port of mwparserfromhell 0.7's tokenizer that
+keeps every construct's source position) reads the text in one pass; this module turns its rows
+into a ParsedArticle and keeps the namespace rules (template and category names) in Python.
+mwparserfromhell's tree is the behaviour it reproduces; the former implementation on it is the test
+oracle (tests/unit/wikitext_oracle.py, compared field by field by tests/unit/parse_diff.py).
 
 Guarantees (offsets are Python string indices, i.e. Unicode code points, into the input):
-- ``runs``: the top-level Text nodes (mwaddlink v2's candidate text: not templates, links, refs,
-  tables, bold/italic, headings, comments, entities, other tags), adjacent Text nodes merged, in page
-  order. ``wikitext[run.start:run.start + len(run.text)] == run.text`` always: offsets come from walking
-  the node tree, not from ``str.find`` (mwaddlink's defect, reference §2.8). ``run.section`` is the
-  stripped source of the nearest preceding top-level heading of any level (None for the lead), so
-  excluding a section never excludes its sub-sections.
+- ``runs``: the top-level text (mwaddlink v2's candidate text: not templates, links, refs, tables,
+  bold/italic, headings, comments, entities, other tags), in page order.
+  ``wikitext[run.start:run.start + len(run.text)] == run.text`` always (never ``str.find``,
+  mwaddlink's defect, reference §2.8). ``run.section`` is the stripped source of the nearest
+  preceding top-level heading of any level (None for the lead), so excluding a section never
+  excludes its sub-sections.
 - ``links``: every wikilink anywhere — inside templates (also nested), refs, tags, file captions, and
-  the captions of ``<gallery>``/``<imagemap>`` (re-parsed, since mwparserfromhell keeps those verbatim);
-  not inside comments or ``<nowiki>``. ``wikitext[link.start:link.end] == "[[...]]"`` source.
+  the captions of ``<gallery>``/``<imagemap>`` (scanned again, since mwparserfromhell keeps those
+  verbatim); not inside comments or ``<nowiki>``. ``wikitext[link.start:link.end] == "[[...]]"``.
 - ``templates`` / ``categories``: normalised names, de-duplicated, in first-seen order.
 
-Bounded: mwparserfromhell caps nesting at depth 100 (deeper markup stays text); broken markup that would
-make it quadratic is neutralised first (``scoring.markup_guard``, offsets unchanged). The walk recurses
-only as deep as the parse tree.
+Bounded: nesting is capped as in mwparserfromhell (deeper markup stays text); a construct whose
+closer never comes fails at once, and when openers that never close would still cost more than
+``RETRY_BUDGET`` re-scanned characters, their first characters are read as text (the rule of the
+oracle's markup_guard, so both read the same text). Nothing recurses with the input.
 """
 
 from __future__ import annotations
 
-import html
+import html.entities
 from bisect import bisect_right
 from collections.abc import Collection
 from dataclasses import dataclass
 
-import mwparserfromhell
-from mwparserfromhell.nodes import (
-    Comment,
-    Heading,
-    HTMLEntity,
-    Node,
-    Tag,
-    Template,
-    Text,
-    Wikilink,
-)
-from mwparserfromhell.wikicode import Wikicode
+from addlink_native.scan import Scanner
 
-from scoring.markup_guard import chunk_bounds, neutralise, restore
 from scoring.namespaces import CATEGORY, TEMPLATE, Namespaces, canonical_namespaces
-from scoring.node_offsets import children, tag_children
 from scoring.titles import is_article_link, namespace_prefix, normalise_title
 
 __all__ = [
+    "RETRY_BUDGET",
     "EditorSpan",
     "LinkedSpan",
     "Link",
     "ParsedArticle",
     "PlainText",
     "TextRun",
-    "WikitextTooDeep",
     "parse_article",
     "plain_text_with_links",
 ]
@@ -177,17 +171,20 @@ _MAGIC_VARIABLES = frozenset(
     CONTENTLANGUAGE CONTENTLANG CASCADINGSOURCES NOEXTERNALLANGLINKS""".split()
 )
 _SUBST_PREFIXES = ("subst:", "safesubst:")
+# Tags whose contents mwparserfromhell's strip_code drops (its definitions.INVISIBLE_TAGS); a link's
+# anchor is its label stripped that way.
+_INVISIBLE_TAGS = frozenset(
+    "categorytree gallery graph imagemap inputbox math score section templatedata timeline".split()
+)
+# Characters the tokenizer may re-scan for openers that never close (unclosed openers x text length)
+# before those openers are read as text: 4,000 unclosed "{{" in 24 KB would otherwise cost 100 M.
+RETRY_BUDGET = 20_000_000
 
 
-def _anchor(link: Wikilink) -> str:
-    if link.text is not None:
-        return link.text.strip_code().strip()
-    title = str(link.title).strip()
-    return title[1:] if title.startswith(":") else title  # [[:Category:X]] shows "Category:X"
-
-
-def _template_name(template: Template, namespaces: Namespaces) -> str | None:
-    name = str(template.name).strip()
+def _template_name(raw: str, namespaces: Namespaces) -> str | None:
+    """The normalised template a raw ``{{name|...}}`` name transcludes; None for parser functions and
+    magic words."""
+    name = raw.strip()
     lowered = name.casefold()
     for prefix in _SUBST_PREFIXES:
         if lowered.startswith(prefix):
@@ -206,223 +203,13 @@ def _template_name(template: Template, namespaces: Namespaces) -> str | None:
     return normalise_title(name) or None
 
 
-def _category(link: Wikilink, namespaces: Namespaces) -> str | None:
-    title = str(link.title).strip()
+def _category(raw_title: str, namespaces: Namespaces) -> str | None:
+    title = raw_title.strip()
     if title.startswith(":"):  # [[:Category:X]] links to the category page
         return None
     if namespaces.of_title(title) == CATEGORY:
         return normalise_title(title.split(":", 1)[1]) or None
     return None
-
-
-def _is_glue(node: Node | None, edge_char_at: int) -> bool:
-    """Whether ``node`` (the neighbour of a run, comments already skipped) may render visible text
-    directly against the run; ``edge_char_at`` is 0 for the neighbour's first char, -1 for its last."""
-    if node is None or isinstance(node, Heading):
-        return False
-    if isinstance(node, Text):
-        value = node.value
-        return bool(value) and not value[edge_char_at].isspace()
-    if isinstance(node, HTMLEntity):
-        char = html.unescape(str(node))
-        return bool(char) and (char[edge_char_at].isalnum() or char[edge_char_at] == "_")
-    if isinstance(node, Tag) and not node.wiki_markup:
-        return str(node.tag).strip().lower() not in _SEPARATING_TAGS
-    if isinstance(node, Tag) and str(node.tag).strip().lower() in _SEPARATING_TAGS:
-        return False  # wiki-markup lists, tables, <hr>: block structure
-    return True  # links (trails), templates, bold/italic, external links, arguments
-
-
-def _neighbour(nodes: list[Node], index: int, step: int) -> Node | None:
-    index += step
-    while 0 <= index < len(nodes) and isinstance(nodes[index], Comment):
-        index += step
-    return nodes[index] if 0 <= index < len(nodes) else None
-
-
-class _Walker:
-    """Collects links, templates and categories from a whole tree, with absolute offsets; template
-    and category names are recognised with the wiki's ``namespaces``."""
-
-    def __init__(self, namespaces: Namespaces) -> None:
-        self.namespaces = namespaces
-        self.links: list[Link] = []
-        self.templates: dict[str, None] = {}
-        self.categories: dict[str, None] = {}
-
-    def walk(self, code: Wikicode, base: int) -> None:
-        """Visit every node of a nested ``code`` that starts at ``base`` in the page."""
-        pos = base
-        for node in code.nodes:
-            if isinstance(node, Text):
-                pos += len(node.value)
-                continue
-            source = str(node)
-            self.visit(node, source, pos, top_level=False)
-            pos += len(source)
-
-    def visit(self, node: Node, source: str, pos: int, *, top_level: bool) -> None:
-        """Record ``node`` (whose ``str`` is ``source``, starting at ``pos``) and descend into it."""
-        if "[[" not in source and "{{" not in source:
-            return  # no link or template can be inside
-        if isinstance(node, Wikilink):
-            self._add_link(node, pos, len(source), top_level)
-        elif isinstance(node, Template):
-            name = _template_name(node, self.namespaces)
-            if name:
-                self.templates.setdefault(name)
-        elif isinstance(node, Tag) and str(node.tag).strip().lower() in _REPARSED_TAGS:
-            self._walk_reparsed(node, pos)
-        for offset, child in children(node):
-            self.walk(child, pos + offset)
-
-    def _add_link(self, node: Wikilink, pos: int, length: int, top_level: bool) -> None:
-        self.links.append(
-            Link(
-                target=normalise_title(str(node.title)),
-                anchor=_anchor(node),
-                start=pos,
-                end=pos + length,
-                top_level=top_level,
-            )
-        )
-        category = _category(node, self.namespaces)
-        if category:
-            self.categories.setdefault(category)
-
-    def _walk_reparsed(self, tag: Tag, pos: int) -> None:
-        for offset, child in tag_children(tag):
-            if child is tag.contents:
-                self.walk(mwparserfromhell.parse(str(child)), pos + offset)
-
-
-def _text_spans(nodes: list[Node], base: int, into: list[EditorSpan]) -> None:
-    """Append the editor spans among ``nodes`` (starting at ``base``), descending into transparent tags."""
-    pos = base
-    span_start: int | None = None
-    after_link = False
-    previous: Node | None = None
-    for node in nodes:
-        if isinstance(node, Text):
-            if span_start is None:
-                span_start, after_link = pos, isinstance(previous, Wikilink)
-            pos += len(node.value)
-            previous = node
-            continue
-        if span_start is not None:
-            into.append(EditorSpan(span_start, pos, after_link))
-            span_start = None
-        source = str(node)
-        if isinstance(node, Tag) and not node.wiki_markup and not node.self_closing:
-            if str(node.tag).strip().lower() in _TRANSPARENT_TAGS:
-                offset = next(o for o, child in tag_children(node) if child is node.contents)
-                _text_spans(node.contents.nodes, pos + offset, into)
-        pos += len(source)
-        previous = node
-    if span_start is not None:
-        into.append(EditorSpan(span_start, pos, after_link))
-
-
-def _top_level(code: Wikicode, walker: _Walker) -> list[TextRun]:
-    """Walk the page's top-level nodes once: feed every non-Text node to ``walker`` and return the
-    merged Text runs with their sections and glue flags."""
-    runs: list[TextRun] = []
-    nodes = code.nodes
-    section: str | None = None
-    pos = 0
-    i = 0
-    while i < len(nodes):
-        node = nodes[i]
-        if not isinstance(node, Text):
-            if isinstance(node, Heading):
-                section = str(node.title).strip()
-            source = str(node)
-            walker.visit(node, source, pos, top_level=True)
-            pos += len(source)
-            i += 1
-            continue
-        first, start, parts = i, pos, []
-        while i < len(nodes) and isinstance(nodes[i], Text):
-            parts.append(nodes[i].value)
-            pos += len(nodes[i].value)
-            i += 1
-        runs.append(
-            TextRun(
-                start=start,
-                text="".join(parts),
-                section=section,
-                glued_before=_is_glue(_neighbour(nodes, first, -1), -1),
-                glued_after=_is_glue(_neighbour(nodes, i - 1, 1), 0),
-            )
-        )
-    return runs
-
-
-class WikitextTooDeep(ValueError):
-    """The page nests markup deeper than the parser's tree can be walked (hundreds of bare ``{{``)."""
-
-
-def parse_article(wikitext: str, namespaces: Namespaces | None = None) -> ParsedArticle:
-    """Parse ``wikitext`` once; see the module docstring for the guarantees. ``namespaces``: the
-    wiki's (``Bundle.namespaces``), to tell its templates and categories; MediaWiki's canonical
-    names only when None. Raises TypeError for a non-str argument and WikitextTooDeep for nesting
-    beyond Python's recursion limit."""
-    if not isinstance(wikitext, str):
-        raise TypeError(f"wikitext must be str, not {type(wikitext).__name__}")
-    source = neutralise(wikitext)
-    try:
-        code = _parse_in_chunks(source)
-        walker = _Walker(namespaces or canonical_namespaces())
-        runs = _top_level(code, walker)
-        editor_spans: list[EditorSpan] = []
-        _text_spans(code.nodes, 0, editor_spans)
-    except RecursionError:
-        raise WikitextTooDeep("markup nested too deeply to parse (Python's recursion limit)") from None
-    article = ParsedArticle(
-        wikitext=wikitext,
-        links=tuple(walker.links),
-        runs=tuple(runs),
-        templates=tuple(walker.templates),
-        categories=tuple(walker.categories),
-        editor_spans=tuple(editor_spans),
-    )
-    return article if source is wikitext else _restored(article)
-
-
-def _parse_in_chunks(source: str) -> Wikicode:
-    """One tree for ``source``; a long text is parsed piece by piece (``markup_guard.chunk_bounds``)
-    because every construct that fails to close makes the tokenizer re-scan to the end of its input."""
-    nodes: list[Node] = []
-    start = 0
-    for end in chunk_bounds(source):
-        nodes += mwparserfromhell.parse(source[start:end]).nodes
-        start = end
-    return Wikicode(nodes)
-
-
-def _restored(article: ParsedArticle) -> ParsedArticle:
-    """Map the guard's sentinels back in every string that came from the tree."""
-    text = article.wikitext
-    return ParsedArticle(
-        wikitext=text,
-        links=tuple(
-            Link(restore(link.target), restore(link.anchor), link.start, link.end, link.top_level)
-            for link in article.links
-        ),
-        runs=tuple(
-            TextRun(
-                r.start,
-                text[r.start : r.end],
-                None if r.section is None else restore(r.section),
-                r.glued_before,
-                r.glued_after,
-            )
-            for r in article.runs
-        ),
-        templates=tuple(dict.fromkeys(restore(t) for t in article.templates)),
-        categories=tuple(dict.fromkeys(restore(c) for c in article.categories)),
-        editor_spans=article.editor_spans,
-    )
 
 
 def plain_text_with_links(article: ParsedArticle, *, namespace_prefixes: Collection[str]) -> PlainText:
@@ -451,3 +238,35 @@ def plain_text_with_links(article: ParsedArticle, *, namespace_prefixes: Collect
         length += len(text)
         previous_end = end
     return PlainText(text="".join(out), links=tuple(spans), pieces=tuple(sources))
+
+
+_SCANNER = Scanner(
+    {name: chr(point) for name, point in html.entities.name2codepoint.items()},
+    set(_SEPARATING_TAGS),
+    set(_TRANSPARENT_TAGS),
+    set(_INVISIBLE_TAGS),
+    set(_REPARSED_TAGS),
+    RETRY_BUDGET,
+)
+
+
+def parse_article(wikitext: str, namespaces: Namespaces | None = None) -> ParsedArticle:
+    """Parse ``wikitext`` once; see the module docstring for the guarantees. ``namespaces``: the
+    wiki's (``Bundle.namespaces``), to tell its templates and categories; MediaWiki's canonical
+    names only when None. Raises TypeError for a non-str argument."""
+    if not isinstance(wikitext, str):
+        raise TypeError(f"wikitext must be str, not {type(wikitext).__name__}")
+    runs, links, templates, spans = _SCANNER.scan(wikitext)
+    namespaces = namespaces or canonical_namespaces()
+    return ParsedArticle(
+        wikitext=wikitext,
+        links=tuple(
+            Link(normalise_title(title), anchor, start, end, top_level) for start, end, title, anchor, top_level in links
+        ),
+        runs=tuple(TextRun(start, wikitext[start:end], section, before, after) for start, end, section, before, after in runs),
+        templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw, namespaces)))),
+        categories=tuple(
+            dict.fromkeys(c for _s, _e, title, _a, _t in links if (c := _category(title, namespaces)))
+        ),
+        editor_spans=tuple(EditorSpan(start, end, after_link) for start, end, after_link in spans),
+    )

@@ -17,4 +17,11 @@ if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
     "$venv/bin/python" -m pip install --quiet -e "$root[test]"
     touch "$stamp"
 fi
+# The native engine (native/, Rust via maturin): rebuilt when its sources changed since the last build.
+native_stamp="$venv/.addlink-native-installed"
+if [ ! -f "$native_stamp" ] || [ -n "$(find "$root/native" -path "$root/native/target" -prune -o -newer "$native_stamp" -type f -print -quit)" ]; then
+    echo "venv: building addlink-native (cargo, release)"
+    "$venv/bin/python" -m pip install --quiet "$root/native"
+    touch "$native_stamp"
+fi
 echo "venv: ready ($venv)"

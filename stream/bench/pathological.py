@@ -30,7 +30,7 @@ from scoring.bundle import load_bundle
 from scoring.dumps import is_article, iter_pages
 from scoring.namespaces import Namespaces
 from scoring.recommend import MAX_WIKITEXT_CHARS
-from scoring.wikitext import WikitextTooDeep, parse_article
+from scoring.wikitext import parse_article
 from stream.config import load_settings
 from stream.config_sections import ScoringSettings
 from stream.errors import AddlinkError
@@ -101,13 +101,10 @@ def _source(dump: Path, is_anchor: Callable[[str], bool], namespaces: Namespaces
 def _parse_in_process(text: str) -> tuple[float | None, float | None, str]:
     if len(text) > MAX_WIKITEXT_CHARS:
         return None, None, "refused (over the size limit)"
-    try:
-        started = time.perf_counter()
-        parse_article(text)
-        seconds = time.perf_counter() - started
-        _, _, peak = measured(lambda: parse_article(text))
-    except WikitextTooDeep:
-        return None, None, "WikitextTooDeep"
+    started = time.perf_counter()
+    parse_article(text)
+    seconds = time.perf_counter() - started
+    _, _, peak = measured(lambda: parse_article(text))
     return round(seconds, 3), round(peak / 2**20, 1), "parsed"
 
 

@@ -25,7 +25,7 @@ import mwparserfromhell
 import pytest
 from mwparserfromhell.nodes import Heading, Tag, Template, Text, Wikilink
 
-from scoring import markup_guard
+import markup_guard
 from scoring.dumps import is_article, iter_pages, read_siteinfo
 from scoring.mentions import find_mentions
 from scoring.tokenize import at_word_boundary, is_spaceless, is_word_char
@@ -37,14 +37,11 @@ FULL = sorted(Path(os.environ["ADDLINK_SAMPLE_DUMPS"]).glob("*.xml*")) if os.env
 
 
 def _top_level_nodes(text: str) -> list[tuple[int, int, object]]:
-    """(start, end, node) of every top-level node; adjacent Text nodes merged into one. Pages over
-    markup_guard.CHUNK_CHARS are parsed in the same pieces as parse_article (documented there)."""
+    """(start, end, node) of every top-level node; adjacent Text nodes merged into one. Broken markup
+    is neutralised as parse_article does (markup_guard); the page is parsed whole, as it does."""
     nodes: list[tuple[int, int, object]] = []
     pos = 0
-    source = markup_guard.neutralise(text)
-    cuts = markup_guard.chunk_bounds(source)
-    pieces = [mwparserfromhell.parse(source[a:b]).nodes for a, b in zip([0, *cuts], cuts, strict=False)]
-    for node in (n for piece in pieces for n in piece):
+    for node in mwparserfromhell.parse(markup_guard.neutralise(text)).nodes:
         length = len(str(node))
         if isinstance(node, Text) and nodes and isinstance(nodes[-1][2], Text):
             start = nodes[-1][0]

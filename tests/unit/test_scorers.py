@@ -68,8 +68,8 @@ def test_the_process_gives_what_scoring_in_process_gives(models_dir: Path, proce
 @pytest.mark.parametrize(("wiki_id", "text"), [
     ("jawiki", "橋" * 1_000_000),  # MeCab on one megabyte without a sentence end
     ("elwiki", "Ο ποταμός ρέει δίπλα από την παλιά πέτρινη γέφυρα κοντά στην Αθήνα. " * 29_000),  # 2 MB of prose
-    ("elwiki", '{| class="wikitable"\n' + "|-\n| 7346 || 10003 || 47 ||  || γέφυρα\n" * 40_000 + "|}\n"),  # a table
-], ids=["ja-spaceless-1MB", "el-prose-2MB", "table-40k-rows"])
+    # (A 1.5 MB table of 40,000 rows no longer qualifies: the native scanner parses it in 0.2 s.)
+], ids=["ja-spaceless-1MB", "el-prose-2MB"])
 def test_a_page_over_its_budget_times_out_on_time_and_the_next_page_is_scored(
         process_scorer: ProcessScorer, wiki_id: str, text: str) -> None:
     budget_s = 1.5

@@ -1,5 +1,7 @@
 """Keep mwparserfromhell linear on broken wikitext by neutralising openers that can never close.
 
+Part of the test oracle (wikitext_oracle.py); the native scanner ports ``neutralise``.
+
 mwparserfromhell retries every unclosed construct (``{{``, ``[[``, ``{|``, ``<tag>``, ``[http..``,
 ``<!--``) by scanning ahead to the end of the text, so k unclosed openers cost about k x len(text):
 4,000 unclosed ``{{`` in 24 KB take 7 s, and the cost grows quadratically (measured with 0.7.2's C
@@ -19,10 +21,10 @@ import re
 
 from mwparserfromhell.definitions import URI_SCHEMES
 
+from scoring.wikitext import RETRY_BUDGET
+
 __all__ = ["CHUNK_CHARS", "RETRY_BUDGET", "chunk_bounds", "neutralise", "restore"]
 
-# Estimated characters the tokenizer may re-scan (unclosed openers x text length) before we step in.
-RETRY_BUDGET = 20_000_000
 # Texts longer than this are parsed in pieces of about this size, cut only where no construct is open.
 CHUNK_CHARS = 300_000
 # A matched pair spanning more than this is taken for a stray opener paired with a far-away closer

@@ -1,0 +1,61 @@
+//! ``addlink_native.scan``: one pass over an article's wikitext giving what ``scoring.wikitext``
+//! builds a ParsedArticle from. Namespace classification stays in Python (raw titles and names).
+use std::collections::{HashMap, HashSet};
+
+use pyo3::prelude::*;
+
+mod ctx;
+mod guard;
+mod tokenizer;
+mod tree;
+
+type RunRow = (u32, u32, Option<String>, bool, bool);
+type LinkRow = (u32, u32, String, String, bool);
+
+/// Scanner configured with the tables scoring owns (entity names, tag classes).
+#[pyclass(frozen)]
+struct Scanner {
+    tables: tree::Tables,
+}
+
+#[pymethods]
+impl Scanner {
+    #[new]
+    fn new(
+        entities: HashMap<String, String>,
+        separating: HashSet<String>,
+        transparent: HashSet<String>,
+        invisible: HashSet<String>,
+        reparsed: HashSet<String>,
+        retry_budget: u64,
+    ) -> Self {
+        let entity_names = entities.keys().cloned().collect();
+        Scanner { tables: tree::Tables { entities, entity_names, separating, transparent, invisible, reparsed, retry_budget } }
+    }
+
+    /// (runs, links, raw template names, editor spans) of ``text``; see scoring/wikitext.py.
+    #[allow(clippy::type_complexity)]
+    fn scan(
+        &self,
+        py: Python<'_>,
+        text: &str,
+    ) -> (Vec<RunRow>, Vec<LinkRow>, Vec<String>, Vec<(u32, u32, bool)>) {
+        let chars: Vec<char> = text.chars().collect();
+        let scanned = py.allow_threads(|| tree::Article::scan(&chars, &self.tables));
+        (
+            scanned.runs.into_iter().map(|r| (r.start, r.end, r.section, r.glued_before, r.glued_after)).collect(),
+            scanned.links.into_iter().map(|l| (l.start, l.end, l.title, l.anchor, l.top_level)).collect(),
+            scanned.templates,
+            scanned.spans,
+        )
+    }
+}
+
+pub fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
+    let module = PyModule::new(parent.py(), "scan")?;
+    module.add_class::<Scanner>()?;
+    parent.add_submodule(&module)?;
+    // Make ``import addlink_native.scan`` work, not only attribute access.
+    parent.py().import("sys")?.getattr("modules")?.set_item("addlink_native.scan", &module)?;
+    Ok(())
+}
