@@ -6,7 +6,9 @@ Measurements:
    moments the child's progress bars first appear on its stderr ("pass 1/2", "pass 2/2",
    "backtest"), so the dump pass (pass 1: parse every page, spool the training articles) is timed
    without touching training code. articles/s = the dump's ns-0 articles (manifest: train + test) /
-   seconds; "overall" divides by the whole wall time, backtest included.
+   seconds; "overall" divides by the whole wall time, backtest included. The child's CPU seconds
+   (user + system, from /proc/PID/stat at each boundary and ``os.wait4`` at the end) are reported
+   too: on a shared machine wall time measures the neighbours, CPU time the code.
 2. The bundle's size per artifact is read from its manifest and checked against the files on disk.
 3. Load time: ``load_bundle`` on the published bundle, the first (cold) run and the best of
    ``--loads``. The RSS of one opened bundle is this process's VmRSS growth over the first load.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -54,6 +57,9 @@ class TrainBench:
     backtest_seconds: float
     dump_pass_articles_per_second: float
     overall_articles_per_second: float
+    cpu_seconds: float
+    dump_pass_cpu_seconds: float
+    dump_pass_articles_per_cpu_second: float
     peak_rss_mb: float
     targets: int
     anchors: int
@@ -72,27 +78,51 @@ class TrainBench:
         return asdict(self)
 
 
-def _watch_phases(stream, started: float, seen: dict[str, float]) -> None:
-    """Read the child's stderr to its end, noting when each progress bar first appears."""
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (fields 14 and 15 of /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _watch_phases(stream, pid: int, started: float, seen: dict[str, tuple[float, float]]) -> None:
+    """Read the child's stderr to its end, noting (wall, CPU) seconds when each progress bar first appears."""
     tail = b""
     for chunk in iter(lambda: stream.read1(1 << 16), b""):
         window = tail + chunk
         now = time.monotonic() - started
         for marker, name in _PHASES.items():
             if name not in seen and marker in window:
-                seen[name] = now
+                try:
+                    seen[name] = (now, _cpu_seconds(pid))
+                except OSError:  # the child is gone already (never seen: bars come well before exit)
+                    seen[name] = (now, math.nan)
         tail = window[-16:]
 
 
-def _run_train(dump: Path, wiki: str, models: Path) -> tuple[float, float, dict[str, float], int, str]:
-    """(wall seconds, peak RSS MB, phase start seconds, exit code, stderr tail) of one training run."""
+@dataclass(frozen=True)
+class _Run:
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    phases: dict[str, tuple[float, float]]  # phase -> (wall, CPU) seconds when it started
+    exit_code: int
+    output: str
+
+    def started(self, phase: str) -> tuple[float, float]:
+        """(wall, CPU) seconds when ``phase`` started; the end of the run if it never did."""
+        return self.phases.get(phase, (self.wall, self.cpu))
+
+
+def _run_train(dump: Path, wiki: str, models: Path) -> _Run:
+    """One training run in a child process."""
     command = [sys.executable, "-m", "stream.cli", "train", "--wiki", wiki, "--dump", str(dump),
                "--models", str(models), "--force"]
-    seen: dict[str, float] = {}
+    seen: dict[str, tuple[float, float]] = {}
     started = time.monotonic()
     with tempfile.TemporaryFile() as out:
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE)
-        watcher = threading.Thread(target=_watch_phases, args=(child.stderr, started, seen), daemon=True)
+        watcher = threading.Thread(target=_watch_phases, args=(child.stderr, child.pid, started, seen), daemon=True)
         watcher.start()
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.monotonic() - started
@@ -101,7 +131,9 @@ def _run_train(dump: Path, wiki: str, models: Path) -> tuple[float, float, dict[
         child.stderr.close()
         out.seek(0)
         output = out.read().decode("utf-8", "replace")
-    return wall, usage.ru_maxrss / 1024, seen, child.returncode, output
+    cpu = usage.ru_utime + usage.ru_stime
+    return _Run(wall=wall, cpu=cpu, peak_rss_mb=usage.ru_maxrss / 1024, phases=seen, exit_code=child.returncode,
+                output=output)
 
 
 def _timed(action: Callable[[], Bundle]) -> tuple[float, Bundle]:
@@ -131,9 +163,9 @@ def bench_train(dump: Path, wiki: str, models: Path, *, loads: int = 5, bundles:
     if (models / wiki).exists():
         raise AddlinkError(f"{models / wiki} exists; bench train needs a models directory without {wiki}")
     models.mkdir(parents=True, exist_ok=True)
-    wall, peak, phases, code, output = _run_train(dump, wiki, models)
-    if code != 0 or not (models / wiki).exists():
-        raise AddlinkError(f"addlink train exited with {code}:\n{output[-2000:]}")
+    run = _run_train(dump, wiki, models)
+    if run.exit_code != 0 or not (models / wiki).exists():
+        raise AddlinkError(f"addlink train exited with {run.exit_code}:\n{run.output[-2000:]}")
     version = (models / wiki).resolve()
     manifest = BundleManifest.model_validate_json((version / MANIFEST).read_bytes())
     sizes = {name: (version / name).stat().st_size for name in sorted(manifest.artifacts)}
@@ -156,8 +188,9 @@ def bench_train(dump: Path, wiki: str, models: Path, *, loads: int = 5, bundles:
 
     training = manifest.training
     articles = int(training["train_articles"]) + int(training["test_articles"])
-    pass1 = phases.get("pass2", wall) - phases.get("pass1", 0.0)
-    fit = phases.get("backtest", wall) - phases.get("pass2", wall)
+    (pass1_at, pass1_cpu_at), (pass2_at, pass2_cpu_at) = run.phases.get("pass1", (0.0, 0.0)), run.started("pass2")
+    backtest_at = run.started("backtest")[0]
+    pass1, pass1_cpu = pass2_at - pass1_at, pass2_cpu_at - pass1_cpu_at
     return TrainBench(
         wiki=wiki,
         dump=str(dump),
@@ -165,13 +198,16 @@ def bench_train(dump: Path, wiki: str, models: Path, *, loads: int = 5, bundles:
         pages=int(training["pages"]),
         articles=articles,
         train_articles=int(training["train_articles"]),
-        wall_seconds=round(wall, 1),
+        wall_seconds=round(run.wall, 1),
         dump_pass_seconds=round(pass1, 1),
-        contexts_and_fit_seconds=round(fit, 1),
-        backtest_seconds=round(wall - phases.get("backtest", wall), 1),
+        contexts_and_fit_seconds=round(backtest_at - pass2_at, 1),
+        backtest_seconds=round(run.wall - backtest_at, 1),
         dump_pass_articles_per_second=round(articles / pass1, 1) if pass1 > 0 else 0.0,
-        overall_articles_per_second=round(articles / wall, 1),
-        peak_rss_mb=round(peak, 1),
+        overall_articles_per_second=round(articles / run.wall, 1),
+        cpu_seconds=round(run.cpu, 1),
+        dump_pass_cpu_seconds=round(pass1_cpu, 1),
+        dump_pass_articles_per_cpu_second=round(articles / pass1_cpu, 1) if pass1_cpu > 0 else 0.0,
+        peak_rss_mb=round(run.peak_rss_mb, 1),
         targets=int(training["targets"]),
         anchors=int(training["anchors"]),
         bundle_mb=round(sum(sizes.values()) / 2**20, 2),
@@ -182,8 +218,8 @@ def bench_train(dump: Path, wiki: str, models: Path, *, loads: int = 5, bundles:
         bundles=bundles,
         bundles_rss_mb=round(many_mb, 1),
         rss_per_bundle_mb=round(many_mb / bundles, 2) if bundles else 0.0,
-        exit_code=code,
-        phases_seen=sorted(phases, key=phases.get),
+        exit_code=run.exit_code,
+        phases_seen=sorted(run.phases, key=run.phases.get),
     )
 
 
@@ -219,6 +255,8 @@ def render(b: TrainBench) -> str:
         f"  dump pass {b.dump_pass_seconds} s = {b.dump_pass_articles_per_second} articles/s; contexts + fit "
         f"{b.contexts_and_fit_seconds} s; backtest {b.backtest_seconds} s; overall {b.overall_articles_per_second} "
         "articles/s",
+        f"  CPU {b.cpu_seconds} s, dump pass {b.dump_pass_cpu_seconds} s = {b.dump_pass_articles_per_cpu_second} "
+        "articles per CPU-second",
         f"  peak RSS {b.peak_rss_mb} MB",
         f"  bundle {b.bundle_mb} MB ({b.anchors} anchors, {b.targets} targets): {parts}",
         f"  load {b.bundle_load_ms} ms best, {b.bundle_load_cold_ms} ms cold; one opened bundle +{b.bundle_rss_mb} MB RSS",

@@ -38,6 +38,8 @@ def test_bench_train_reports_figures_that_match_the_dump_and_the_bundle(run, cap
     assert 0 < figures["dump_pass_seconds"] < figures["wall_seconds"] and phases <= figures["wall_seconds"] + 0.2
     assert figures["dump_pass_articles_per_second"] == pytest.approx(300 / figures["dump_pass_seconds"], rel=0.05)
     assert figures["overall_articles_per_second"] == pytest.approx(300 / figures["wall_seconds"], rel=0.05)
+    assert 0 < figures["dump_pass_cpu_seconds"] < figures["cpu_seconds"] <= 2 * figures["wall_seconds"]
+    assert figures["dump_pass_articles_per_cpu_second"] == pytest.approx(300 / figures["dump_pass_cpu_seconds"], rel=0.05)
     # The child's own peak: a Python with numpy and XGBoost loaded is tens of MB at least.
     assert 50 < figures["peak_rss_mb"] < 4000
 
