@@ -20,6 +20,10 @@ of one. The output is deterministic for (material, n, seed, parameters).
   With link-once (below) the rank-frequency slope of 1,000 synthetic articles is about -0.8, as in
   ltgwiki (complete, 903 articles); the head is heavier than real: the top target is linked from
   about 2/3 of the articles (ltgwiki's by 120 links in 903 articles). A smaller ``zipf_exponent`` flattens it.
+- Articles: a leading template block (at the source's rate), then paragraphs of real sentences, lists
+  and headings at the source's rates, until the article reaches a wikitext length drawn from the
+  source's; then category lines. Tables and references are not recombined, so an article holds more
+  prose than a real one of the same length.
 - Anchors: ``[[Title]]``, ``[[Title|alias]]`` or ``[[Alias]]`` (through the redirect), where the
   aliases of a target are its redirect titles, so each target has a fixed set of anchors; piped and
   redirect links take the source's shares. A target already linked in the article is written as
@@ -153,17 +157,22 @@ class SyntheticWiki:
         m = self.material
         rng = random.Random(_mix(self.seed, 14, article))
         linked: set[int] = set()
-        parts = []
+        parts: list[str] = []
         if m.lead_templates and rng.random() < m.lead_template_share:
             parts.append(self._fill(rng.choice(m.lead_templates), article, linked, rng))
-        length, goal = 0, rng.choice(m.lengths)
+        length, goal = len(parts[0]) if parts else 0, rng.choice(m.lengths)
         while length < goal:
             size = rng.choice(m.paragraph_sizes)
-            paragraph = m.sentence_joiner.join(self._fill(rng.choice(m.sentences), article, linked, rng) for _ in range(size))
-            parts.append(paragraph)
-            length += len(paragraph)
-            if m.headings and length < goal and rng.random() < m.heading_share:
-                parts.append(rng.choice(m.headings))
+            block = [m.sentence_joiner.join(self._fill(rng.choice(m.sentences), article, linked, rng)
+                                            for _ in range(size))]
+            if m.list_items and rng.random() < m.list_share:
+                items = (self._fill(rng.choice(m.list_items), article, linked, rng)
+                         for _ in range(rng.choice(m.list_sizes)))
+                block.append("\n".join(items))
+            if m.headings and rng.random() < m.heading_share:
+                block.append(rng.choice(m.headings))
+            parts.extend(block)
+            length += sum(len(part) + 2 for part in block)
         categories = rng.sample(m.categories, min(rng.choice(m.category_counts), len(m.categories)))
         return "\n\n".join(parts) + ("\n\n" + "\n".join(categories) if categories else "") + "\n"
 

@@ -6,9 +6,10 @@ memory does not depend on the size of the sources:
   later); a sentence is kept only when its markup is self-contained: no namespace link (file,
   category, interwiki), no HTML tag, balanced ``[[ ]]`` and ``{{ }}`` (so templates inside it stay);
 - the leading template block of an article (infobox, hatnotes), cut at its article links the same way;
+- list items (lines starting with ``*`` or ``#``), cut at their links the same way;
 - section headings and category lines (the category namespace's local name comes from ``<siteinfo>``);
-- per article: prose length, sentences per paragraph, number of category lines, whether a leading
-  template block is present; and title words (for recombined titles);
+- per article: wikitext length, sentences per paragraph, items per list, number of category lines,
+  whether a leading template block is present; and title words (for recombined titles);
 - link figures: the share of piped links (``[[target|anchor]]``) and of links to a redirect title,
   and the redirects per article of the source, so the synthetic dump copies them.
 
@@ -54,8 +55,10 @@ class Material:
     lead_templates: list[tuple[str, ...]] = field(default_factory=list)
     headings: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)  # prose characters per article
+    list_items: list[tuple[str, ...]] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)  # wikitext characters per article
     paragraph_sizes: list[int] = field(default_factory=list)  # sentences per paragraph
+    list_sizes: list[int] = field(default_factory=list)  # items per list
     category_counts: list[int] = field(default_factory=list)  # category lines per article
     title_words: list[str] = field(default_factory=list)  # distinct by first-letter-uppercased form
     articles: int = 0
@@ -63,6 +66,7 @@ class Material:
     lead_template_articles: int = 0
     paragraphs: int = 0
     heading_lines: int = 0
+    lists: int = 0
     links: int = 0
     piped_links: int = 0
     redirect_links: int = 0
@@ -92,6 +96,11 @@ class Material:
     def heading_share(self) -> float:
         """Headings per paragraph."""
         return self.heading_lines / max(self.paragraphs, 1)
+
+    @property
+    def list_share(self) -> float:
+        """Lists per paragraph."""
+        return self.lists / max(self.paragraphs, 1)
 
 
 class _Reservoir:
@@ -164,7 +173,8 @@ class _Harvester:
         self.m = material
         rng = random.Random(seed)
         self.pools = {name: _Reservoir(getattr(material, name), MAX_POOL, rng) for name in (
-            "sentences", "lead_templates", "headings", "categories", "lengths", "paragraph_sizes", "category_counts")}
+            "sentences", "lead_templates", "headings", "categories", "lengths", "paragraph_sizes", "category_counts",
+            "list_items", "list_sizes")}
         self.words: dict[str, str] = {}
         self.link_targets: Counter[str] = Counter()
         self.redirect_titles: set[str] = set()
@@ -190,15 +200,24 @@ class _Harvester:
         prefixes = site.namespace_prefixes()
         category = {namespace_prefix(n + ":") for n in ("Category", site.namespaces.get(14, "Category"))}
         is_link = lambda target: is_article_link(target, site.language, prefixes)  # noqa: E731
-        text = _REF.sub("", _COMMENT.sub("", text))
+        length, text = len(text), _REF.sub("", _COMMENT.sub("", text))
         lead, body = _lead_template(text)
         if lead:
             self.m.lead_template_articles += 1
             if len(lead) <= _MAX_LEAD_TEMPLATE and (pieces := _cut_links(lead, is_link, lambda *_: None)):
                 self.pools["lead_templates"].add(pieces)
-        prose = categories = 0
-        for raw in body.splitlines():
+        categories = items = 0
+        for raw in body.splitlines() + [""]:
             line = raw.strip()
+            if line[:1] in ("*", "#"):
+                items += 1
+                if pieces := _cut_links(line, is_link, self._link):
+                    self.pools["list_items"].add(pieces)
+                continue
+            if items:
+                self.m.lists += 1
+                self.pools["list_sizes"].add(items)
+                items = 0
             if not line:
                 continue
             if heading := _HEADING.match(line):
@@ -213,7 +232,6 @@ class _Harvester:
             if line[0] in "{|!*#:;<=}" or (line.startswith("[[") and not is_link(line[2:].split("|")[0])):
                 continue
             self.m.paragraphs += 1
-            prose += len(line)
             kept = 0
             sentences = list(_sentences(line))
             for sentence in sentences[:-1]:
@@ -227,8 +245,7 @@ class _Harvester:
                     kept += 1
             if kept:
                 self.pools["paragraph_sizes"].add(kept)
-        if prose:
-            self.pools["lengths"].add(prose)
+        self.pools["lengths"].add(length)
         self.pools["category_counts"].add(categories)
 
     def _link(self, target: str, piped: bool) -> None:
