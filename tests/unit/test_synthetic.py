@@ -56,6 +56,7 @@ def test_harvest_takes_siteinfo_redirect_word_and_shares_from_the_source():
     # Every kept sentence is cut at its links only: no bracket left inside a piece.
     assert all("[[" not in piece and "]]" not in piece for sentence in m.sentences for piece in sentence)
     assert any(len(sentence) > 1 for sentence in m.sentences)
+    assert m.list_items and all(item[0][:1] in "*#" for item in m.list_items) and 0 < m.list_share
 
 
 def test_sentences_of_a_language_without_spaces_are_joined_without_one():
@@ -68,6 +69,16 @@ def test_the_dump_reads_back_without_a_malformed_page_and_keeps_the_siteinfo(tmp
     assert sum(is_article(p) for p in read) == ARTICLES
     assert read_siteinfo(tmp / f"synthetic-3-{ARTICLES}.xml") == read_siteinfo(EL)
     assert len({p.page_id for p in read}) == len(read) and len({p.rev_id for p in read}) == len(read)
+
+
+def test_articles_take_the_sources_lengths_with_lists_and_categories(tmp):
+    read, _ = pages(tmp)
+    articles = [p for p in read if is_article(p)]
+    ratio = np.median([len(p.text) for p in articles]) / np.median(material(EL).lengths)
+    assert 0.8 < ratio < 1.5  # goals are drawn from the source's lengths; the last block overshoots
+    assert sum("\n*" in p.text or "\n#" in p.text for p in articles) > len(articles) / 10
+    category = f"[[{read_siteinfo(EL).namespaces[14]}:"
+    assert sum(category in p.text for p in articles) > len(articles) / 10
 
 
 def test_same_seed_same_bytes_other_seed_other_dump(tmp):
