@@ -24,7 +24,7 @@ from scoring.dumps import is_article, iter_pages
 from scoring.recommend import APPLICATION_VERSION, DEFAULT_DEADLINE_S, recommend
 from scoring.titles import normalise_title
 
-__all__ = ["ScoreBench", "bench_score"]
+__all__ = ["ScoreBench", "bench_score", "rss_mb"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class ScoreBench:
         return asdict(self)
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
@@ -119,7 +119,7 @@ def bench_score(
     """Benchmark ``recommend`` for ``wiki`` on the articles of ``dump`` (at most ``limit``)."""
     cpu, allowed = _pin_one_cpu()
     try:
-        rss_before = _rss_mb()
+        rss_before = rss_mb()
         started = time.perf_counter()
         bundle = load_bundle(models_dir, wiki)
         cold_ms = (time.perf_counter() - started) * 1000
@@ -128,7 +128,7 @@ def bench_score(
             started = time.perf_counter()
             load_bundle(models_dir, wiki)
             load_times.append((time.perf_counter() - started) * 1000)
-        rss_loaded = _rss_mb()
+        rss_loaded = rss_mb()
         pages = [
             (normalise_title(p.title), p.page_id, p.rev_id, p.text)
             for p in iter_pages(dump)
@@ -176,7 +176,7 @@ def bench_score(
             bundle_load_ms=round(statistics.median(load_times), 1) if load_times else round(cold_ms, 1),
             rss_before_load_mb=rss_before,
             rss_after_load_mb=rss_loaded,
-            rss_after_run_mb=_rss_mb(),
+            rss_after_run_mb=rss_mb(),
             candidates=candidates,
             links=links,
             incomplete=incomplete,

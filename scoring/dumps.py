@@ -39,6 +39,7 @@ __all__ = [
     "is_article",
     "iter_pages",
     "read_siteinfo",
+    "siteinfo_xml",
     "split_of",
 ]
 
@@ -181,6 +182,17 @@ def read_siteinfo(path: str | Path) -> SiteInfo:
                     return _parse_siteinfo(raw)
                 except ET.ParseError as exc:
                     raise ValueError(f"{path}: unreadable <siteinfo>: {exc}") from exc
+            break
+    raise ValueError(f"{path}: no <siteinfo> before the first page")
+
+
+def siteinfo_xml(path: str | Path) -> bytes:
+    """The dump's raw header, from ``<mediawiki ...>`` through ``</siteinfo>``, byte for byte (to copy
+    it into another dump). Raises ValueError if there is no ``<siteinfo>`` before the first page."""
+    with _open(path) as stream:
+        for kind, raw in _page_chunks(stream):
+            if kind == b"siteinfo":
+                return raw
             break
     raise ValueError(f"{path}: no <siteinfo> before the first page")
 

@@ -1,10 +1,11 @@
-"""`addlink bench score|pages|stream|pathological`: benchmark the scorer alone, the page table, the
-whole pipeline, or pathological pages.
+"""`addlink bench score|pages|stream|pathological|synth-dump|train`: benchmark the scorer alone, the
+page table, the whole pipeline, pathological pages, or training.
 
 `bench score` needs only a bundle and a dump (scoring/bench.py); `bench pages` only a dump
 (scoring/bench_pages.py); `bench stream` runs the real pipeline against the configured services
 (stream/bench/pipeline.py); `bench pathological` times pages built to be hard from a wiki's own dump
-(stream/bench/pathological.py).
+(stream/bench/pathological.py); `bench synth-dump` writes a synthetic dump of any size from sample
+dumps (scoring/synthetic.py) and `bench train` measures `addlink train` on a dump (stream/bench/train.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from scoring.bench import ScoreBench, bench_score
 from scoring.bench_pages import ENWIKI_TITLES, bench_pages
 from scoring.bundle import BundleError
 from stream.bench import pathological as bench_pathological
+from scoring.synthetic import ZIPF_EXPONENT, SyntheticWiki, write_dump
+from scoring.synthetic_material import harvest
 from stream.bench import pipeline as bench_pipeline
+from stream.bench import train as bench_train
 from stream.errors import AddlinkError
 
 
@@ -61,6 +65,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench_pathological.add_arguments(pathological)
     pathological.set_defaults(func=bench_pathological.main)
 
+    synth = targets.add_parser(
+        "synth-dump",
+        help="write a synthetic dump of N articles recombined from sample dumps",
+        description="Write a MediaWiki XML dump of N articles (plus redirects) recombining real sentences, links, "
+        "templates, headings and categories of the source dumps, with power-law link popularity "
+        "(see scoring/synthetic.py). Constant memory in N; bz2 when OUT ends in .bz2.",
+    )
+    synth.add_argument("--articles", required=True, type=int, help="number of articles N")
+    synth.add_argument("--source", required=True, type=Path, action="append", help="sample dump (repeatable)")
+    synth.add_argument("--out", required=True, type=Path, help="output dump (.xml or .xml.bz2)")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--zipf", type=float, default=ZIPF_EXPONENT,
+                       help=f"power-law exponent of target popularity by rank (default {ZIPF_EXPONENT})")
+    synth.add_argument("--redirects-per-article", type=float,
+                       help="mean redirects per article (default: the sources' ratio; enwiki is about 1.4)")
+    synth.set_defaults(func=run_synth_dump)
+
+    train = targets.add_parser(
+        "train",
+        help="articles/s, peak RSS, bundle size and load time of `addlink train`",
+        description="Run `addlink train --force` on a dump in a child process and print articles/s of the dump "
+        "pass and overall, wall time, the child's peak RSS, the bundle's size per artifact, its load time and "
+        "the resident memory of opened bundles.",
+    )
+    bench_train.add_arguments(train)
+    train.set_defaults(func=bench_train.main)
+
 
 def run_score(args: argparse.Namespace) -> int:
     if not args.dump.is_file():
@@ -88,6 +119,22 @@ def run_pages(args: argparse.Namespace) -> int:
     if not args.dump.is_file():
         raise AddlinkError(f"no dump at {args.dump}")
     print(json.dumps(bench_pages(args.dump, scale_to=args.scale_to).as_dict(), indent=2))
+    return 0
+
+
+def run_synth_dump(args: argparse.Namespace) -> int:
+    missing = [str(p) for p in args.source if not p.is_file()]
+    if missing:
+        raise AddlinkError(f"no dump at {', '.join(missing)}")
+    try:
+        material = harvest(args.source, seed=args.seed)
+        wiki = SyntheticWiki(material, args.articles, seed=args.seed, zipf_exponent=args.zipf,
+                             redirects_per_article=args.redirects_per_article)
+        articles, redirects = write_dump(wiki, args.out)
+    except (ValueError, OSError, EOFError) as error:
+        raise AddlinkError(str(error)) from error
+    print(f"{args.out}: {articles} articles, {redirects} redirects ({len(material.sentences)} sentences, "
+          f"{len(material.title_words)} title words from {material.articles} source articles)")
     return 0
 
 
