@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scoring.dumps import DumpPage, SiteInfo, is_article, iter_pages, read_siteinfo, siteinfo_xml
+from scoring.namespaces import Namespaces
 from scoring.titles import is_article_link, namespace_prefix, normalise_title
 
 __all__ = ["MAX_POOL", "Material", "harvest"]
@@ -197,9 +198,9 @@ class _Harvester:
         self._text(page.text, site)
 
     def _text(self, text: str, site: SiteInfo) -> None:
-        prefixes = site.namespace_prefixes()
+        prefixes = Namespaces.build(site.namespaces).prefixes()
         category = {namespace_prefix(n + ":") for n in ("Category", site.namespaces.get(14, "Category"))}
-        is_link = lambda target: is_article_link(target, site.language, prefixes)  # noqa: E731
+        is_link = lambda target: is_article_link(target, prefixes)  # noqa: E731
         length, text = len(text), _REF.sub("", _COMMENT.sub("", text))
         lead, body = _lead_template(text)
         if lead:

@@ -33,7 +33,7 @@ def test_bench_train_reports_figures_that_match_the_dump_and_the_bundle(run, cap
     pages = list(iter_pages(dump))
     assert figures["pages"] == len(pages) > 300
     assert figures["articles"] == sum(is_article(p) for p in pages) == 300
-    assert figures["phases_seen"] == ["pass1", "pass2", "backtest"]
+    assert figures["phases_seen"] == ["pass0", "pass1", "pass2", "backtest"]
     phases = figures["dump_pass_seconds"] + figures["contexts_and_fit_seconds"] + figures["backtest_seconds"]
     assert 0 < figures["dump_pass_seconds"] < figures["wall_seconds"] and phases <= figures["wall_seconds"] + 0.2
     assert figures["dump_pass_articles_per_second"] == pytest.approx(300 / figures["dump_pass_seconds"], rel=0.05)

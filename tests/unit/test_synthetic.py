@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from scoring.dumps import DumpPage, is_article, iter_pages, read_siteinfo
+from scoring.namespaces import Namespaces
 from scoring.synthetic import SyntheticWiki, write_dump
 from scoring.synthetic_material import Material, harvest
 from scoring.titles import is_article_link, normalise_title
@@ -40,7 +41,7 @@ def article_links(page: DumpPage) -> list[tuple[str, str]]:
     """(normalised target, anchor or "") of the page's article links (category lines left out)."""
     site = read_siteinfo(EL)
     return [(normalise_title(target), anchor) for target, anchor in LINK.findall(page.text)
-            if is_article_link(target, site.language, site.namespace_prefixes())]
+            if is_article_link(target, Namespaces.build(site.namespaces).prefixes())]
 
 
 @pytest.fixture(scope="module")
