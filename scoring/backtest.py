@@ -34,6 +34,7 @@ from scoring.anchors import is_number_anchor
 from scoring.bundle import BacktestRow, BacktestTable, Bundle, GateResult
 from scoring.dumps import DumpPage, MalformedPage, is_article, iter_pages, split_of
 from scoring.mentions import find_mentions
+from scoring.native import build_anchor_index
 from scoring.recommend import page_blocks, score_page, select
 from scoring.titles import is_article_link, normalise_anchor, normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
@@ -112,12 +113,10 @@ def gold_pairs(
     """(gold pairs with targets resolved one redirect hop, counts of removed pairs left out by reason);
     ``article`` is the parsed ``unlinked.wikitext``; ``existing`` is given for a complete dump."""
     blocks = page_blocks(article, title, bundle)
-    keys = {key for key, _ in unlinked.pairs}
+    keys = build_anchor_index(sorted({key for key, _ in unlinked.pairs}))
     findable = {
         m.key
-        for m in find_mentions(
-            article, language=bundle.language, title=title, excluded_sections=(), is_anchor=keys.__contains__
-        )
+        for m in find_mentions(article, language=bundle.language, title=title, excluded_sections=(), anchors=keys)
     }
     gold: set[tuple[str, str]] = set()
     excluded: Counter[str] = Counter()
