@@ -42,7 +42,6 @@ __all__ = [
     "at_word_boundary",
     "is_spaceless",
     "is_word_char",
-    "ngram_spans",
     "sentence_spans",
     "sentences",
     "word_spans",
@@ -86,6 +85,7 @@ _TERMINATORS_NO_SPACE = "\u3002\uff01\uff1f\uff61\uff0e\ufe12\ufe52\ufe56\ufe57\
 _CLOSERS = "\"'\u00bb\u2019\u201d\u203a\u300d\u300f\u3011\uff09\uff3d\uff5d)\\]}"
 _LANGUAGE_TERMINATORS = {"el": ";"}
 
+MAX_N = 5  # mwaddlink's longest n-gram
 # MeCab's lattice grows with its input; very long sentences are cut into pieces of at most this.
 _MAX_SEGMENT = 4096
 
@@ -184,32 +184,18 @@ def sentences(text: str, language: str) -> list[Sentence]:
 
 def anchor_hits(text: str, language: str, index: native.AnchorIndex, *, markup_filter: bool = False,
                 glued_before: bool = False, glued_after: bool = False) -> list[tuple[int, int, int, int]]:
-    """``(start, end, sentence number, anchor index)`` of every n-gram (n = 5..1 per sentence, left to
-    right) whose lowercased surface is a key of ``index``, walked in the native engine. With
+    """``(start, end, sentence number, anchor index)`` of every n-gram (n = MAX_N..1 per sentence, left
+    to right) whose lowercased surface is a key of ``index``, walked in the native engine. With
     ``markup_filter``, n-grams containing ``''`` and word characters at a run edge glued to markup
     (``glued_before``/``glued_after``) are left out."""
     given = _japanese_sentences(text) if language == _JAPANESE else None
-    return _tokenizer(language).hits(text, index, sentences=given, markup_filter=markup_filter,
+    return _tokenizer(language).hits(text, index, max_n=MAX_N, sentences=given, markup_filter=markup_filter,
                                      glued_before=glued_before, glued_after=glued_after)
 
 
 def word_spans(text: str, language: str) -> list[tuple[int, int]]:
     """Spans of word tokens (not whitespace, not punctuation-only), in order."""
     return [(t.start, t.end) for s in sentences(text, language) for t in s.tokens if t.is_word]
-
-
-def sentence_ngrams(sentence: Sentence, max_n: int = 5) -> Iterator[tuple[int, int, int]]:
-    """(start, end, n) for one sentence: n = max_n..1, left to right."""
-    tokens = sentence.tokens
-    for n in range(min(max_n, len(tokens)), 0, -1):
-        for i in range(len(tokens) - n + 1):
-            yield tokens[i].start, tokens[i + n - 1].end, n
-
-
-def ngram_spans(text: str, language: str, max_n: int = 5) -> Iterator[tuple[int, int, int]]:
-    """(start, end, n) per sentence, n descending, left to right (mwaddlink's order)."""
-    for sentence in sentences(text, language):
-        yield from sentence_ngrams(sentence, max_n)
 
 
 def is_spaceless(language: str) -> bool:

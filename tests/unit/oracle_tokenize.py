@@ -7,11 +7,12 @@ scoring.tokenize's own, so only the scanning differs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from scoring.tokenize import (
     _CLOSERS,
+    MAX_N,
     _JAPANESE,
     _LANGUAGE_TERMINATORS,
     _PUNCTUATION,
@@ -23,7 +24,9 @@ from scoring.tokenize import (
     Token,
     _abbreviations,
     _japanese_tokens,
+    is_word_char,
 )
+from scoring.titles import normalise_anchor
 
 
 def _char_class(chars: frozenset[str]) -> str:
@@ -121,8 +124,20 @@ def sentences(text: str, language: str) -> list[Sentence]:
     return result
 
 
-def sentence_ngrams(sentence: Sentence, max_n: int = 5) -> Iterator[tuple[int, int, int]]:
+def sentence_ngrams(sentence: Sentence, max_n: int = MAX_N) -> Iterator[tuple[int, int, int]]:
     tokens = sentence.tokens
     for n in range(min(max_n, len(tokens)), 0, -1):
         for i in range(len(tokens) - n + 1):
             yield tokens[i].start, tokens[i + n - 1].end, n
+
+
+def word_ngram_keys(texts: Iterable[str], language: str) -> list[str]:
+    """Every n-gram key (``normalise_anchor``) of ``texts`` that has a word character, sorted: a
+    dictionary in which every word n-gram is an anchor."""
+    keys = {
+        normalise_anchor(text[start:end])
+        for text in texts
+        for sentence in sentences(text, language)
+        for start, end, _ in sentence_ngrams(sentence)
+    }
+    return sorted(k for k in keys if any(map(is_word_char, k)))

@@ -25,12 +25,13 @@ import mwparserfromhell
 import pytest
 from mwparserfromhell.nodes import Heading, Tag, Template, Text, Wikilink
 
+from oracle_tokenize import word_ngram_keys
+
 from scoring import markup_guard
 from scoring.dumps import is_article, iter_pages, read_siteinfo
 from scoring.mentions import find_mentions
-from scoring.native import AnchorIndex, build_anchor_index
-from scoring.titles import normalise_anchor
-from scoring.tokenize import at_word_boundary, is_spaceless, is_word_char, ngram_spans
+from scoring.native import build_anchor_index
+from scoring.tokenize import at_word_boundary, is_spaceless, is_word_char
 from scoring.wikitext import ParsedArticle, parse_article
 
 COMMITTED = sorted((Path(__file__).resolve().parents[1] / "data" / "dumps").glob("*-sample.xml.bz2"))
@@ -55,12 +56,6 @@ def _top_level_nodes(text: str) -> list[tuple[int, int, object]]:
             nodes.append((pos, pos + length, node))
         pos += length
     return nodes
-
-
-def _every_word_ngram(article: ParsedArticle, language: str) -> AnchorIndex:
-    """An anchor dictionary holding every n-gram of the article that has a word character."""
-    keys = {normalise_anchor(run.text[s:e]) for run in article.runs for s, e, _ in ngram_spans(run.text, language)}
-    return build_anchor_index(sorted(k for k in keys if any(is_word_char(c) for c in k)))
 
 
 def _editor_nodes(article: ParsedArticle, language: str) -> list[str]:
@@ -102,7 +97,7 @@ def _check_page(title: str, text: str, language: str, exclude: bool) -> int:
     node_starts = [s for s, _, _ in nodes]
     count = 0
     for m in find_mentions(article, language=language, title=title, excluded_sections=excluded,
-                           anchors=_every_word_ngram(article, language)):
+                           anchors=build_anchor_index(word_ngram_keys((r.text for r in article.runs), language))):
         start, end = m.wikitext_offset, m.wikitext_offset + len(m.text)
         assert text[start:end] == m.text, (title, m)
         index = bisect.bisect_right(node_starts, start) - 1

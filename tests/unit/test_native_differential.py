@@ -28,7 +28,7 @@ from scoring.mentions import find_mentions
 from scoring.native import AnchorIndex, build_anchor_index
 from scoring.recommend import recommend
 from scoring.titles import is_article_link, normalise_anchor, normalise_title
-from scoring.tokenize import is_word_char, sentences
+from scoring.tokenize import sentences
 from scoring.wikitext import ParsedArticle, parse_article
 
 COMMITTED = sorted((Path(__file__).resolve().parents[1] / "data" / "dumps").glob("*-sample.xml.bz2"))
@@ -56,16 +56,6 @@ def _dump_anchors(path: Path, language: str) -> dict[str, list[str]]:
     return {key: sorted(targets) for key, targets in anchors.items()}
 
 
-def _every_word_ngram(article: ParsedArticle, language: str) -> AnchorIndex:
-    keys = {
-        normalise_anchor(run.text[start:end])
-        for run in article.runs
-        for sentence in oracle_tokenize.sentences(run.text, language)
-        for start, end, _ in oracle_tokenize.sentence_ngrams(sentence)
-    }
-    return build_anchor_index(sorted(k for k in keys if any(map(is_word_char, k))))
-
-
 def _mentions_agree(article: ParsedArticle, language: str, title: str, index: AnchorIndex,
                     excluded: list[str]) -> int:
     native = list(find_mentions(article, language=language, title=title, excluded_sections=excluded,
@@ -86,7 +76,7 @@ def _check_dump(path: Path, every_ngram: bool) -> None:
         excluded = ["%LEAD%"] if number % 4 == 3 else []
         mentions += _mentions_agree(article, language, title, index, excluded)
         if every_ngram:
-            mentions += _mentions_agree(article, language, title, _every_word_ngram(article, language), [])
+            mentions += _mentions_agree(article, language, title, build_anchor_index(oracle_tokenize.word_ngram_keys((r.text for r in article.runs), language)), [])
     assert mentions > 0
 
 
