@@ -1,7 +1,8 @@
 //! Sentences, word tokens and the n-gram walk of one text, in code-point offsets (what Python's
 //! `str` indexes). The rules are scoring/tokenize.py's; the character classes (Python's `\s`,
-//! `str.isalpha`, Unicode category P in the Basic Multilingual Plane, the spaceless scripts) are
-//! handed in by that module, computed by Python itself, so the two can never disagree on a character.
+//! Unicode category P in the Basic Multilingual Plane, the spaceless scripts) are handed in by that
+//! module, computed by Python itself, and the rare letter test asks Python's `str.isalpha`, so the
+//! two can never disagree on a character.
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -15,8 +16,7 @@ mod walk;
 
 const SPACE: u8 = 1;
 const PUNCT: u8 = 2;
-const ALPHA: u8 = 4;
-const SPACELESS: u8 = 8;
+const SPACELESS: u8 = 4;
 const BMP: usize = 0x10000;
 
 /// Per-character flags of the Basic Multilingual Plane; above it, only the spaceless ranges.
@@ -28,8 +28,8 @@ pub struct CharClasses {
 
 #[pymethods]
 impl CharClasses {
-    /// `bmp[c]` is the flag byte of code point `c` (1 space, 2 punctuation, 4 alphabetic,
-    /// 8 spaceless script); `astral_spaceless` lists inclusive ranges above U+FFFF.
+    /// `bmp[c]` is the flag byte of code point `c` (1 space, 2 punctuation, 4 spaceless script);
+    /// `astral_spaceless` lists inclusive ranges above U+FFFF.
     #[new]
     fn new(bmp: Vec<u8>, astral_spaceless: Vec<(u32, u32)>) -> PyResult<Self> {
         if bmp.len() != BMP {
@@ -115,11 +115,9 @@ impl Tokenizer {
         self.is_word_char(c) && !(self.charwise && self.flags(c) & SPACELESS != 0)
     }
 
+    /// Python's `str.isalpha`, asked of Python: needed only for a one-letter word before "." (rare),
+    /// and a table of it would cost every new process a scan of all of Unicode.
     fn is_alpha(&self, py: Python<'_>, c: char) -> bool {
-        if (c as usize) < BMP {
-            return self.classes[c as usize] & ALPHA != 0;
-        }
-        // Rare (an astral letter before "."): ask Python, whose str.isalpha is the rule.
         PyString::new(py, c.encode_utf8(&mut [0; 4]))
             .call_method0("isalpha")
             .and_then(|r| r.extract::<bool>())
