@@ -38,11 +38,18 @@ impl Filter {
     }
 }
 
-/// Values of the n-grams starting at token `i`, for n = 1..=`top` (`found[n - 1]`).
-fn walk_from(index: &AnchorIndex, chars: &[char], sentence: &Sentence, i: usize, found: &mut [Option<u64>]) {
+/// Values of the n-grams starting at token `i`, for n = 1..=`top` (`found[n - 1]`); `key` is scratch.
+fn walk_from(
+    index: &AnchorIndex,
+    chars: &[char],
+    sentence: &Sentence,
+    i: usize,
+    found: &mut [Option<u64>],
+    key: &mut String,
+) {
     let tokens = &sentence.tokens;
     let start = tokens[i].start;
-    let mut key = String::new();
+    key.clear();
     let mut walk: Option<Walk> = Some(index.start());
     let mut context = false; // a capital sigma is in the n-gram: lowercase it whole, from the root
     for (n, slot) in found.iter_mut().enumerate() {
@@ -52,17 +59,22 @@ fn walk_from(index: &AnchorIndex, chars: &[char], sentence: &Sentence, i: usize,
         if context {
             // Final sigma depends on what follows it, so a longer n-gram can change a shorter one's key
             // and the walk can never stop early here.
-            key = chars[start..to].iter().collect::<String>().to_lowercase();
+            *key = chars[start..to].iter().collect::<String>().to_lowercase();
             walk = index.step(index.start(), key.as_bytes());
         } else {
-            let before = key.len();
-            chars[from..to].iter().for_each(|&c| push_lower(&mut key, c));
-            walk = walk.and_then(|w| index.step(w, &key.as_bytes()[before..]));
+            // Character by character: without a sigma, a longer n-gram's key extends this one's, so
+            // the first character no key continues with ends every n-gram from this token.
+            for &c in &chars[from..to] {
+                let before = key.len();
+                push_lower(key, c);
+                walk = walk.and_then(|w| index.step(w, &key.as_bytes()[before..]));
+                if walk.is_none() {
+                    return;
+                }
+            }
         }
-        match walk {
-            Some(w) => *slot = index.value(w),
-            None if !context => return,
-            None => {}
+        if let Some(w) = walk {
+            *slot = index.value(w);
         }
     }
 }
@@ -78,6 +90,7 @@ pub fn hits(
 ) -> Vec<(usize, usize, usize, u64)> {
     let mut out = Vec::new();
     let mut found: Vec<Option<u64>> = Vec::new();
+    let mut key = String::new();
     for (number, sentence) in sentences.iter().enumerate() {
         let tokens = &sentence.tokens;
         let k = tokens.len();
@@ -86,7 +99,7 @@ pub fn hits(
         found.resize(k * top, None);
         for i in 0..k {
             let longest = top.min(k - i);
-            walk_from(index, chars, sentence, i, &mut found[i * top..i * top + longest]);
+            walk_from(index, chars, sentence, i, &mut found[i * top..i * top + longest], &mut key);
         }
         for n in (1..=top).rev() {
             for i in 0..=k - n {
