@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from stream.bootstrap import build_store, build_tag_sink
+from stream.pipeline.bootstrap import build_store, build_tag_sink
 from stream.config import load_settings
 
 

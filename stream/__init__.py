@@ -1,1 +1,1 @@
-"""The streaming side of addlink-stream: events, configuration, ingest, worker, CLI."""
+"""The streaming side of addlink-stream: `core` (pure rules) ← `observe`, `transport` ← `pipeline` ← `ops`, `bench` ← `cli`."""

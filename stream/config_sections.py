@@ -125,7 +125,7 @@ class KafkaSettings(ConfigSection):
 
 
 class RedisSettings(ConfigSection):
-    """The fleet's shared state (stream/state.py); key names and TTLs are documented there."""
+    """The fleet's shared state (stream/pipeline/state.py); key names and TTLs are documented there."""
 
     _secrets = ("password",)
 
@@ -228,7 +228,7 @@ class MetricsSettings(ConfigSection):
 
 
 class PipelineSettings(ConfigSection):
-    """Tuning of the consume loops (stream/ingest.py, stream/worker.py, stream/checkpoint.py)."""
+    """Tuning of the consume loops (stream/pipeline/ingest.py, stream/pipeline/worker.py, stream/transport/checkpoint.py)."""
 
     commit_interval_s: float = Field(default=2.0, gt=0, description="checkpoint at least this often")
     commit_max_items: int = Field(default=500, ge=1, description="checkpoint after this many messages")

@@ -37,8 +37,8 @@ from scoring.wikitext import parse_article
 from sinks.base import json_bytes
 from sinks.mariadb import RECOMMENDATIONS
 from stream.config import Settings
-from stream.eligibility import Outcome, StoreFacts, pre_score_verdict, prune_and_decide
-from stream.events import SourceMessage, WorkItem, parse_event
+from stream.core.eligibility import Outcome, StoreFacts, pre_score_verdict, prune_and_decide
+from stream.core.events import SourceMessage, WorkItem, parse_event
 
 AUDIT_TABLE = "faults_row_writes"
 TAG = "recommendation.link/exists"

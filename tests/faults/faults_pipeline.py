@@ -24,7 +24,7 @@ from faults_stack import REPO, FaultStack
 from faults_workload import LANGUAGE, WIKI
 from sinks.base import json_bytes
 from stream.config import Settings
-from stream.events import encode_key
+from stream.core.events import encode_key
 
 COUNTERS = ("addlink_source_events_total", "addlink_work_items_total", "addlink_outcomes_total",
             "addlink_work_items_skipped_total", "addlink_source_events_dropped_total", "addlink_error_events_total",

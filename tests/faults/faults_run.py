@@ -28,8 +28,8 @@ from pipeline_env import delinked, free_port  # tests/integration (on sys.path, 
 from scoring.bundle import BundleError, load_bundle
 from scoring.dumps import is_article, iter_pages
 from scoring.train import train
-from stream.bootstrap import build_store, create_missing_indices, ensure_pipeline_topics
-from stream.kafka_io import ensure_topics
+from stream.pipeline.bootstrap import build_store, create_missing_indices, ensure_pipeline_topics
+from stream.transport.kafka_io import ensure_topics
 
 DUMP = REPO / "stack" / "samples" / "ltgwiki-20170901-pages-articles.xml.bz2"
 FAST = {"commit_interval_s": 0.2, "commit_max_items": 50, "session_timeout_ms": 6_000, "lag_interval_s": 1.0,

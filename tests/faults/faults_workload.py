@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scoring.dumps import DumpPage
-from stream.commands.produce import page_change_event, wiki_domain
+from stream.cli.produce import page_change_event, wiki_domain
 
 WIKI = "ltgwiki"
 LANGUAGE = "ltg"

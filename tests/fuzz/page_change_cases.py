@@ -8,7 +8,7 @@ main slot often wikitext with a body, ``meta.domain`` sometimes ``canary``. Bodi
 that is not wikitext (JSON, binary bytes read as Latin-1, control characters), and a few events
 carry huge fields (comment, title, body of 0.3-2.1 MB).
 
-An event is **invalid** when it breaks what the consumer's event model requires (stream/events.py):
+An event is **invalid** when it breaks what the consumer's event model requires (stream/core/events.py):
 not JSON, not UTF-8, not an object, a required field missing, a field the consumer reads with the
 wrong JSON type or outside the schema's bounds, another schema than ``/mediawiki/page/change/1.x``.
 The consumer deliberately does NOT reject what it does not read (unknown fields, schema violations

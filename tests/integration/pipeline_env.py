@@ -35,13 +35,13 @@ from elasticsearch import Elasticsearch
 from scoring.dumps import DumpPage, is_article, iter_pages
 from sinks.base import json_bytes
 from sinks.elasticsearch import WeightedTagSink
-from stream.bootstrap import Observability, ensure_pipeline_topics
-from stream.commands.produce import page_change_event, wiki_domain
-from stream.commands.run import build_stages, run_stages
+from stream.pipeline.bootstrap import Observability, ensure_pipeline_topics
+from stream.cli.produce import page_change_event, wiki_domain
+from stream.cli.run import build_stages, run_stages
 from stream.config import Settings
-from stream.events import encode_key
-from stream.kafka_io import ensure_topics, make_producer
-from stream.metrics import OutcomeTally
+from stream.core.events import encode_key
+from stream.transport.kafka_io import ensure_topics, make_producer
+from stream.observe.metrics import OutcomeTally
 
 REPO = Path(__file__).resolve().parents[2]
 DUMPS = REPO / "tests" / "data" / "dumps"

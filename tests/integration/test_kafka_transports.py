@@ -1,4 +1,4 @@
-"""stream.kafka_io's contract, the same for both transports (confluent-kafka, kafka-python), on the real broker."""
+"""stream.transport.kafka_io's contract, the same for both transports (confluent-kafka, kafka-python), on the real broker."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from stream.config import KafkaSettings
-from stream.kafka_io import Consumer, make_consumer, make_producer
+from stream.transport.kafka_io import Consumer, make_consumer, make_producer
 
 pytestmark = pytest.mark.integration
 

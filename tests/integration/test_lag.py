@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline_env import PipelineEnv, make, sample_articles, services  # noqa: F401 - fixtures
-from stream.bootstrap import Observability
-from stream.commands.run import build_stages, run_stages
-from stream.metrics import OutcomeTally
+from stream.pipeline.bootstrap import Observability
+from stream.cli.run import build_stages, run_stages
+from stream.observe.metrics import OutcomeTally
 
 pytestmark = pytest.mark.integration
 

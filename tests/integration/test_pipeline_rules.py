@@ -27,9 +27,9 @@ from confluent_kafka.admin import AdminClient
 from pipeline_env import WIKI, PipelineEnv, delinked, handled, make, sample_articles, services  # noqa: F401
 from scoring.bundle import BundleCache
 from scoring.recommend import recommend
-from stream.bootstrap import build_store
+from stream.pipeline.bootstrap import build_store
 from stream.config import WikiSettings
-from stream.kafka_io import ensure_topics
+from stream.transport.kafka_io import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -167,7 +167,7 @@ def test_rejected_and_vanished_targets_are_pruned(make) -> None:
     links = expected_links(max_links=4)
     targets = [link["link_target"] for link in links]
     target_ids = [900_001 + i for i in range(4)]
-    # The stream learns each target's page id from its creation event (titles -> ids, stream/state.py).
+    # The stream learns each target's page id from its creation event (titles -> ids, stream/pipeline/state.py).
     env.publish([env.event(RHODOPE, page_id=page_id, rev_id=page_id * 10, title=title, kind="create",
                            text=f"'''{title}'''.") for page_id, title in zip(target_ids, targets, strict=True)])
     env.run(lambda t: handled(t) >= 4)

@@ -15,9 +15,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline_env import REPO, WIKI, handled, make, sample_articles, services  # noqa: F401 - fixtures
-from stream.bootstrap import build_state, build_store, build_tag_sink
-from stream.commands.reconcile import reconcile as reconcile_in_process
-from stream.reconcile import Drift
+from stream.pipeline.bootstrap import build_state, build_store, build_tag_sink
+from stream.cli.reconcile import reconcile as reconcile_in_process
+from stream.ops.drift import Drift
 
 pytestmark = pytest.mark.integration
 

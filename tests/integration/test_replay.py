@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline_env import REPO, make, sample_articles, services  # noqa: F401 - fixtures
-from stream.commands.replay import replay
+from stream.cli.replay import replay
 
 pytestmark = pytest.mark.integration
 

@@ -33,16 +33,16 @@ from prometheus_client import CollectorRegistry
 from pipeline_env import WIKI, PipelineEnv, handled, make, sample_articles, services  # noqa: F401 - fixtures
 from sinks.base import SinkError
 from sinks.mariadb import RecommendationStore
-from stream.bootstrap import mariadb_options
-from stream.commands.run import prepare
+from stream.pipeline.bootstrap import mariadb_options
+from stream.cli.run import prepare
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
-from stream.events import encode_key
-from stream.health import Health, HealthServer
-from stream.kafka_io import make_consumer, make_producer
-from stream.logs import JsonFormatter
-from stream.quiet import SystemClock
-from stream.state import PageState, connect as connect_redis
+from stream.core.events import encode_key
+from stream.observe.health import Health, HealthServer
+from stream.transport.kafka_io import make_consumer, make_producer
+from stream.observe.logs import JsonFormatter
+from stream.core.quiet import SystemClock
+from stream.pipeline.state import PageState, connect as connect_redis
 
 pytestmark = pytest.mark.integration
 

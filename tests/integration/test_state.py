@@ -1,4 +1,4 @@
-"""stream.state against the local stack's real Redis: atomic monotonic revisions, tombstones,
+"""stream.pipeline.state against the local stack's real Redis: atomic monotonic revisions, tombstones,
 titles gone, de-duplication, TTLs, state loss, and authentication."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import redis
 from pydantic import SecretStr
 
 from stream.config import RedisSettings
-from stream.state import PageRecord, PageState, connect
+from stream.pipeline.state import PageRecord, PageState, connect
 
 WIKI = "ltgwiki"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from stream.commands.produce import page_change_event
-from stream.events import SourceMessage, WorkItem, parse_event
+from stream.cli.produce import page_change_event
+from stream.core.events import SourceMessage, WorkItem, parse_event
 
 
 def work_item(text: str | None, *, wiki_id: str = "elwiki", page_id: int = 7, title: str = "Δοκιμή",
@@ -65,7 +65,7 @@ class RecordingCommitter:
         self.commits: list[dict[tuple[str, int], int]] = []
 
     def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
-        from stream.checkpoint import CommitFailed
+        from stream.transport.checkpoint import CommitFailed
 
         if self.failures:
             self.failures -= 1
@@ -76,7 +76,7 @@ class RecordingCommitter:
 
 
 class FakePageState:
-    """In-memory stand-in for stream.state.PageState with its documented semantics (pure-logic tests)."""
+    """In-memory stand-in for stream.pipeline.state.PageState with its documented semantics (pure-logic tests)."""
 
     def __init__(self) -> None:
         self.pages: dict[tuple[str, int], tuple[int, bool]] = {}
@@ -100,7 +100,7 @@ class FakePageState:
         return True
 
     def page(self, wiki: str, page_id: int):
-        from stream.state import PageRecord
+        from stream.pipeline.state import PageRecord
 
         current = self.pages.get((wiki, page_id))
         return None if current is None else PageRecord(rev_id=current[0], removed=current[1])
@@ -222,7 +222,7 @@ def fake_tag_sink():
 
 
 class FakeConsumer:
-    """An in-memory Kafka consumer with the stream.kafka_io.Consumer protocol: partitions of
+    """An in-memory Kafka consumer with the stream.transport.kafka_io.Consumer protocol: partitions of
     SourceMessages, positions, pause/seek/resume and commits. ``revoke_on_next_poll`` simulates a
     rebalance taking every partition away (and giving them back on the poll after)."""
 

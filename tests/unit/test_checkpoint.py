@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from stream.checkpoint import Checkpoint, CommitFailed
-from stream.metrics import OutcomeTally, PrometheusSensor, SensorSet
+from stream.transport.checkpoint import Checkpoint, CommitFailed
+from stream.observe.metrics import OutcomeTally, PrometheusSensor, SensorSet
 from pipeline_fakes import FakeClock, RecordingCommitter, RecordingFlushable
 
 TP0 = ("src", 0)

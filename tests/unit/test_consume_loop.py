@@ -9,11 +9,11 @@ import pytest
 
 from pipeline_fakes import FakeClock, FakeConsumer, RecordingErrors, RecordingFlushable
 from sinks.base import TransientSinkError
-from stream.checkpoint import Checkpoint
-from stream.consume_loop import ConsumeLoop, Done, LoopOptions, NotYet
-from stream.events import SourceMessage
-from stream.health import Health
-from stream.metrics import OutcomeTally
+from stream.transport.checkpoint import Checkpoint
+from stream.pipeline.consume_loop import ConsumeLoop, Done, LoopOptions, NotYet
+from stream.core.events import SourceMessage
+from stream.observe.health import Health
+from stream.observe.metrics import OutcomeTally
 
 TOPIC = "addlink.work.v1"
 P0, P1 = (TOPIC, 0), (TOPIC, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from stream.content import ContentUnavailable, MediaWikiActionApi
+from stream.pipeline.content import ContentUnavailable, MediaWikiActionApi
 
 
 class Answer:

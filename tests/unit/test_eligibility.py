@@ -1,4 +1,4 @@
-"""stream.eligibility: every GrowthExperiments rule and outcome, table-driven, on real articles.
+"""stream.core.eligibility: every GrowthExperiments rule and outcome, table-driven, on real articles.
 
 Articles: tests/data/events/articles.json (CC BY-SA, attribution in ATTRIBUTION.md there).
 """
@@ -16,7 +16,7 @@ import pytest
 from scoring.gelr import GelrLink
 from scoring.wikitext import ParsedArticle, parse_article
 from stream.config import Settings, WikiSettings, load_settings
-from stream.eligibility import (
+from stream.core.eligibility import (
     NotCandidate,
     Outcome,
     StoreFacts,
@@ -27,7 +27,7 @@ from stream.eligibility import (
     quiet_period_ends,
     word_count,
 )
-from stream.events import RevisionRevert, SourceMessage, WorkItem, parse_event
+from stream.core.events import RevisionRevert, SourceMessage, WorkItem, parse_event
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "events"
 ARTICLES = {(a["wiki"], a["title"]): a for a in json.loads((DATA / "articles.json").read_text(encoding="utf-8"))}

@@ -1,4 +1,4 @@
-"""stream.events on real recorded events (tests/data/events, see ATTRIBUTION.md)."""
+"""stream.core.events on real recorded events (tests/data/events, see ATTRIBUTION.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stream.events import (
+from stream.core.events import (
     InvalidEvent,
     SourceMessage,
     WorkItem,

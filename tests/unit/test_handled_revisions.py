@@ -1,11 +1,11 @@
-"""stream.worker.HandledRevisions: the worker's memory of the newest revision it handled per page."""
+"""stream.pipeline.worker.HandledRevisions: the worker's memory of the newest revision it handled per page."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from stream.events import WorkItem
-from stream.worker import HandledRevisions
+from stream.core.events import WorkItem
+from stream.pipeline.worker import HandledRevisions
 
 
 def item(page_id: int, rev_id: int, wiki_id: str = "elwiki") -> WorkItem:

@@ -8,11 +8,11 @@ import pytest
 
 from pipeline_fakes import FakePageState, FakeStore, RecordingErrors, fake_tag_sink
 from sinks.base import TagAction
-from stream.commands.produce import page_change_event
+from stream.cli.produce import page_change_event
 from stream.config import Settings, WikiSettings
-from stream.events import SourceMessage, parse_work_item
-from stream.ingest import IngestHandler
-from stream.metrics import OutcomeTally
+from stream.core.events import SourceMessage, parse_work_item
+from stream.pipeline.ingest import IngestHandler
+from stream.observe.metrics import OutcomeTally
 
 WIKI = "elwiki"
 

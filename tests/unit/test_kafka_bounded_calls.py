@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from stream.checkpoint import CommitFailed
+from stream.transport.checkpoint import CommitFailed
 from stream.config import KafkaSettings
-from stream.kafka_confluent import ConfluentConsumer
+from stream.transport.confluent import ConfluentConsumer
 
 
 class HangingClient:

@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from pipeline_fakes import FakeClock
-from stream.health import Health, HealthServer
-from stream.logs import JsonFormatter
-from stream.metrics import OutcomeTally, PrometheusSensor, Sensor, SensorSet
+from stream.observe.health import Health, HealthServer
+from stream.observe.logs import JsonFormatter
+from stream.observe.metrics import OutcomeTally, PrometheusSensor, Sensor, SensorSet
 
 
 def test_sensor_set_forwards_every_hook_to_every_sensor() -> None:

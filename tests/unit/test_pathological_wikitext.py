@@ -11,7 +11,7 @@ Two levels of guarantee:
   ``DEADLINE_SLACK_S``, with peak traced memory (tracemalloc, which slows Python code: times are upper
   bounds) at most ``MEMORY_FACTOR`` x the text's UTF-8 size plus ``MEMORY_BASE``;
 - every page, whatever it costs in-process, ends within its budget through the worker's scoring
-  process (stream.scorers.ProcessScorer): links, or ScoringTimeout, which the consume loop sends to the
+  process (stream.pipeline.scorers.ProcessScorer): links, or ScoringTimeout, which the consume loop sends to the
   error topic. In-process, 2 MB of prose scores for over a minute and "橋" x 1,000,000 for minutes,
   which is why the worker never scores in-process.
 Each test prints its figures (``pytest -s``).
@@ -33,11 +33,11 @@ from scoring.bundle import load_bundle
 from scoring.recommend import DEFAULT_DEADLINE_S, MAX_WIKITEXT_CHARS, ArticleTooLarge, recommend
 from scoring.wikitext import WikitextTooDeep, parse_article
 from stream.config import Settings, WikiSettings
-from stream.consume_loop import Done, is_infrastructure_error
-from stream.events import SourceMessage
-from stream.metrics import OutcomeTally
-from stream.scorers import Budget, ProcessScorer, ScoringTimeout
-from stream.worker import WorkerHandler
+from stream.pipeline.consume_loop import Done, is_infrastructure_error
+from stream.core.events import SourceMessage
+from stream.observe.metrics import OutcomeTally
+from stream.pipeline.scorers import Budget, ProcessScorer, ScoringTimeout
+from stream.pipeline.worker import WorkerHandler
 
 PARSE_BOUND_S = 10.0
 DEADLINE_SLACK_S = 5.0

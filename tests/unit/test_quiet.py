@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stream.quiet import QuietSchedule
+from stream.core.quiet import QuietSchedule
 from pipeline_fakes import FakeClock
 
 TP0 = ("addlink.work.v1", 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stream.cli import main
-from stream.commands.reconcile import reconcile
+from stream.cli.reconcile import reconcile
 from stream.config import Settings
 from stream.errors import AddlinkError
 

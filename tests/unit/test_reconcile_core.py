@@ -1,4 +1,4 @@
-"""stream.reconcile: which state of rows, tag and Redis record is drift, and what repairs it."""
+"""stream.ops.drift: which state of rows, tag and Redis record is drift, and what repairs it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 
 from sinks.base import TagAction
-from stream.reconcile import SAMPLE_SIZE, Drift, PageDrift, PageView, Repair, Report, assess, latest_revision
-from stream.state import PageRecord
+from stream.ops.drift import SAMPLE_SIZE, Drift, PageDrift, PageView, Repair, Report, assess, latest_revision
+from stream.pipeline.state import PageRecord
 
 LIVE = PageRecord(rev_id=200, removed=False)
 GONE = PageRecord(rev_id=200, removed=True)

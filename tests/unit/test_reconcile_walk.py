@@ -1,4 +1,4 @@
-"""stream.reconciler with in-memory stores: the batched walk, confirmation, repair and read-back."""
+"""stream.ops.reconciler with in-memory stores: the batched walk, confirmation, repair and read-back."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 
 from sinks.base import FlushResult, TagAction
-from stream.reconcile import Drift
-from stream.reconciler import MAX_FIX_ROUNDS, Reconciler
-from stream.state import PageRecord
+from stream.ops.drift import Drift
+from stream.ops.reconciler import MAX_FIX_ROUNDS, Reconciler
+from stream.pipeline.state import PageRecord
 
 WIKI = "elwiki"
 

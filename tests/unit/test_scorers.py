@@ -16,8 +16,8 @@ from pipeline_fakes import work_item
 from scoring.bundle import BundleCache
 from scoring.dumps import is_article, iter_pages
 from stream.config import WikiSettings
-from stream.events import WorkItem
-from stream.scorers import Budget, InlineScorer, ProcessScorer, ScoringTimeout
+from stream.core.events import WorkItem
+from stream.pipeline.scorers import Budget, InlineScorer, ProcessScorer, ScoringTimeout
 
 GREEK = WikiSettings(language="el", minimum_link_score=0.0)
 LATGALIAN = WikiSettings(language="ltg", minimum_link_score=0.0)

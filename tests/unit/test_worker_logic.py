@@ -15,12 +15,12 @@ from pipeline_fakes import FakeClock, FakePageState, FakeStore, RecordingErrors,
 from scoring.gelr import Gelr, GelrLink, GelrMeta
 from scoring.recommend import Recommendation
 from scoring.wikitext import ParsedArticle, parse_article
-from stream.commands.produce import page_change_event
+from stream.cli.produce import page_change_event
 from stream.config import Settings, WikiSettings
-from stream.consume_loop import Done, NotYet
-from stream.events import SourceMessage, WorkItem, parse_event
-from stream.metrics import OutcomeTally
-from stream.worker import WorkerHandler
+from stream.pipeline.consume_loop import Done, NotYet
+from stream.core.events import SourceMessage, WorkItem, parse_event
+from stream.observe.metrics import OutcomeTally
+from stream.pipeline.worker import WorkerHandler
 
 WIKI = "elwiki"
 REV_TIME = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -274,9 +274,9 @@ def test_an_invalid_work_item_is_reported_with_its_raw_bytes() -> None:
 
 
 def test_wikitext_beyond_mediawikis_size_limit_is_not_parsed_and_counts_as_other(monkeypatch) -> None:
-    import stream.worker
+    import stream.pipeline.worker
 
-    monkeypatch.setattr(stream.worker, "MAX_WIKITEXT_CHARS", 20)
+    monkeypatch.setattr(stream.pipeline.worker, "MAX_WIKITEXT_CHARS", 20)
     h = Harness(minimum_time_since_last_edit=0)
     h.send(h.item(text="x" * 21))
     assert h.scorer.calls == 0

@@ -1,8 +1,8 @@
 """Reconcile one wiki's stores: walk them in batches, confirm each drift, repair it (the I/O edge).
 
-The decisions are :func:`stream.reconcile.assess`'s; this module only reads and writes, through
+The decisions are :func:`stream.ops.drift.assess`'s; this module only reads and writes, through
 ``sinks.mariadb.RecommendationStore``, ``sinks.elasticsearch.WeightedTagSink`` and
-``stream.state.PageState`` (the small protocols below name what is used).
+``stream.pipeline.state.PageState`` (the small protocols below name what is used).
 
 Walk, never holding a whole wiki in memory:
 
@@ -48,8 +48,8 @@ from itertools import islice
 from typing import Protocol
 
 from sinks.base import FlushResult, TagAction
-from stream.reconcile import PageDrift, PageView, Report, assess, candidates
-from stream.state import PageRecord
+from stream.ops.drift import PageDrift, PageView, Report, assess, candidates
+from stream.pipeline.state import PageRecord
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Tags(Protocol):
 
 
 class Pages(Protocol):
-    """What reconcile uses of ``stream.state.PageState``."""
+    """What reconcile uses of ``stream.pipeline.state.PageState``."""
 
     def page(self, wiki: str, page_id: int) -> PageRecord | None: ...
 

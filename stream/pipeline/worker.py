@@ -1,6 +1,6 @@
 """Worker: work items in, once due; GrowthExperiments' rules, scoring, and the page brought to state.
 
-For each work item (in per-page order, see stream/ingest.py):
+For each work item (in per-page order, see stream/pipeline/ingest.py):
 
 1. a removal item (delete, content hidden, moved out of the content namespaces): delete the page's
    rows and clear its tag — the idempotent repeat of what ingest did at once;
@@ -9,9 +9,9 @@ For each work item (in per-page order, see stream/ingest.py):
 3. superseded — Redis knows a newer revision or a tombstone, MariaDB holds a row of a newer
    revision, or this worker itself already handled a newer revision of the page (its writes may
    still be buffered, invisible to MariaDB reads): skip (the newer item decides the page);
-4. otherwise evaluate: parse, the pre-scoring rules (``stream.eligibility``), the model
+4. otherwise evaluate: parse, the pre-scoring rules (``stream.core.eligibility``), the model
    (``scoring.recommend``), pruning and the decision; parsing and scoring share the page's budget
-   (``scoring.deadline_seconds``, a hard bound with ``stream.scorers.ProcessScorer``: past it the item
+   (``scoring.deadline_seconds``, a hard bound with ``stream.pipeline.scorers.ProcessScorer``: past it the item
    fails with ScoringTimeout and goes to the error topic);
 5. bring the page to the state of this revision: rows of older revisions deleted, the row written
    (data or NULL, when the decision says so), then the tag set exactly when the revision's row has
@@ -34,14 +34,14 @@ from scoring.gelr import Gelr
 from scoring.recommend import MAX_WIKITEXT_CHARS
 from sinks.base import TagSink
 from stream.config import Settings, WikiSettings
-from stream.consume_loop import Done, ErrorReporter, NotYet
-from stream.eligibility import Outcome, StoreFacts, prune_and_decide, pre_score_verdict, quiet_period_ends
-from stream.events import InvalidEvent, SourceMessage, WorkItem, parse_work_item
-from stream.ingest import RowStore
-from stream.metrics import Sensor
-from stream.quiet import Clock
-from stream.scorers import Budget, Scorer
-from stream.state import PageState
+from stream.pipeline.consume_loop import Done, ErrorReporter, NotYet
+from stream.core.eligibility import Outcome, StoreFacts, prune_and_decide, pre_score_verdict, quiet_period_ends
+from stream.core.events import InvalidEvent, SourceMessage, WorkItem, parse_work_item
+from stream.pipeline.ingest import RowStore
+from stream.observe.metrics import Sensor
+from stream.core.quiet import Clock
+from stream.pipeline.scorers import Budget, Scorer
+from stream.pipeline.state import PageState
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class _Write:
 
 
 class WorkerHandler:
-    """Handles one work-topic message; clients passed in (see stream/bootstrap.py)."""
+    """Handles one work-topic message; clients passed in (see stream/pipeline/bootstrap.py)."""
 
     def __init__(
         self,

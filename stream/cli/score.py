@@ -1,7 +1,7 @@
 """`addlink score`: recommend links for one revision whose wikitext is read from stdin.
 
 Prints the `gelr_data` JSON GrowthExperiments stores (escaped as PHP's json_encode writes it). The page
-is parsed and scored in a child process, as in `addlink run` (stream/scorers.py), so --deadline is a
+is parsed and scored in a child process, as in `addlink run` (stream/pipeline/scorers.py), so --deadline is a
 hard bound: when the scorer's own deadline cuts the page short, the links found so far are printed and
 a warning goes to stderr; when even that does not end in time, the command fails naming the deadline.
 """
@@ -16,7 +16,7 @@ from scoring.bundle import BundleError, load_bundle
 from scoring.recommend import DEFAULT_DEADLINE_S, MAX_WIKITEXT_CHARS
 from scoring.titles import normalise_title
 from stream.errors import AddlinkError
-from stream.scorers import Budget, ProcessScorer, ScoreRequest, ScoringFailed, ScoringTimeout
+from stream.pipeline.scorers import Budget, ProcessScorer, ScoreRequest, ScoringFailed, ScoringTimeout
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -22,19 +22,19 @@ from sinks.elasticsearch import WeightedTagSink, connect as connect_elasticsearc
 from sinks.error_events import ErrorEventSink
 from sinks.mariadb import MariaDBOptions, RecommendationStore
 from sinks.tag_events import TagEventSink
-from stream.checkpoint import Checkpoint
+from stream.transport.checkpoint import Checkpoint
 from stream.config import Settings
-from stream.consume_loop import ConsumeLoop, Handler, LoopOptions
-from stream.content import ContentSource, MediaWikiActionApi, NoContent
+from stream.pipeline.consume_loop import ConsumeLoop, Handler, LoopOptions
+from stream.pipeline.content import ContentSource, MediaWikiActionApi, NoContent
 from stream.errors import AddlinkError
-from stream.health import Health
-from stream.ingest import IngestHandler, WorkTopicSink
-from stream.kafka_io import ensure_topics, make_consumer, make_producer
-from stream.metrics import PrometheusSensor, Sensor, SensorSet
-from stream.quiet import Clock, SystemClock
-from stream.state import PageState, connect as connect_redis
-from stream.scorers import ProcessScorer, Scorer
-from stream.worker import WorkerHandler
+from stream.observe.health import Health
+from stream.pipeline.ingest import IngestHandler, WorkTopicSink
+from stream.transport.kafka_io import ensure_topics, make_consumer, make_producer
+from stream.observe.metrics import PrometheusSensor, Sensor, SensorSet
+from stream.core.quiet import Clock, SystemClock
+from stream.pipeline.state import PageState, connect as connect_redis
+from stream.pipeline.scorers import ProcessScorer, Scorer
+from stream.pipeline.worker import WorkerHandler
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from stream.metrics import Sensor
-from stream.quiet import Clock, TopicPartition
+from stream.observe.metrics import Sensor
+from stream.core.quiet import Clock, TopicPartition
 
 
 class Flushable(Protocol):

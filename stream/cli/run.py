@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sinks.base import Sink, SinkError, TransientSinkError
-from stream.bootstrap import (
+from stream.pipeline.bootstrap import (
     Observability,
     Stage,
     build_ingest,
@@ -36,9 +36,9 @@ from stream.bootstrap import (
 )
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
-from stream.health import HealthServer
-from stream.kafka_io import TransportError
-from stream.logs import configure_json_logging
+from stream.observe.health import HealthServer
+from stream.transport.kafka_io import TransportError
+from stream.observe.logs import configure_json_logging
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ or no row with data and no tag. No row or tag of an older revision, none of a de
 no tag without its row, no data row without its tag. A NULL ``gelr_data`` row ("evaluated, nothing
 usable") of the latest revision is legitimate and carries no tag.
 
-Latest revision: the highest of what Redis knows (:class:`stream.state.PageRecord`) and the page's
+Latest revision: the highest of what Redis knows (:class:`stream.pipeline.state.PageRecord`) and the page's
 newest row (data or NULL). Redis can be behind the rows (it lost its state, or a key expired), never
 the other way round in a healthy pipeline, so the maximum is the best knowledge available.
 
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sinks.base import TagAction
-from stream.state import PageRecord
+from stream.pipeline.state import PageRecord
 
 SAMPLE_SIZE = 10
 """Page ids kept per kind for the report (the counts are always complete)."""

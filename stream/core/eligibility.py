@@ -58,7 +58,7 @@ from typing import Protocol, TypeVar
 
 from scoring.titles import normalise_title
 from stream.config import Settings, WikiSettings
-from stream.events import WIKITEXT, PageChangeEvent, WorkItem, is_canary
+from stream.core.events import WIKITEXT, PageChangeEvent, WorkItem, is_canary
 
 DISAMBIGUATION_MAGIC_WORD = "__DISAMBIG__"
 _WORD = re.compile(r"\w+")
@@ -139,7 +139,7 @@ class StoreFacts:
     link_edit_revisions: the page's non-NULL gels_edit_revision values (its Add-a-Link edits).
     rejected_target_ids: page ids rejected at least twice on this page (gels_feedback = 'r').
     target_page_id: title -> page id, None when unknown (then a rejection cannot be matched).
-    target_gone: True for a title the stream has seen deleted or moved away (stream/state.py).
+    target_gone: True for a title the stream has seen deleted or moved away (stream/pipeline/state.py).
     """
 
     row_state: str = "none"

@@ -33,13 +33,13 @@ import redis
 import tenacity
 
 from sinks.base import SinkError
-from stream.checkpoint import Checkpoint, CommitFailed
-from stream.content import ContentUnavailable
-from stream.events import SourceMessage
-from stream.health import Health
-from stream.kafka_io import Consumer, TransportError
-from stream.metrics import Sensor
-from stream.quiet import Clock, QuietSchedule, TopicPartition
+from stream.transport.checkpoint import Checkpoint, CommitFailed
+from stream.pipeline.content import ContentUnavailable
+from stream.core.events import SourceMessage
+from stream.observe.health import Health
+from stream.transport.kafka_io import Consumer, TransportError
+from stream.observe.metrics import Sensor
+from stream.core.quiet import Clock, QuietSchedule, TopicPartition
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@
 What the event can and cannot tell the eligibility rules:
 - Change tags are NOT in `page/change` (no 1.x version has them), so "the last edit is an Add-a-Link
   edit" cannot be read from the event; it is decided from growthexperiments_link_submissions
-  (`gels_edit_revision`), see stream/eligibility.py.
+  (`gels_edit_revision`), see stream/core/eligibility.py.
 - `revision.revert` (1.9.0+) carries the reverted range `rev_reverted_oldest_id..newest_id`, the same
   data GrowthExperiments reads from the revert change tag; older events have no revert information.
 - `content_body` is only on the enriched stream and only when the enrichment could fetch it: never

@@ -1,15 +1,15 @@
 """Kafka behind one small protocol, with two transports: confluent-kafka (default) and kafka-python.
 
-The pipeline only sees :class:`Consumer` (returns ``stream.events.SourceMessage`` records, commits
+The pipeline only sees :class:`Consumer` (returns ``stream.core.events.SourceMessage`` records, commits
 explicitly) and a producer shaped like ``sinks.base.Producer`` (confluent-kafka's signature:
 ``produce(topic, value=, key=, on_delivery=)`` and ``flush(timeout) -> undelivered``). Which library
-carries them is ``kafka.client`` in the configuration (modules ``stream.kafka_confluent`` and
-``stream.kafka_python``, imported only when chosen); both pass the same contract tests.
+carries them is ``kafka.client`` in the configuration (modules ``stream.transport.confluent`` and
+``stream.transport.kafka_python``, imported only when chosen); both pass the same contract tests.
 
 Guarantees and traps:
 - Auto-commit and offset auto-store are off: offsets move only through :meth:`Consumer.commit`
   (called by the checkpoint with *next* offsets, i.e. last handled + 1), synchronously; any
-  per-partition error raises :class:`~stream.checkpoint.CommitFailed`.
+  per-partition error raises :class:`~stream.transport.checkpoint.CommitFailed`.
 - Both producers partition keyed records with murmur2 (Java's default): confluent-kafka is set to
   ``murmur2_random`` because librdkafka's own default (CRC32) would send the same key to another
   partition than kafka-python does, which would break per-page order if both were in use.
@@ -27,8 +27,8 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from stream.config import KafkaSettings
-from stream.events import SourceMessage
-from stream.quiet import TopicPartition
+from stream.core.events import SourceMessage
+from stream.core.quiet import TopicPartition
 
 MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 """Largest record we produce or accept (Wikimedia's HTML enrichment job uses 20 MiB too)."""
@@ -84,7 +84,7 @@ class Consumer(Protocol):
 
 
 def _transport(settings: KafkaSettings) -> ModuleType:
-    name = "stream.kafka_python" if settings.client == "kafka-python" else "stream.kafka_confluent"
+    name = "stream.transport.kafka_python" if settings.client == "kafka-python" else "stream.transport.confluent"
     return importlib.import_module(name)
 
 

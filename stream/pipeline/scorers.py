@@ -33,8 +33,8 @@ from scoring.recommend import Recommendation, recommend
 from scoring.titles import normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
 from stream.config import WikiSettings
-from stream.eligibility import ArticleFacts
-from stream.events import WorkItem
+from stream.core.eligibility import ArticleFacts
+from stream.core.events import WorkItem
 
 __all__ = ["Budget", "InlineScorer", "PageFacts", "ProcessScorer", "ScoreRequest", "Scorer", "ScoringFailed",
            "ScoringTimeout"]
@@ -89,7 +89,7 @@ class ScoreRequest:
 
 @dataclass(frozen=True)
 class PageFacts:
-    """What the rules read from a parsed page (``stream.eligibility.ArticleFacts``), without the parse
+    """What the rules read from a parsed page (``stream.core.eligibility.ArticleFacts``), without the parse
     tree, which is costly to send between processes."""
 
     wikitext: str

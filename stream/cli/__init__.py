@@ -1,4 +1,4 @@
-"""The `addlink` command: one subcommand per module in `stream.commands`.
+"""The `addlink` command: one subcommand per module in `stream.cli`.
 
 Each command module exposes `register(subparsers)`, which adds its parser and sets
 `func(args) -> int`. Parsing stays here and in those modules; the work is done by plain
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(f"stream.commands.{name}").register(subparsers)
+        importlib.import_module(f"stream.cli.{name}").register(subparsers)
     return parser
 
 
@@ -47,6 +47,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

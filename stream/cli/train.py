@@ -11,7 +11,7 @@ from pathlib import Path
 
 from scoring.backtest import GATE_MIN_PRECISION, GATE_MIN_RECALL
 from scoring.train import TrainingError, TrainReport, train
-from stream.commands.evaluate import render
+from stream.cli.evaluate import render
 from stream.errors import AddlinkError, GateRejected
 
 

@@ -32,15 +32,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from stream.bootstrap import Observability, build_ingest, build_state, build_worker
-from stream.commands.run import add_create_indices_flag, install_signal_handlers, prepare, run_stages
+from stream.pipeline.bootstrap import Observability, build_ingest, build_state, build_worker
+from stream.cli.run import add_create_indices_flag, install_signal_handlers, prepare, run_stages
 from stream.config import Settings, load_settings
-from stream.consume_loop import ConsumeLoop
+from stream.pipeline.consume_loop import ConsumeLoop
 from stream.errors import AddlinkError
-from stream.kafka_io import Consumer
-from stream.logs import configure_json_logging
-from stream.metrics import OutcomeTally
-from stream.quiet import TopicPartition
+from stream.transport.kafka_io import Consumer
+from stream.observe.logs import configure_json_logging
+from stream.observe.metrics import OutcomeTally
+from stream.core.quiet import TopicPartition
 
 log = logging.getLogger(__name__)
 

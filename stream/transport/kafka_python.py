@@ -1,4 +1,4 @@
-"""The kafka-python (pure Python) transport of :mod:`stream.kafka_io`; see its guarantees."""
+"""The kafka-python (pure Python) transport of :mod:`stream.transport.kafka_io`; see its guarantees."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from stream.checkpoint import CommitFailed
+from stream.transport.checkpoint import CommitFailed
 from stream.config import KafkaSettings
-from stream.events import SourceMessage
-from stream.kafka_io import MAX_MESSAGE_BYTES, AssignCallback, TransportError, wait_for_metadata
-from stream.quiet import TopicPartition
+from stream.core.events import SourceMessage
+from stream.transport.kafka_io import MAX_MESSAGE_BYTES, AssignCallback, TransportError, wait_for_metadata
+from stream.core.quiet import TopicPartition
 
 
 def client_config(settings: KafkaSettings) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """`addlink bench score|stream`: benchmark the scorer alone, or the whole pipeline.
 
 `bench score` needs only a bundle and a dump (scoring/bench.py); `bench stream` runs the real
-pipeline against the configured services (stream/bench_stream.py).
+pipeline against the configured services (stream/bench/pipeline.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from scoring.bench import ScoreBench, bench_score
 from scoring.bundle import BundleError
-from stream import bench_stream
+from stream.bench import pipeline as bench_pipeline
 from stream.errors import AddlinkError
 
 
@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     score.set_defaults(func=run_score)
 
     stream = targets.add_parser("stream", help="pipeline throughput and latency against the local services")
-    bench_stream.add_arguments(stream)
-    stream.set_defaults(func=bench_stream.main)
+    bench_pipeline.add_arguments(stream)
+    stream.set_defaults(func=bench_pipeline.main)
 
 
 def run_score(args: argparse.Namespace) -> int:

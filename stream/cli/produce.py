@@ -24,8 +24,8 @@ from scoring.dumps import DumpPage, is_article, iter_pages
 from sinks.base import TransientSinkError, deliver, json_bytes, utc_iso
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
-from stream.events import encode_key
-from stream.kafka_io import ensure_topics, make_producer
+from stream.core.events import encode_key
+from stream.transport.kafka_io import ensure_topics, make_producer
 
 SCHEMA = "/mediawiki/page/change/1.2.0"
 STREAM = "mediawiki.page_content_change.v1"

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from scoring.dumps import is_article, iter_pages
 from sinks.base import json_bytes
 from sinks.elasticsearch import WeightedTagSink
-from stream.bootstrap import (
+from stream.pipeline.bootstrap import (
     Observability,
     build_ingest,
     build_state,
@@ -44,14 +44,14 @@ from stream.bootstrap import (
     create_missing_indices,
     ensure_pipeline_topics,
 )
-from stream.commands.produce import dump_page_event, wiki_domain
-from stream.commands.run import run_stages
+from stream.cli.produce import dump_page_event, wiki_domain
+from stream.cli.run import run_stages
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
-from stream.events import encode_key
-from stream.kafka_io import delete_topics, ensure_topics, make_producer
-from stream.metrics import OutcomeTally
-from stream.state import connect as connect_redis
+from stream.core.events import encode_key
+from stream.transport.kafka_io import delete_topics, ensure_topics, make_producer
+from stream.observe.metrics import OutcomeTally
+from stream.pipeline.state import connect as connect_redis
 
 WARMUP_EVENTS = 20
 

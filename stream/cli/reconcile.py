@@ -1,8 +1,8 @@
 """`addlink reconcile`: find, count and (with --fix) repair drift between MariaDB rows, Elasticsearch
 tags and the latest revisions the stream knows, for one enabled wiki.
 
-Drift kinds and repairs are defined in ``stream.reconcile``; how the stores are walked, why it is safe
-while `addlink run` is running, and which races remain, in ``stream.reconciler``.
+Drift kinds and repairs are defined in ``stream.ops.drift``; how the stores are walked, why it is safe
+while `addlink run` is running, and which races remain, in ``stream.ops.reconciler``.
 
 Output: a summary table on stdout, or one JSON object with ``--json``:
 ``{"wiki", "fix", "pages_checked", "drift": {kind: n}, "fixed": {kind: n}, "remaining": {kind: n},
@@ -37,12 +37,12 @@ from redis.exceptions import RedisError
 
 from sinks.base import SinkError
 from sinks.elasticsearch import WeightedTagSink
-from stream.bootstrap import build_state, build_store, build_tag_sink
+from stream.pipeline.bootstrap import build_state, build_store, build_tag_sink
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
-from stream.logs import configure_json_logging
-from stream.reconcile import Drift, Report
-from stream.reconciler import Reconciler
+from stream.observe.logs import configure_json_logging
+from stream.ops.drift import Drift, Report
+from stream.ops.reconciler import Reconciler
 
 
 def reconcile(settings: Settings, wiki: str, *, fix: bool = False, batch_size: int = 500,

@@ -2,7 +2,7 @@
 
 For each message of a source topic (``page_content_change.v1`` or ``page_change.v1``):
 
-1. parse and validate (``stream.events``); an invalid event goes to the error topic, raw;
+1. parse and validate (``stream.core.events``); an invalid event goes to the error topic, raw;
 2. drop canaries and wikis not enabled here; drop other namespaces, except a page *moved out* of
    a content namespace, which is a removal;
 3. a **removal** (delete, content hidden, moved out): tombstone the page in Redis, mark a deleted
@@ -26,10 +26,10 @@ from typing import Protocol
 
 from sinks.base import FlushResult, Producer, Sink, TagSink, deliver
 from stream.config import Settings, WikiSettings
-from stream.consume_loop import Done, ErrorReporter
-from stream.content import ContentSource
-from stream.eligibility import NotCandidate, not_candidate
-from stream.events import (
+from stream.pipeline.consume_loop import Done, ErrorReporter
+from stream.pipeline.content import ContentSource
+from stream.core.eligibility import NotCandidate, not_candidate
+from stream.core.events import (
     WIKITEXT,
     InvalidEvent,
     PageChangeEvent,
@@ -41,9 +41,9 @@ from stream.events import (
     titles_created,
     titles_gone,
 )
-from stream.kafka_io import MAX_MESSAGE_BYTES
-from stream.metrics import Sensor
-from stream.state import PageState
+from stream.transport.kafka_io import MAX_MESSAGE_BYTES
+from stream.observe.metrics import Sensor
+from stream.pipeline.state import PageState
 
 
 class RowStore(Protocol):
@@ -111,7 +111,7 @@ def removal_kind(event: PageChangeEvent, wiki: WikiSettings) -> str | None:
 
 
 class IngestHandler:
-    """Handles one source message; all clients are passed in (see stream/bootstrap.py)."""
+    """Handles one source message; all clients are passed in (see stream/pipeline/bootstrap.py)."""
 
     def __init__(
         self,

@@ -1,0 +1,7 @@
+"""``python -m stream.cli``: the same as the ``addlink`` console script."""
+
+import sys
+
+from stream.cli import main
+
+sys.exit(main())

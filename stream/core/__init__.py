@@ -1,0 +1,1 @@
+"""Domain rules without I/O: event models, GrowthExperiments eligibility, the quiet period."""

@@ -1,0 +1,1 @@
+"""Observability: sensors and Prometheus metrics, /healthz, structured logs."""

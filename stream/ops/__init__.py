@@ -1,0 +1,1 @@
+"""Operations on the stores outside the event flow: reconciliation of drift."""

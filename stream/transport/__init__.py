@@ -1,0 +1,1 @@
+"""Kafka plumbing: one small consumer/producer protocol, two transports, and offset checkpoints."""
