@@ -3,7 +3,7 @@ plus the per-anchor and per-(anchor, target) numbers the features need.
 
 Files in the bundle directory (all ``.npy``, opened with ``mmap_mode="r"``):
 
-    anchors.*.npy           StringTable: anchor key -> anchor index
+    anchors.fst             FST (native engine): anchor key -> anchor index, walked token by token
     anchor_link_prob.npy    float32 per anchor: links / (links + unlinked plain-text occurrences)
     anchor_kurtosis.npy     float32 per anchor: mwaddlink's padded kurtosis of its counts (NaN allowed)
     anchor_ngram.npy        float32 per anchor: number of word tokens in the anchor
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz.distance import Jaro
 
-from scoring.stringtable import StringTable, write_string_table
+from scoring import native
 
 __all__ = ["ANCHOR_FILES", "AnchorSet", "Anchors", "is_number_anchor", "padded_kurtosis", "write_anchors"]
 
@@ -42,6 +42,7 @@ _ARRAYS = (
     "candidate_jaro",
 )
 ANCHOR_FILES = _ARRAYS
+ANCHOR_INDEX_FILE = "anchors.fst"
 _KURTOSIS_LENGTH = 1000
 # mwaddlink drops anchors that are only a number or a number pair ("1821", "3/4", "1990-1995").
 _NUMBER_ANCHOR = re.compile(r"[0-9]+(?:[/-][0-9]+)?")
@@ -103,7 +104,8 @@ def write_anchors(directory: Path, anchors: Sequence[AnchorSet], target_titles: 
         "candidate_count": np.array(counts, dtype=np.int32),
         "candidate_jaro": np.array(jaro, dtype=np.float32),
     }
-    paths = write_string_table(directory, "anchors", [a.key for a in anchors], np.arange(len(anchors)))
+    keys = [a.key for a in anchors]
+    paths = [native.write_anchor_index(directory / ANCHOR_INDEX_FILE, keys, list(range(len(keys))))]
     for name, array in arrays.items():
         path = directory / f"{name}.npy"
         np.save(path, array, allow_pickle=False)
@@ -115,7 +117,7 @@ class Anchors:
     """Read-only, memory-mapped anchor dictionary; lookups touch only the pages they need."""
 
     def __init__(self, directory: Path) -> None:
-        self.keys = StringTable(directory, "anchors")
+        self.keys = native.open_anchor_index(directory / ANCHOR_INDEX_FILE)
         arrays: Mapping[str, np.ndarray] = {
             name: np.load(directory / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS
         }
@@ -134,10 +136,10 @@ class Anchors:
 
     def index(self, key: str) -> int:
         """Anchor index of ``key`` (already normalised with ``titles.normalise_anchor``), or -1."""
-        return self.keys.index(key)
+        return self.keys.get(key)
 
     def __contains__(self, key: str) -> bool:
-        return self.keys.index(key) >= 0
+        return key in self.keys
 
     def candidate_rows(self, index: int, limit: int | None = None) -> range:
         """Rows of anchor ``index``'s candidates, most frequent first, at most ``limit`` of them."""

@@ -44,6 +44,7 @@ from scoring.bundle import PROTOCOL_MWADDLINK, PROTOCOL_PAGE, BacktestRow, Backt
 from scoring.dumps import DumpPage, MalformedPage, is_article, iter_pages, split_of
 from scoring.features import MAX_CANDIDATES
 from scoring.mentions import find_mentions
+from scoring.native import build_anchor_index
 from scoring.recommend import ScoredPage, excluded_target_ids, page_blocks, score_page, select
 from scoring.sentence_unit import first_linked_sentence, text_only_within
 from scoring.titles import is_article_link, normalise_anchor, normalise_title
@@ -135,12 +136,10 @@ def gold_pairs(
     ``article`` is the parsed ``unlinked.wikitext``; ``existing`` is given for a complete dump;
     links to ``excluded_targets`` (ids) are left out: the scorer never suggests them."""
     blocks = page_blocks(article, title, bundle)
-    keys = {key for key, _ in unlinked.pairs}
+    keys = build_anchor_index(sorted({key for key, _ in unlinked.pairs}))
     findable = {
         m.key
-        for m in find_mentions(
-            article, language=bundle.language, title=title, excluded_sections=(), is_anchor=keys.__contains__
-        )
+        for m in find_mentions(article, language=bundle.language, title=title, excluded_sections=(), anchors=keys)
     }
     gold: set[tuple[str, str]] = set()
     excluded: Counter[str] = Counter()

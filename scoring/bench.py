@@ -2,7 +2,8 @@
 
 Measured (pyperf-like): the bundle's load time (median of ``loads`` fresh loads; the first, cold one
 is reported apart), then ``recommend`` on every article of the dump (all splits, in dump order), each
-timed alone with ``perf_counter`` after ``warmup`` untimed calls. Articles are read into memory
+timed alone with ``perf_counter`` after ``warmup`` untimed calls, with the time of each stage
+(parse, mentions, features, model, place; ``recommend``'s ``stages``) summed over the run. Articles are read into memory
 before timing. The process is pinned to one CPU for the run (and XGBoost predicts single-threaded),
 so the figures are per core. Resident memory is read from ``/proc/self/status``.
 """
@@ -50,6 +51,7 @@ class ScoreBench:
     incomplete: int
     threshold: float
     max_links: int | None
+    stage_ms: dict[str, float] = field(default_factory=dict)  # mean milliseconds per article, per stage
     environment: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -137,10 +139,12 @@ def bench_score(
         if not pages:
             raise ValueError(f"{dump}: no articles to benchmark")
 
-        def score(page: tuple[str, int, int, str]):
+        stages: dict[str, float] = {}
+
+        def score(page: tuple[str, int, int, str], stages: dict[str, float] | None = None):
             title, page_id, rev_id, text = page
             return recommend(text, title=title, page_id=page_id, rev_id=rev_id, bundle=bundle,
-                             threshold=threshold, max_links=max_links, deadline_s=DEFAULT_DEADLINE_S)
+                             threshold=threshold, max_links=max_links, deadline_s=DEFAULT_DEADLINE_S, stages=stages)
 
         for page in pages[:warmup]:
             score(page)
@@ -149,7 +153,7 @@ def bench_score(
         slowest = ("", -1.0)
         for page in tqdm(pages, desc=f"bench score {wiki}", unit=" articles", disable=not progress, mininterval=1):
             started = time.perf_counter()
-            result = score(page)
+            result = score(page, stages)
             elapsed = time.perf_counter() - started
             latencies.append(elapsed)
             if elapsed > slowest[1]:
@@ -182,6 +186,7 @@ def bench_score(
             incomplete=incomplete,
             threshold=threshold,
             max_links=max_links,
+            stage_ms={name: round(seconds * 1000 / len(pages), 3) for name, seconds in stages.items()},
             environment=_environment(cpu),
         )
     finally:

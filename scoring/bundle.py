@@ -64,7 +64,7 @@ __all__ = [
     "shared_model_path",
 ]
 
-BUNDLE_FORMAT_VERSION = 1
+BUNDLE_FORMAT_VERSION = 2  # 2: the anchor keys are an FST (anchors.fst), not a StringTable
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.ubj"
 IDF_FILE = "idf.npy"
@@ -156,7 +156,7 @@ class SharedModelRef(_Frozen):
 
 
 class BundleManifest(_Frozen):
-    format_version: Literal[1] = BUNDLE_FORMAT_VERSION
+    format_version: Literal[2] = BUNDLE_FORMAT_VERSION
     wiki: str
     language: str
     created: datetime

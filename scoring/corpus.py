@@ -31,9 +31,10 @@ from scoring.anchors import is_number_anchor
 from scoring.backtest import remove_links
 from scoring.dumps import MalformedPage, is_article, iter_pages, split_of
 from scoring.mentions import find_mentions
+from scoring.native import AnchorIndex, build_anchor_index
 from scoring.relatedness import DocumentFrequencies, TargetContexts, Vectoriser
 from scoring.titles import is_article_link, normalise_anchor, normalise_title
-from scoring.tokenize import ngram_spans
+from scoring.tokenize import anchor_hits
 from scoring.wikitext import ParsedArticle, parse_article
 
 __all__ = ["ArticleSample", "ContextCounts", "LinkCounts", "spool_file"]
@@ -124,6 +125,8 @@ class ContextCounts:
 
     links: LinkCounts
     candidates: frozenset[str]
+    candidate_keys: list[str]  # sorted; the position of a key is its value in ``candidate_index``
+    candidate_index: AnchorIndex
     titles: list[str]  # target id -> title (sorted, so ids are deterministic)
     target_ids: dict[str, int]
     complete: bool  # red-link targets were dropped (see ``prepare``)
@@ -158,9 +161,12 @@ class ContextCounts:
         if complete:
             universe &= links.articles
         titles = sorted(universe)
+        keys = sorted(candidates)
         return cls(
             links=links,
             candidates=candidates,
+            candidate_keys=keys,
+            candidate_index=build_anchor_index(keys),
             titles=titles,
             target_ids={t: i for i, t in enumerate(titles)},
             complete=complete,
@@ -201,24 +207,17 @@ class ContextCounts:
         linked = frozenset(ids[r] for _, t, _ in all_links if (r := links.resolve(t)) in ids)
         self.target_articles[sorted(linked)] += 1
         occurrences: Counter[str] = Counter()
-        candidates = self.candidates
+        keys = self.candidate_keys
         for run in article.runs:
-            text = run.text
-            lowered = text.lower()
-            if len(lowered) != len(text):  # a character lowercases to several ("İ"): slice, then lower
-                lowered = None
-            for start, end, _ in ngram_spans(text, language):
-                # Token edges are never whitespace, so this is normalise_anchor(text[start:end]).
-                key = lowered[start:end] if lowered is not None else text[start:end].lower()
-                if key in candidates:
-                    occurrences[key] += 1
+            for _, _, _, value in anchor_hits(run.text, language, self.candidate_index):
+                occurrences[keys[value]] += 1
         for key, count in occurrences.items():
             self.astext[key] += max(count - top_keys[key], 0)
         title = record["title"]
         mentions = tuple(
             (m.key, m.wikitext_offset, m.text[:1].isupper())
             for m in find_mentions(article, language=language, title=title, excluded_sections=(),
-                                   is_anchor=self.candidates.__contains__)
+                                   anchors=self.candidate_index)
         )
         remaining = [(k, t) for k, t, top in all_links if not top]
         return ArticleSample(

@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from scoring.native import AnchorIndex
 from scoring.titles import normalise_anchor
-from scoring.tokenize import is_spaceless, is_word_char, sentence_ngrams, sentences
+from scoring.tokenize import anchor_hits, is_spaceless
 from scoring.wikitext import ParsedArticle, TextRun
 
 __all__ = ["LEAD", "Mention", "editor_match_indices", "find_mentions"]
@@ -126,66 +127,51 @@ def _excluded(run: TextRun, lead_excluded: bool, excluded: frozenset[str]) -> bo
     return run.section.casefold() in excluded
 
 
-def _glued(run: TextRun, start: int, end: int) -> bool:
-    text = run.text
-    return (start == 0 and run.glued_before and is_word_char(text[0])) or (
-        end == len(text) and run.glued_after and is_word_char(text[end - 1])
-    )
-
-
 def find_mentions(
     article: ParsedArticle,
     *,
     language: str,
     title: str,
     excluded_sections: Sequence[str],
-    is_anchor: Callable[[str], bool],
+    anchors: AnchorIndex,
 ) -> Iterator[Mention]:
     """Yield mentions lazily in discovery order; see the module docstring for the guarantees.
     ``excluded_sections``: headings compared casefolded and exactly; ``"%LEAD%"`` excludes the lead.
-    ``is_anchor`` is called at most once per key. ``title`` is accepted for the caller's symmetry with
-    mwaddlink; the "not part of the page title" rule is a selection filter and is not applied here."""
+    ``anchors`` maps anchor keys (``normalise_anchor``) to anchor indices; the native engine walks each
+    run's n-grams through it (``tokenize.anchor_hits``). ``title`` is accepted for the caller's symmetry
+    with mwaddlink; the "not part of the page title" rule is a selection filter and is not applied here."""
     del title
     lead_excluded = LEAD in excluded_sections
     excluded = frozenset(s.strip().casefold() for s in excluded_sections if s != LEAD)
     editor = _EditorText(article, language)
-    seen: set[str] = set()
-    anchor_cache: dict[str, bool] = {}
+    seen: set[int] = set()  # anchor indices already yielded (one index per key)
     for run_index, run in enumerate(article.runs):
         if _excluded(run, lead_excluded, excluded):
             continue
         text = run.text
-        last = len(text)
-        for sentence_index, sentence in enumerate(sentences(text, language)):
-            for start, end, _n in sentence_ngrams(sentence):
-                surface = text[start:end]
-                key = normalise_anchor(surface)
-                if key in seen or "''" in surface:  # quote markup mwparserfromhell left as text
-                    continue
-                # Token edges are word boundaries (tokenize's contract); only run edges that touch
-                # glued markup need a look.
-                if (start == 0 or end == last) and _glued(run, start, end):
-                    continue
-                known = anchor_cache.get(key)
-                if known is None:
-                    known = anchor_cache[key] = bool(key) and is_anchor(key)
-                if not known:
-                    continue
-                offset = run.start + start
-                rank = editor.rank(surface, offset)
-                if rank is None:
-                    continue
-                seen.add(key)
-                yield Mention(
-                    text=surface,
-                    key=key,
-                    wikitext_offset=offset,
-                    match_index=rank,
-                    context_before=text[max(0, start - CONTEXT_CHARS) : start],
-                    context_after=text[end : end + CONTEXT_CHARS],
-                    run_index=run_index,
-                    sentence_index=sentence_index,
-                )
+        # Token edges are word boundaries (tokenize's contract); the native walk also drops n-grams
+        # with quote markup mwparserfromhell left as text ("''") and run edges glued to markup.
+        hits = anchor_hits(text, language, anchors, markup_filter=True, glued_before=run.glued_before,
+                           glued_after=run.glued_after)
+        for start, end, sentence_index, anchor in hits:
+            if anchor in seen:
+                continue
+            surface = text[start:end]
+            offset = run.start + start
+            rank = editor.rank(surface, offset)
+            if rank is None:
+                continue
+            seen.add(anchor)
+            yield Mention(
+                text=surface,
+                key=normalise_anchor(surface),
+                wikitext_offset=offset,
+                match_index=rank,
+                context_before=text[max(0, start - CONTEXT_CHARS) : start],
+                context_after=text[end : end + CONTEXT_CHARS],
+                run_index=run_index,
+                sentence_index=sentence_index,
+            )
 
 
 _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")

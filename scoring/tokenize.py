@@ -1,9 +1,11 @@
 """Sentences, word tokens and n-grams per language, as code-point spans into the text given.
 
 Semantics follow mwaddlink v2 (which uses mwtokenizer 0.2.0), re-implemented so that every span is
-exact and the whole thing runs in C regexes (mwtokenizer walks characters in Python, ~1 us/char, and
-its Japanese path normalises text with NFKC and adds a leading space, so its tokens cannot be mapped
-back to offsets):
+exact; the scanning runs in the native engine (``scoring.native``, crate ``native/src/text``), with the
+rule tables and character classes given from here, computed by Python, so Python's notion of white
+space, letters and punctuation is the rule. (mwtokenizer walks characters in Python, ~1 us/char, and its
+Japanese path normalises text with NFKC and adds a leading space, so its tokens cannot be mapped back
+to offsets.) The former pure-Python scanner is the differential tests' oracle (tests/unit/oracle_tokenize.py).
 
 - Lines (split on "\\n") never share a sentence; whitespace-only lines have none. A sentence ends after
   a terminator (``. ! ? । ॥ ։ ؟ ۔ ። …``, and ``;`` — the Greek question mark — for el) plus any closing
@@ -32,14 +34,16 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import NamedTuple
 
+from scoring import native
+
 __all__ = [
     "Sentence",
+    "anchor_hits",
     "Token",
     "at_word_boundary",
     "ends_sentence",
     "is_spaceless",
     "is_word_char",
-    "ngram_spans",
     "sentence_spans",
     "sentences",
     "word_spans",
@@ -64,30 +68,10 @@ class Sentence(NamedTuple):
 _PUNCTUATION = frozenset(chr(c) for c in range(0x10000) if unicodedata.category(chr(c)).startswith("P"))
 
 
-def _char_class(chars: frozenset[str]) -> str:
-    """A compact regex class body (ranges of consecutive code points) for ``chars``."""
-    points = sorted(map(ord, chars))
-    parts: list[str] = []
-    first = last = points[0]
-    for point in [*points[1:], -1]:
-        if point == last + 1:
-            last = point
-            continue
-        parts.append(re.escape(chr(first)) + ("" if first == last else "-" + re.escape(chr(last))))
-        first = last = point
-    return "".join(parts)
-
-
-_P = _char_class(_PUNCTUATION)
-_TOKEN = re.compile(rf"(?P<p>[{_P}]+)|[^\s{_P}]+(?:[{_P}]+[^\s{_P}]+)*")
-
 # Spaceless scripts other than Japanese get one token per character of these ranges.
-_SPACELESS_CHARS = (
-    "\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u2e80-\u2fdf\u3040-\u30ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-)
-_TOKEN_CHARWISE = re.compile(
-    rf"(?P<p>[{_P}]+)|[{_SPACELESS_CHARS}]|[^\s{_P}{_SPACELESS_CHARS}]+(?:[{_P}]+[^\s{_P}{_SPACELESS_CHARS}]+)*"
+_SPACELESS_RANGES = (
+    (0x0E00, 0x0EFF), (0x0F00, 0x0FFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x2E80, 0x2FDF), (0x3040, 0x30FF),
+    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F),
 )
 _JAPANESE = "ja"
 _SPACELESS = frozenset(
@@ -103,17 +87,9 @@ _TERMINATORS_NO_SPACE = "\u3002\uff01\uff1f\uff61\uff0e\ufe12\ufe52\ufe56\ufe57\
 _CLOSERS = "\"'\u00bb\u2019\u201d\u203a\u300d\u300f\u3011\uff09\uff3d\uff5d)\\]}"
 _LANGUAGE_TERMINATORS = {"el": ";"}
 
+MAX_N = 5  # mwaddlink's longest n-gram
 # MeCab's lattice grows with its input; very long sentences are cut into pieces of at most this.
 _MAX_SEGMENT = 4096
-
-
-@lru_cache(maxsize=64)
-def _sentence_end(language: str) -> re.Pattern[str]:
-    terminators = re.escape(_TERMINATORS + _LANGUAGE_TERMINATORS.get(language, ""))
-    return re.compile(
-        rf"[{terminators}][{re.escape(_CLOSERS)}]*[^\S\n]+|[{re.escape(_TERMINATORS_NO_SPACE)}]"
-        rf"[{re.escape(_CLOSERS)}]*[^\S\n]*"
-    )
 
 
 @lru_cache(maxsize=1)
@@ -127,12 +103,6 @@ def _abbreviations(language: str) -> frozenset[str]:
     return frozenset(_all_abbreviations().get(language.replace("-", "_") + "wiki", ()))
 
 
-def _is_abbreviation(word: str, abbreviations: frozenset[str]) -> bool:
-    if word in abbreviations:
-        return True
-    return len(word) == 2 and word[1] == "." and word[0].isalpha()
-
-
 @lru_cache(maxsize=1)
 def _tagger():  # type: ignore[no-untyped-def]
     import fugashi  # imported lazily: only Japanese needs MeCab
@@ -141,48 +111,37 @@ def _tagger():  # type: ignore[no-untyped-def]
     return fugashi.Tagger("-Owakati")
 
 
-def _line_spans(text: str) -> Iterator[tuple[int, int]]:
-    start = 0
-    for line in text.split("\n"):
-        end = start + len(line)
-        if line and not line.isspace():
-            yield start, end
-        start = end + 1
+@lru_cache(maxsize=1)
+def _char_classes() -> native.CharClasses:
+    """Python's own classes of every BMP character: 1 white space (``\\s``, i.e. ``str.isspace``),
+    2 punctuation (``_PUNCTUATION``), 4 spaceless script. Built with C-speed scans (a few ms), since
+    each new scoring process pays it on its first page."""
+    flags = bytearray(0x10000)
+    for match in re.finditer(r"\s", "".join(map(chr, range(0x10000)))):
+        flags[match.start()] |= 1
+    for char in _PUNCTUATION:
+        flags[ord(char)] |= 2
+    for first, last in _SPACELESS_RANGES:
+        for point in range(first, min(last, 0xFFFF) + 1):
+            flags[point] |= 4
+    return native.CharClasses(bytes(flags), [r for r in _SPACELESS_RANGES if r[0] > 0xFFFF])
+
+
+@lru_cache(maxsize=64)
+def _tokenizer(language: str) -> native.Tokenizer:
+    return native.Tokenizer(
+        _char_classes(),
+        terminators=_TERMINATORS + _LANGUAGE_TERMINATORS.get(language, ""),
+        no_space=_TERMINATORS_NO_SPACE,
+        closers=_CLOSERS,
+        abbreviations=sorted(_abbreviations(language)),
+        charwise=language in _SPACELESS,
+    )
 
 
 def sentence_spans(text: str, language: str) -> list[tuple[int, int]]:
     """Sentence spans of ``text`` in order; see the module docstring."""
-    abbreviations = _abbreviations(language)
-    pattern = _sentence_end(language)
-    spans: list[tuple[int, int]] = []
-    for line_start, line_end in _line_spans(text):
-        cut = line_start
-        for match in pattern.finditer(text, line_start, line_end):
-            end = match.end()
-            if end == line_end or end == cut:
-                continue
-            words = text[cut:end].rsplit(maxsplit=1)
-            if words and _is_abbreviation(words[-1], abbreviations):
-                continue
-            spans.append((cut, end))
-            cut = end
-        spans.append((cut, line_end))
-    return spans
-
-
-def _whitespace_tokens(text: str, start: int, end: int, pattern: re.Pattern[str],
-                       abbreviations: frozenset[str]) -> list[Token]:
-    tokens: list[Token] = []
-    for match in pattern.finditer(text, start, end):
-        s, e = match.span()
-        is_punct = match.lastgroup == "p"
-        if is_punct and tokens and tokens[-1].end == s and tokens[-1].is_word:
-            previous = tokens[-1]
-            if _is_abbreviation(text[previous.start : e], abbreviations):
-                tokens[-1] = Token(previous.start, e, True)
-                continue
-        tokens.append(Token(s, e, not is_punct))
-    return tokens
+    return _tokenizer(language).sentence_spans(text)
 
 
 def _segments(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -224,39 +183,33 @@ def _japanese_tokens(text: str, start: int, end: int) -> list[Token]:
     return tokens
 
 
+def _japanese_sentences(text: str) -> list[tuple[int, int, list[Token]]]:
+    return [(start, end, _japanese_tokens(text, start, end)) for start, end in sentence_spans(text, _JAPANESE)]
+
+
 def sentences(text: str, language: str) -> list[Sentence]:
     """Sentences of ``text`` with their tokens (whitespace excluded), in order."""
-    result: list[Sentence] = []
-    abbreviations = _abbreviations(language)
-    for start, end in sentence_spans(text, language):
-        if language == _JAPANESE:
-            tokens = _japanese_tokens(text, start, end)
-        elif language in _SPACELESS:
-            tokens = _whitespace_tokens(text, start, end, _TOKEN_CHARWISE, abbreviations)
-        else:
-            tokens = _whitespace_tokens(text, start, end, _TOKEN, abbreviations)
-        if tokens:
-            result.append(Sentence(start, end, tuple(tokens)))
-    return result
+    if language == _JAPANESE:
+        found = _japanese_sentences(text)
+    else:
+        found = _tokenizer(language).sentences(text)
+    return [Sentence(start, end, tuple(Token(*t) for t in tokens)) for start, end, tokens in found if tokens]
+
+
+def anchor_hits(text: str, language: str, index: native.AnchorIndex, *, markup_filter: bool = False,
+                glued_before: bool = False, glued_after: bool = False) -> list[tuple[int, int, int, int]]:
+    """``(start, end, sentence number, anchor index)`` of every n-gram (n = MAX_N..1 per sentence, left
+    to right) whose lowercased surface is a key of ``index``, walked in the native engine. With
+    ``markup_filter``, n-grams containing ``''`` and word characters at a run edge glued to markup
+    (``glued_before``/``glued_after``) are left out."""
+    given = _japanese_sentences(text) if language == _JAPANESE else None
+    return _tokenizer(language).hits(text, index, max_n=MAX_N, sentences=given, markup_filter=markup_filter,
+                                     glued_before=glued_before, glued_after=glued_after)
 
 
 def word_spans(text: str, language: str) -> list[tuple[int, int]]:
     """Spans of word tokens (not whitespace, not punctuation-only), in order."""
     return [(t.start, t.end) for s in sentences(text, language) for t in s.tokens if t.is_word]
-
-
-def sentence_ngrams(sentence: Sentence, max_n: int = 5) -> Iterator[tuple[int, int, int]]:
-    """(start, end, n) for one sentence: n = max_n..1, left to right."""
-    tokens = sentence.tokens
-    for n in range(min(max_n, len(tokens)), 0, -1):
-        for i in range(len(tokens) - n + 1):
-            yield tokens[i].start, tokens[i + n - 1].end, n
-
-
-def ngram_spans(text: str, language: str, max_n: int = 5) -> Iterator[tuple[int, int, int]]:
-    """(start, end, n) per sentence, n descending, left to right (mwaddlink's order)."""
-    for sentence in sentences(text, language):
-        yield from sentence_ngrams(sentence, max_n)
 
 
 def is_spaceless(language: str) -> bool:

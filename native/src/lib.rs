@@ -1,10 +1,26 @@
-//! Native engine of addlink-stream: the per-article text path.
+//! addlink-stream's native per-article text path, one Python extension module with submodules:
+//! `scan` (wikitext scanner), `text` (sentences, tokens, the n-gram walk) and `dict` (the anchor
+//! dictionary as an FST).
 use pyo3::prelude::*;
 
+mod dict;
 mod scan;
+mod text;
+
+fn add_submodule(
+    parent: &Bound<'_, PyModule>,
+    name: &str,
+    register: fn(&Bound<'_, PyModule>) -> PyResult<()>,
+) -> PyResult<()> {
+    let module = PyModule::new(parent.py(), name)?;
+    register(&module)?;
+    parent.add_submodule(&module)
+}
 
 #[pymodule]
 fn addlink_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    add_submodule(m, "dict", dict::register)?;
+    add_submodule(m, "text", text::register)?;
     scan::register(m)?;
     Ok(())
 }

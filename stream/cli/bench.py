@@ -147,5 +147,6 @@ def render(b: ScoreBench) -> str:
         f"  bundle load {b.bundle_load_ms} ms (cold {b.bundle_load_cold_ms} ms); resident memory "
         f"{b.rss_before_load_mb} MB before load, {b.rss_after_load_mb} MB after, {b.rss_after_run_mb} MB after the run\n"
         f"  {b.candidates} candidates scored, {b.links} links (threshold {b.threshold}, max {b.max_links}), "
-        f"{b.incomplete} cut by the deadline"
+        f"{b.incomplete} cut by the deadline\n"
+        f"  per article (mean ms): " + ", ".join(f"{name} {ms}" for name, ms in b.stage_ms.items())
     )

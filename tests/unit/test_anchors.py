@@ -92,11 +92,3 @@ def test_anchor_files_round_trip_with_candidates_most_frequent_first(tmp_path):
     assert len(anchors.candidate_rows(index, limit=1)) == 1
     assert anchors.candidates("paris") == {2: 4}
     assert anchors.candidates("rome") is None
-
-
-def test_membership_agrees_with_contains(tmp_path):
-    write_string_table(tmp_path, "t", KEYS, range(len(KEYS)))
-    table = StringTable(tmp_path, "t")
-    contains = table.membership()
-    for key in KEYS + ["Athens", "日", "x", "a" * 299]:
-        assert contains(key) == (key in table)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from scoring.mentions import Mention, editor_match_indices, find_mentions
+from scoring.native import build_anchor_index
 from scoring.wikitext import parse_article
 
 
 def _mentions(text: str, anchors: Iterable[str], *, language: str = "en",
               excluded: Iterable[str] = ()) -> list[Mention]:
-    keys = set(anchors)
+    index = build_anchor_index(sorted(set(anchors)))
     return list(find_mentions(parse_article(text), language=language, title="Page", excluded_sections=list(excluded),
-                              is_anchor=keys.__contains__))
+                              anchors=index))
 
 
 def _placed(text: str, anchors: Iterable[str], **kw) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Property test of find_mentions over every article of the sample dumps, with a trivial is_anchor.
+"""Property test of find_mentions over every article of the sample dumps, every word n-gram an anchor.
 
 Always runs on the committed excerpts (tests/data/dumps). Set ADDLINK_SAMPLE_DUMPS to a folder of
 full dumps (e.g. the team's shared samples) to run the same checks on all of their articles (slow).
@@ -26,8 +26,11 @@ import pytest
 from mwparserfromhell.nodes import Heading, Tag, Template, Text, Wikilink
 
 import markup_guard
+from oracle_tokenize import word_ngram_keys
+
 from scoring.dumps import is_article, iter_pages, read_siteinfo
 from scoring.mentions import find_mentions
+from scoring.native import build_anchor_index
 from scoring.tokenize import at_word_boundary, is_spaceless, is_word_char
 from scoring.wikitext import ParsedArticle, parse_article
 
@@ -50,10 +53,6 @@ def _top_level_nodes(text: str) -> list[tuple[int, int, object]]:
             nodes.append((pos, pos + length, node))
         pos += length
     return nodes
-
-
-def _is_word_anchor(key: str) -> bool:
-    return any(is_word_char(c) for c in key)
 
 
 def _editor_nodes(article: ParsedArticle, language: str) -> list[str]:
@@ -95,7 +94,7 @@ def _check_page(title: str, text: str, language: str, exclude: bool) -> int:
     node_starts = [s for s, _, _ in nodes]
     count = 0
     for m in find_mentions(article, language=language, title=title, excluded_sections=excluded,
-                           is_anchor=_is_word_anchor):
+                           anchors=build_anchor_index(word_ngram_keys((r.text for r in article.runs), language))):
         start, end = m.wikitext_offset, m.wikitext_offset + len(m.text)
         assert text[start:end] == m.text, (title, m)
         index = bisect.bisect_right(node_starts, start) - 1

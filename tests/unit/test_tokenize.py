@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from scoring.native import build_anchor_index
 from scoring.tokenize import (
     at_word_boundary,
     is_spaceless,
-    ngram_spans,
+    anchor_hits,
     sentence_spans,
     sentences,
     word_spans,
@@ -69,28 +70,26 @@ def test_tokens_are_exact_and_never_whitespace() -> None:
             assert piece and not piece.isspace() and piece == piece.strip()
 
 
+def _hits(text: str, keys: list[str], language: str = "en") -> list[str]:
+    index = build_anchor_index(sorted({k.lower() for k in keys}))
+    return [text[s:e] for s, e, _, _ in anchor_hits(text, language, index)]
+
+
 def test_ngram_order_matches_mwaddlink() -> None:
     # reference mwaddlink.md §2.4: n descending, left to right, punctuation tokens count.
     text = "Berlin, Germany is big. "
-    grams = [(text[s:e], n) for s, e, n in ngram_spans(text, "en")]
-    three = [g for g, n in grams if n == 3]
-    assert three == ["Berlin, Germany", ", Germany is", "Germany is big", "is big."]
-    assert [n for _, n in grams] == sorted((n for _, n in grams), reverse=True)
-    assert grams[:2] == [("Berlin, Germany is big", 5), (", Germany is big.", 5)]
-    assert ("Berlin,", 2) in grams and (",", 1) in grams
+    expected = ["Berlin, Germany is big", ", Germany is big.", "Berlin, Germany", ", Germany is", "Germany is big",
+                "is big.", "Berlin,", ","]
+    assert _hits(text, expected[::-1]) == expected
 
 
 def test_ngrams_stay_inside_sentences_and_lines() -> None:
     text = "Alpha beta. Gamma\ndelta"
-    grams = {text[s:e] for s, e, _ in ngram_spans(text, "en")}
-    assert "beta. Gamma" not in grams and "Gamma\ndelta" not in grams
-    assert "Alpha beta." in grams
+    assert _hits(text, ["beta. Gamma", "Gamma\ndelta", "Alpha beta."]) == ["Alpha beta."]
 
 
-def test_max_n() -> None:
-    text = "a b c d e f g"
-    assert max(n for *_, n in ngram_spans(text, "en")) == 5
-    assert max(n for *_, n in ngram_spans(text, "en", max_n=2)) == 2
+def test_at_most_five_tokens() -> None:
+    assert _hits("a b c d e f g", ["a b c d e f", "b c d e f", "a b"]) == ["b c d e f", "a b"]
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def test_train_refuses_a_model_below_the_gate_with_exit_3(tmp_path, capsys):
 
 def test_forced_bundle_records_backtest_gate_and_checksums(models):
     manifest = load_bundle(models, "ltgwiki", verify=True).manifest
-    assert manifest.wiki == "ltgwiki" and manifest.language == "ltg" and manifest.format_version == 1
+    assert manifest.wiki == "ltgwiki" and manifest.language == "ltg" and manifest.format_version == 2
     assert manifest.gate is not None and manifest.gate.forced and not manifest.gate.passed
     # The gate reads mwaddlink's sentence unit; the page-level table stays beside it.
     sentences = manifest.backtest_mwaddlink
@@ -39,7 +39,7 @@ def test_forced_bundle_records_backtest_gate_and_checksums(models):
     assert {"max_depth", "min_child_weight", "rounds"} <= set(manifest.training)
     assert [row.threshold for row in manifest.backtest.thresholds] == [round(0.1 * i, 1) for i in range(10)]
     assert manifest.backtest.articles > 20 and manifest.training["train_articles"] > 100
-    assert {"model.ubj", "anchors.blob.npy", "target_vectors.npy", "idf.npy"} <= set(manifest.artifacts)
+    assert {"model.ubj", "anchors.fst", "target_vectors.npy", "idf.npy"} <= set(manifest.artifacts)
 
 
 def test_evaluate_json_reproduces_the_bundle_backtest(models, capsys):

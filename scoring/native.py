@@ -1,0 +1,50 @@
+"""The typed face of the native engine (the ``addlink_native`` extension, crate ``native/``).
+
+Nothing else imports ``addlink_native``: scoring's modules call these names, so the extension's
+surface stays in one place. The rules themselves (terminators, abbreviations, character classes) are
+given by scoring/tokenize.py; the engine only runs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+try:
+    from addlink_native import dict as _dict
+    from addlink_native import text as _text
+except ImportError as error:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        "the native engine addlink_native is not installed: run `bash stack/ensure-venv.sh` "
+        "(or `pip install ./native`, which needs cargo)"
+    ) from error
+
+__all__ = ["AnchorIndex", "CharClasses", "Tokenizer", "build_anchor_index", "open_anchor_index",
+           "write_anchor_index"]
+
+CharClasses = _text.CharClasses
+Tokenizer = _text.Tokenizer
+
+
+class AnchorIndex(Protocol):
+    """Normalised anchor key -> anchor index, as an FST (memory-mapped from a bundle, or in memory)."""
+
+    def get(self, key: str) -> int: ...
+    def __contains__(self, key: str) -> bool: ...
+    def __len__(self) -> int: ...
+
+
+def open_anchor_index(path: Path) -> AnchorIndex:
+    """Memory-map an FST written by ``write_anchor_index``."""
+    return _dict.AnchorIndex.open(path)
+
+
+def build_anchor_index(keys: list[str], values: list[int] | None = None) -> AnchorIndex:
+    """An in-memory index; values default to each key's position in ``keys``."""
+    return _dict.AnchorIndex.build(keys, list(range(len(keys))) if values is None else values)
+
+
+def write_anchor_index(path: Path, keys: list[str], values: list[int]) -> Path:
+    """Write the FST of ``keys`` -> ``values`` (distinct keys, any order) to ``path``."""
+    _dict.AnchorIndex.write(path, keys, values)
+    return path

@@ -1,0 +1,113 @@
+"""The native engine against the former pure-Python path (oracle_tokenize, oracle_mentions) on real
+articles: identical sentences and tokens for every text run, identical mentions (text, key, offset,
+match_index, contexts, run and sentence) and byte-identical gelr_data from ``recommend``.
+
+The dictionary is each dump's own link anchors (what a trained dictionary is made of), so the walk
+meets real prefixes and real misses; a second pass uses every word n-gram of the article as a key, so
+every n-gram is a hit. Always runs on the committed excerpts (tests/data/dumps); set
+ADDLINK_SAMPLE_DUMPS to a folder of full dumps (e.g. /work/shared/data/wikis) to check all of their
+articles too (slow, ``-m slow``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import oracle_mentions
+import oracle_tokenize
+import pytest
+from model_fixture import publish_dictionary
+
+from scoring.backtest import remove_links
+from scoring.bundle import load_bundle
+from scoring.dumps import is_article, iter_pages, read_siteinfo
+from scoring.mentions import find_mentions
+from scoring.native import AnchorIndex, build_anchor_index
+from scoring.recommend import recommend
+from scoring.titles import is_article_link, normalise_anchor, normalise_title
+from scoring.tokenize import sentences
+from scoring.wikitext import ParsedArticle, parse_article
+
+COMMITTED = sorted((Path(__file__).resolve().parents[1] / "data" / "dumps").glob("*-sample.xml.bz2"))
+FULL = sorted(Path(os.environ["ADDLINK_SAMPLE_DUMPS"]).glob("*.xml*")) if os.environ.get(
+    "ADDLINK_SAMPLE_DUMPS") else []
+
+
+def _articles(path: Path, language: str) -> Iterator[tuple[str, ParsedArticle]]:
+    """Each article as it is, and with its article links turned into text (more to find)."""
+    for page in iter_pages(path):
+        if is_article(page):
+            article = parse_article(page.text)
+            yield page.title, article
+            yield page.title, parse_article(remove_links(article, language=language).wikitext)
+
+
+def _dump_anchors(path: Path, language: str) -> dict[str, list[str]]:
+    anchors: dict[str, set[str]] = {}
+    for page in iter_pages(path):
+        if is_article(page):
+            for link in parse_article(page.text).links:
+                key = normalise_anchor(link.anchor)
+                if key and is_article_link(link.target, language):
+                    anchors.setdefault(key, set()).add(link.target)
+    return {key: sorted(targets) for key, targets in anchors.items()}
+
+
+def _mentions_agree(article: ParsedArticle, language: str, title: str, index: AnchorIndex,
+                    excluded: list[str]) -> int:
+    native = list(find_mentions(article, language=language, title=title, excluded_sections=excluded,
+                                anchors=index))
+    oracle = list(oracle_mentions.find_mentions(article, language=language, excluded_sections=excluded,
+                                                is_anchor=index.__contains__))
+    assert native == oracle, title
+    return len(native)
+
+
+def _oracle_find_mentions(article, *, language, title, excluded_sections, anchors):  # type: ignore[no-untyped-def]
+    del title
+    return oracle_mentions.find_mentions(article, language=language, excluded_sections=excluded_sections,
+                                         is_anchor=anchors.__contains__)
+
+
+def _check_dump(path: Path, models: Path, monkeypatch: pytest.MonkeyPatch, *, every_ngram: bool) -> None:
+    language = read_siteinfo(path).language
+    wiki = f"{language}wiki"
+    anchors = _dump_anchors(path, language)
+    publish_dictionary(models, wiki, language, anchors)
+    bundle = load_bundle(models, wiki)
+    index = bundle.anchors.keys  # the dump's anchors as a published bundle's memory-mapped FST
+    mentions = links = 0
+    for number, (title, article) in enumerate(_articles(path, language)):
+        for run in article.runs:
+            assert sentences(run.text, language) == oracle_tokenize.sentences(run.text, language), title
+        excluded = ["%LEAD%"] if number % 4 == 3 else []
+        mentions += _mentions_agree(article, language, title, index, excluded)
+        if every_ngram:
+            keys = oracle_tokenize.word_ngram_keys((r.text for r in article.runs), language)
+            mentions += _mentions_agree(article, language, title, build_anchor_index(keys), [])
+        options = {"title": normalise_title(title), "page_id": 1, "rev_id": 1, "bundle": bundle, "parsed": article,
+                   "threshold": 0.0, "max_links": None, "deadline_s": None, "task_timestamp": 1}
+        native = recommend(article.wikitext, **options)
+        with monkeypatch.context() as patch:
+            patch.setattr(importlib.import_module("scoring.recommend"), "find_mentions", _oracle_find_mentions)
+            oracle = recommend(article.wikitext, **options)
+        assert native.gelr.to_json() == oracle.gelr.to_json(), title
+        links += len(native.links)
+    assert mentions > 0 and links > 0
+
+
+@pytest.mark.parametrize("dump", COMMITTED, ids=lambda p: p.name.split("-")[0])
+def test_native_matches_python_on_committed_excerpts(dump: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _check_dump(dump, tmp_path, monkeypatch, every_ngram=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FULL, reason="set ADDLINK_SAMPLE_DUMPS to a folder of full sample dumps")
+@pytest.mark.parametrize("dump", FULL, ids=lambda p: p.name.split("-")[0])
+def test_native_matches_python_on_full_sample_dumps(dump: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _check_dump(dump, tmp_path, monkeypatch, every_ngram=False)
