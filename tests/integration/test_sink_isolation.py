@@ -42,7 +42,7 @@ def models_with_ukwiki() -> Path:
     from scoring.train import train
 
     directory = trained_models_dir()
-    train(DUMPS / "uk-sample.xml.bz2", directory, wiki=BROKEN, language="uk", force=True, progress=False, rounds=20)
+    train(DUMPS / "uk-sample.xml.bz2", directory, wiki=BROKEN, language="uk", force=True, progress=False, max_rounds=20)
     return directory
 
 

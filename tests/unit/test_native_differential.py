@@ -25,6 +25,7 @@ from scoring.backtest import remove_links
 from scoring.bundle import load_bundle
 from scoring.dumps import is_article, iter_pages, read_siteinfo
 from scoring.mentions import find_mentions
+from scoring.namespaces import Namespaces
 from scoring.native import AnchorIndex, build_anchor_index
 from scoring.recommend import recommend
 from scoring.titles import is_article_link, normalise_anchor, normalise_title
@@ -36,22 +37,23 @@ FULL = sorted(Path(os.environ["ADDLINK_SAMPLE_DUMPS"]).glob("*.xml*")) if os.env
     "ADDLINK_SAMPLE_DUMPS") else []
 
 
-def _articles(path: Path, language: str) -> Iterator[tuple[str, ParsedArticle]]:
+def _articles(path: Path, namespaces: Namespaces) -> Iterator[tuple[str, ParsedArticle]]:
     """Each article as it is, and with its article links turned into text (more to find)."""
     for page in iter_pages(path):
         if is_article(page):
-            article = parse_article(page.text)
+            article = parse_article(page.text, namespaces)
             yield page.title, article
-            yield page.title, parse_article(remove_links(article, language=language).wikitext)
+            unlinked = remove_links(article, namespace_prefixes=namespaces.prefixes())
+            yield page.title, parse_article(unlinked.wikitext, namespaces)
 
 
-def _dump_anchors(path: Path, language: str) -> dict[str, list[str]]:
+def _dump_anchors(path: Path, namespaces: Namespaces) -> dict[str, list[str]]:
     anchors: dict[str, set[str]] = {}
     for page in iter_pages(path):
         if is_article(page):
-            for link in parse_article(page.text).links:
+            for link in parse_article(page.text, namespaces).links:
                 key = normalise_anchor(link.anchor)
-                if key and is_article_link(link.target, language):
+                if key and is_article_link(link.target, namespaces.prefixes()):
                     anchors.setdefault(key, set()).add(link.target)
     return {key: sorted(targets) for key, targets in anchors.items()}
 
@@ -73,14 +75,15 @@ def _oracle_find_mentions(article, *, language, title, excluded_sections, anchor
 
 
 def _check_dump(path: Path, models: Path, monkeypatch: pytest.MonkeyPatch, *, every_ngram: bool) -> None:
-    language = read_siteinfo(path).language
+    site = read_siteinfo(path)
+    language, namespaces = site.language, Namespaces.build(site.namespaces)
     wiki = f"{language}wiki"
-    anchors = _dump_anchors(path, language)
+    anchors = _dump_anchors(path, namespaces)
     publish_dictionary(models, wiki, language, anchors)
     bundle = load_bundle(models, wiki)
     index = bundle.anchors.keys  # the dump's anchors as a published bundle's memory-mapped FST
     mentions = links = 0
-    for number, (title, article) in enumerate(_articles(path, language)):
+    for number, (title, article) in enumerate(_articles(path, namespaces)):
         for run in article.runs:
             assert sentences(run.text, language) == oracle_tokenize.sentences(run.text, language), title
         excluded = ["%LEAD%"] if number % 4 == 3 else []
