@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram
 
@@ -41,6 +41,8 @@ class Sensor:
     def on_error(self, stage: str, error_type: str) -> None: ...
 
     def on_sink_flush(self, sink: str, seconds: float, ok: bool) -> None: ...
+
+    def on_sink_writes(self, sink: str, outcomes: Mapping[str, int]) -> None: ...
 
     def on_commit(self, role: str, seconds: float) -> None: ...
 
@@ -94,6 +96,10 @@ class PrometheusSensor(Sensor):
         )
         self.errors = counter("addlink_error_events_total", "Records sent to the error topic.", ["stage", "error_type"])
         self.sink_failures = counter("addlink_sink_flush_failures_total", "Sink flushes that failed.", ["sink"])
+        self.sink_writes = counter(
+            "addlink_sink_writes_total", "What successful flushes did, by the sink's outcome (created, updated, "
+            "noop, stale, failed, replaced, rows_deleted, ...).", ["sink", "outcome"]
+        )
         self.scoring = Histogram(
             "addlink_scoring_seconds", "Time to score one article.", ["wiki"], registry=registry, buckets=LATENCY_BUCKETS
         )
@@ -152,6 +158,11 @@ class PrometheusSensor(Sensor):
             self.sink_flush.labels(sink).observe(seconds)
         else:
             self.sink_failures.labels(sink).inc()
+
+    def on_sink_writes(self, sink: str, outcomes: Mapping[str, int]) -> None:
+        for outcome, count in outcomes.items():
+            if count:
+                self.sink_writes.labels(sink, outcome).inc(count)
 
     def on_commit(self, role: str, seconds: float) -> None:
         self.commit.labels(role).observe(seconds)

@@ -16,17 +16,28 @@ Failure semantics:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from stream.observe.metrics import Sensor
 from stream.core.quiet import Clock, TopicPartition
 
+log = logging.getLogger(__name__)
+
+
+class FlushReport(Protocol):
+    """What a sink's flush did (``sinks.base.FlushResult``): counts by outcome."""
+
+    @property
+    def outcomes(self) -> Mapping[str, int]: ...
+
 
 class Flushable(Protocol):
-    """A sink or producer: ``flush()`` returns once everything added is durable, or raises."""
+    """A sink or producer: ``flush()`` returns once everything added is durable, or raises;
+    a sink returns what it did, a producer nothing."""
 
-    def flush(self) -> None: ...
+    def flush(self) -> FlushReport | None: ...
 
 
 class OffsetCommitter(Protocol):
@@ -146,8 +157,12 @@ class Checkpoint:
     def _flush(self, name: str, flushable: Flushable) -> None:
         started = self._clock.monotonic()
         try:
-            flushable.flush()
+            report = flushable.flush()
         except Exception:
             self._sensor.on_sink_flush(name, self._clock.monotonic() - started, False)
             raise
         self._sensor.on_sink_flush(name, self._clock.monotonic() - started, True)
+        if report is not None and any(report.outcomes.values()):
+            self._sensor.on_sink_writes(name, report.outcomes)
+            log.debug("flushed", extra={"role": self._role, "sink": name,
+                                       "outcomes": {k: v for k, v in report.outcomes.items() if v}})

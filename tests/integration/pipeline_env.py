@@ -275,6 +275,17 @@ class PipelineEnv:
         finally:
             consumer.close()
 
+    def run_logs(self, lines: int = 60) -> str:
+        """The last ``lines`` of each `addlink run` log of this environment (for failure messages):
+        the project's own records and anything that is not a JSON record (tracebacks)."""
+        tails = []
+        for path in sorted(self.directory.glob("run-*.log")):
+            own = [line for line in path.read_text(errors="replace").splitlines()
+                   if '"logger": "stream.' in line or not line.startswith("{")]
+            tail = own[-lines:]
+            tails.append(f"--- {path.name}\n" + "\n".join(tail))
+        return "\n".join(tails)
+
     def error_events(self) -> list[dict[str, Any]]:
         return [json.loads(value) for value in self.topic_messages(self.settings.kafka.error_topic)]
 

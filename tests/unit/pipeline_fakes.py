@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from sinks.base import Fence, Freshness, PageWrite
+from sinks.base import Fence, FlushResult, Freshness, PageWrite
 from stream.ops.backfill import page_change_event
 from stream.core.events import SourceMessage, WorkItem, parse_event
 from stream.pipeline.state import TitleRecord
@@ -42,20 +42,24 @@ class FakeClock:
 
 
 class RecordingFlushable:
-    """Flushes into ``log`` under its name; fails the next ``failures`` flushes."""
+    """Flushes into ``log`` under its name; fails the next ``failures`` flushes; reports
+    ``outcomes`` like a sink when given (a producer reports nothing)."""
 
-    def __init__(self, name: str, log: list[str], failures: int = 0, error: type[Exception] = ConnectionError) -> None:
+    def __init__(self, name: str, log: list[str], failures: int = 0, error: type[Exception] = ConnectionError,
+                 outcomes: dict[str, int] | None = None) -> None:
         self.name = name
         self.log = log
         self.failures = failures
         self.error = error
+        self.outcomes = outcomes
 
-    def flush(self) -> None:
+    def flush(self) -> FlushResult | None:
         if self.failures:
             self.failures -= 1
             self.log.append(f"{self.name}:failed")
             raise self.error(f"{self.name} is down")
         self.log.append(self.name)
+        return None if self.outcomes is None else FlushResult(self.name, 1, 0.0, self.outcomes)
 
 
 class RecordingCommitter:

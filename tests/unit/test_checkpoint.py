@@ -129,3 +129,20 @@ def test_a_failed_flush_is_counted_per_sink() -> None:
         checkpoint.commit()
     assert registry.get_sample_value("addlink_sink_flush_failures_total", {"sink": "mariadb"}) == 1
     assert registry.get_sample_value("addlink_sink_flush_failures_total", {"sink": "elasticsearch"}) is None
+
+
+def test_what_each_sink_did_is_counted_by_outcome() -> None:
+    """addlink_sink_writes_total: e.g. tags dropped as stale show up, and zero counts add no series."""
+    registry = CollectorRegistry()
+    log: list[str] = []
+    checkpoint = Checkpoint(
+        role="worker", committer=RecordingCommitter(log),
+        sinks=[("elasticsearch", RecordingFlushable("elasticsearch", log, outcomes={"created": 3, "stale": 1, "noop": 0}))],
+        producers=[("producer", RecordingFlushable("producer", log))],
+        clock=FakeClock(), sensor=PrometheusSensor(registry), interval_seconds=5.0, max_pending=3)
+    for _ in range(2):
+        checkpoint.store_offset(TP0, len(log))
+        checkpoint.commit()
+    assert registry.get_sample_value("addlink_sink_writes_total", {"sink": "elasticsearch", "outcome": "created"}) == 6
+    assert registry.get_sample_value("addlink_sink_writes_total", {"sink": "elasticsearch", "outcome": "stale"}) == 2
+    assert registry.get_sample_value("addlink_sink_writes_total", {"sink": "elasticsearch", "outcome": "noop"}) is None
