@@ -115,7 +115,7 @@ def test_two_workers_share_the_work_topic(env) -> None:
         wait_for(lambda: group_members(env.services.kafka, env.settings.kafka.worker_group_id) == 2, 60, "a group of two", workers)
         ingest = env.spawn(env.write_config(**{"metrics.port": free_port()}), "--role", "ingest")
         pages = many_pages(env)
-        wait_for(lambda: len(env.rows()) >= len(pages), 180, "every page", [*workers, ingest])
+        wait_for(lambda: len(env.rows()) >= len(pages) and work_lag(env) == 0, 180, "every page", [*workers, ingest])
         done = [metric(port, "addlink_outcomes_total") for port in ports]
         assert all(count > 0 for count in done), f"each worker evaluated items: {done}"
         assert sum(done) >= len(pages)
