@@ -32,11 +32,14 @@ step "3/5 train and publish the $wiki model (release gate: precision >= 0.75, re
 # Record timestamps of this run's events are after this instant, so the replay below covers
 # exactly them, however many earlier demo runs the topic holds.
 since="$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)"
+# From empty stores, so a second demo run shows the same as the first.
+.venv/bin/python stack/demo_reset.py --config "$config" --wiki "$wiki"
 step "4/5 publish $wiki's articles as page_content_change events"
 "$addlink" produce --config "$config" --wiki "$wiki" --dump "$dump"
 
 step "5/5 replay them through the pipeline (quiet period 0; a local index is created for the tags)"
-"$addlink" replay --config "$config" --from "$since" --until end --quiet-period 0 --create-indices
+summary=".stack/demo-replay-summary.json"
+"$addlink" replay --config "$config" --from "$since" --until end --quiet-period 0 --create-indices --json > "$summary"
 
-step "what the pipeline wrote"
-.venv/bin/python stack/demo_report.py --config "$config" --wiki "$wiki"
+step "what the pipeline did and wrote"
+.venv/bin/python stack/demo_report.py --config "$config" --wiki "$wiki" --summary "$summary"

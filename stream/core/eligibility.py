@@ -313,6 +313,23 @@ def _names(configured: Sequence[str], prefix: str) -> frozenset[str]:
 # --- stage 3: after scoring -------------------------------------------------------------------
 
 
+def scored_cause(decision: Decision, *, returned: int, mentions: int) -> str:
+    """Why a scored page got no recommendation, finer than GrowthExperiments' outcome (for the
+    metrics and the demo's report): ``returned`` links came back from the scorer for ``mentions``
+    mentions with candidates. Empty for a success."""
+    if decision.outcome is Outcome.ALL_RECOMMENDATIONS_PRUNED:
+        if returned == 0:
+            return "no_link_above_threshold" if mentions else "no_anchor_in_text"
+        if decision.pruned_gone and decision.pruned_rejected:
+            return "red_links_and_rejected_targets"
+        return "red_links" if decision.pruned_gone else "rejected_targets"
+    if decision.outcome is Outcome.GOOD_LINKS_COUNT_TOO_SMALL:
+        return "fewer_good_links_than_minimum"
+    if decision.outcome is Outcome.OTHER:
+        return "submission_exists"
+    return ""
+
+
 def prune_and_decide(links: Sequence[L], wiki: WikiSettings, facts: StoreFacts) -> Decision:
     """GrowthExperiments' decision for scored links (§2.1 steps 3-5, §2.4).
 

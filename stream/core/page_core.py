@@ -79,11 +79,13 @@ class PageChange:
 @dataclass(frozen=True)
 class Evaluation:
     """The worker's verdict on the revision: ``data`` (gelr JSON) on success, ``null_row`` when
-    GrowthExperiments writes its NULL row, neither when nothing is written for the revision."""
+    GrowthExperiments writes its NULL row, neither when nothing is written for the revision.
+    ``cause``: why a scored page got nothing, finer than the outcome (metrics only)."""
 
     outcome: str
     data: bytes | None = None
     null_row: bool = False
+    cause: str = ""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ class Sensor:
 
     def on_item_skipped(self, wiki: str, reason: str) -> None: ...
 
-    def on_outcome(self, wiki: str, outcome: str) -> None: ...
+    def on_outcome(self, wiki: str, outcome: str, cause: str = "") -> None:
+        """``cause``: why a scored page got nothing (``stream.core.eligibility.scored_cause``), or empty."""
 
     def on_scored(self, wiki: str, seconds: float) -> None: ...
 
@@ -94,6 +95,11 @@ class PrometheusSensor(Sensor):
         self.outcomes = counter(
             "addlink_outcomes_total", "Work items by GrowthExperiments outcome name.", ["wiki", "outcome"]
         )
+        self.causes = counter(
+            "addlink_outcome_causes_total", "Scored pages without a recommendation, by outcome and finer cause "
+            "(no_anchor_in_text, no_link_above_threshold, red_links, rejected_targets, ...).",
+            ["wiki", "outcome", "cause"],
+        )
         self.errors = counter("addlink_error_events_total", "Records sent to the error topic.", ["stage", "error_type"])
         self.sink_failures = counter("addlink_sink_flush_failures_total", "Sink flushes that failed.", ["sink"])
         self.sink_writes = counter(
@@ -144,8 +150,10 @@ class PrometheusSensor(Sensor):
     def on_item_skipped(self, wiki: str, reason: str) -> None:
         self.skipped.labels(wiki, reason).inc()
 
-    def on_outcome(self, wiki: str, outcome: str) -> None:
+    def on_outcome(self, wiki: str, outcome: str, cause: str = "") -> None:
         self.outcomes.labels(wiki, outcome).inc()
+        if cause:
+            self.causes.labels(wiki, outcome, cause).inc()
 
     def on_scored(self, wiki: str, seconds: float) -> None:
         self.scoring.labels(wiki).observe(seconds)
@@ -199,7 +207,7 @@ class OutcomeTally(Sensor):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts: dict[str, Counter[str]] = {
-            name: Counter() for name in ("events_in", "work_items", "outcomes", "skipped", "dropped",
+            name: Counter() for name in ("events_in", "work_items", "outcomes", "causes", "skipped", "dropped",
                                          "invalidations", "errors")
         }
         self.latencies: list[float] = []
@@ -224,8 +232,10 @@ class OutcomeTally(Sensor):
     def on_item_skipped(self, wiki: str, reason: str) -> None:
         self._count("skipped", reason)
 
-    def on_outcome(self, wiki: str, outcome: str) -> None:
+    def on_outcome(self, wiki: str, outcome: str, cause: str = "") -> None:
         self._count("outcomes", outcome)
+        if cause:
+            self._count("causes", f"{outcome}:{cause}")
 
     def on_error(self, stage: str, error_type: str) -> None:
         self._count("errors", f"{stage}:{error_type}")

@@ -39,7 +39,8 @@ from scoring.recommend import MAX_WIKITEXT_CHARS
 from sinks.base import TagAction, TagChange, TagSink
 from stream.config import Settings, WikiSettings
 from stream.pipeline.consume_loop import Done, ErrorReporter, NotYet
-from stream.core.eligibility import ArticleFacts, Outcome, StoreFacts, prune_and_decide, pre_score_verdict, quiet_period_ends
+from stream.core.eligibility import (ArticleFacts, Outcome, StoreFacts, prune_and_decide, pre_score_verdict,
+                                    quiet_period_ends, scored_cause)
 from stream.core.events import InvalidEvent, SourceMessage, WorkItem, parse_work_item
 from stream.pipeline.ingest import RowStore
 from stream.observe.metrics import Sensor
@@ -203,7 +204,7 @@ class WorkerHandler:
         writes = decide(dataclasses.replace(page, own_row=facts.row_state), self._change(item, ChangeKind.EVALUATED),
                         evaluation)
         self._apply(item, writes)
-        self._sensor.on_outcome(wiki_id, evaluation.outcome)
+        self._sensor.on_outcome(wiki_id, evaluation.outcome, evaluation.cause)
 
     def _score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget,
                facts: StoreFacts, bundle: Bundle | None) -> Evaluation:
@@ -221,7 +222,8 @@ class WorkerHandler:
         if decision.outcome is Outcome.SUCCESS:
             gelr = Gelr(links=tuple(decision.links or ()), meta=recommendation.gelr.meta)
             return Evaluation(str(decision.outcome), data=gelr.to_json().encode("utf-8"))
-        return Evaluation(str(decision.outcome), null_row=decision.write_null_row)
+        cause = scored_cause(decision, returned=len(recommendation.links), mentions=recommendation.mentions)
+        return Evaluation(str(decision.outcome), null_row=decision.write_null_row, cause=cause)
 
     def _page_facts(self, item: WorkItem) -> PageFacts:
         """Freshness: Redis' record, the newest stored row (with this worker's buffered writes) and

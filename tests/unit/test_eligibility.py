@@ -27,6 +27,7 @@ from stream.core.eligibility import (
     pre_score_verdict,
     prune_and_decide,
     quiet_period_ends,
+    scored_cause,
     word_count,
 )
 from stream.core.events import RevisionRevert, SourceMessage, WorkItem, parse_event
@@ -344,6 +345,22 @@ def test_decision_counts_pruned_links() -> None:
     decision = prune_and_decide(links(0.9, 0.8, 0.7, 0.95, 0.85), LTG, facts)
     assert (decision.pruned_gone, decision.pruned_rejected) == (1, 2)
     assert decision.outcome == Outcome.SUCCESS and [x.link_index for x in decision.links or ()] == [3, 4]
+
+
+@pytest.mark.parametrize(("scored", "facts", "mentions", "cause"), [
+    ([], StoreFacts(), 0, "no_anchor_in_text"),
+    ([], StoreFacts(), 4, "no_link_above_threshold"),
+    (links(0.9), GONE_0, 4, "red_links"),
+    (links(0.9, 0.8), REJECTED_0_1, 4, "rejected_targets"),
+    (links(0.9, 0.8), replace(REJECTED_0_1, target_gone=lambda title: title == "Target 0"), 4,
+     "red_links_and_rejected_targets"),
+    (links(0.9), StoreFacts(), 4, "fewer_good_links_than_minimum"),
+    (GOOD3, StoreFacts(has_submission=True), 4, "submission_exists"),
+    (GOOD3, StoreFacts(), 4, ""),
+])
+def test_scored_cause_says_why_a_scored_page_got_nothing(scored, facts, mentions, cause) -> None:
+    decision = prune_and_decide(scored, LTG, facts)
+    assert scored_cause(decision, returned=len(scored), mentions=mentions) == cause
 
 
 def test_outcome_names_are_growthexperiments_names() -> None:

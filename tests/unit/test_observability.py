@@ -40,6 +40,18 @@ def test_prometheus_sensor_names_outcomes_like_growthexperiments() -> None:
         "addlink_consumer_lag", {"role": "worker", "topic": "addlink.work.v1", "partition": "3"}) == 42
 
 
+def test_a_cause_is_counted_beside_its_outcome() -> None:
+    registry = CollectorRegistry()
+    tally = OutcomeTally()
+    sensors = SensorSet([PrometheusSensor(registry), tally])
+    sensors.on_outcome("ltgwiki", "all_recommendations_pruned", "no_link_above_threshold")
+    sensors.on_outcome("ltgwiki", "excluded_template")
+    assert registry.get_sample_value("addlink_outcomes_total", {"wiki": "ltgwiki", "outcome": "all_recommendations_pruned"}) == 1
+    assert registry.get_sample_value("addlink_outcome_causes_total", {
+        "wiki": "ltgwiki", "outcome": "all_recommendations_pruned", "cause": "no_link_above_threshold"}) == 1
+    assert tally.summary()["causes"] == {"all_recommendations_pruned:no_link_above_threshold": 1}
+
+
 def get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
