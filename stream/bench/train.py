@@ -79,6 +79,11 @@ class TrainBench:
         return asdict(self)
 
 
+def rate(count: int, seconds: float) -> float:
+    """``count / seconds`` to three significant digits (a fixed number of decimals loses a slow run's rate)."""
+    return float(f"{count / seconds:.3g}") if seconds > 0 else 0.0
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a live process (fields 14 and 15 of /proc/PID/stat)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
@@ -200,16 +205,16 @@ def bench_train(dump: Path, wiki: str, models: Path, *, loads: int = 5, bundles:
         pages=int(training["pages"]),
         articles=articles,
         train_articles=int(training["train_articles"]),
-        wall_seconds=round(run.wall, 1),
-        site_scan_seconds=round(pass1_at - scan_at, 1),
-        dump_pass_seconds=round(pass1, 1),
-        contexts_and_fit_seconds=round(backtest_at - pass2_at, 1),
-        backtest_seconds=round(run.wall - backtest_at, 1),
-        dump_pass_articles_per_second=round(articles / pass1, 1) if pass1 > 0 else 0.0,
-        overall_articles_per_second=round(articles / run.wall, 1),
+        wall_seconds=round(run.wall, 2),
+        site_scan_seconds=round(pass1_at - scan_at, 2),
+        dump_pass_seconds=round(pass1, 2),
+        contexts_and_fit_seconds=round(backtest_at - pass2_at, 2),
+        backtest_seconds=round(run.wall - backtest_at, 2),
+        dump_pass_articles_per_second=rate(articles, pass1),
+        overall_articles_per_second=rate(articles, run.wall),
         cpu_seconds=round(run.cpu, 1),
         dump_pass_cpu_seconds=round(pass1_cpu, 1),
-        dump_pass_articles_per_cpu_second=round(articles / pass1_cpu, 1) if pass1_cpu > 0 else 0.0,
+        dump_pass_articles_per_cpu_second=rate(articles, pass1_cpu),
         peak_rss_mb=round(run.peak_rss_mb, 1),
         targets=int(training["targets"]),
         anchors=int(training["anchors"]),

@@ -9,6 +9,7 @@ import pytest
 
 from scoring.bundle import load_bundle
 from scoring.dumps import is_article, iter_pages
+from stream.bench.train import rate
 from stream.cli import main
 
 EL = Path(__file__).resolve().parents[1] / "data" / "dumps" / "el-sample.xml.bz2"
@@ -58,3 +59,8 @@ def test_bench_train_refuses_a_models_directory_that_has_the_wiki(run, capsys):
     (models / "otherwiki").mkdir(parents=True)
     assert main(["bench", "train", "--dump", str(dump), "--wiki", "otherwiki", "--models", str(models)]) == 2
     assert "bench train needs a models directory without otherwiki" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("count", "seconds", "expected"), [(300, 452.0, 0.664), (300, 0.7, 429.0), (5, 0.0, 0.0)])
+def test_rates_keep_three_significant_digits_however_slow_the_run(count, seconds, expected):
+    assert rate(count, seconds) == expected
