@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pipeline_env import REPO, WIKI, handled, make, sample_articles, services  # noqa: F401 - fixtures
 from stream.pipeline.bootstrap import build_state, build_store, build_tag_sink
 from stream.ops.reconcile import reconcile as reconcile_in_process
-from stream.ops.drift import Drift
+from stream.core.page_core import Drift
 
 pytestmark = pytest.mark.integration
 
