@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from sinks.base import Fence, Freshness, PageWrite, TagAction, TagChange, TagSink
+from sinks.base import Fence, Freshness, PageWrite, TagAction, TagChange
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,13 @@ class PageWriter(Protocol):
     def write_page(self, write: PageWrite) -> None: ...
 
 
-def apply(writes: PageWrites, rows: PageWriter, tags: TagSink, page: TagChange) -> None:
+class TagWriter(Protocol):
+    """Where the tag change goes (a ``sinks.base.TagSink``); buffered."""
+
+    def add(self, item: TagChange) -> None: ...
+
+
+def apply(writes: PageWrites, rows: PageWriter, tags: TagWriter, page: TagChange) -> None:
     """Buffer ``writes``: the row first, then the tag (``page`` carries the tag's page fields and
     the revision, which makes the tag compare-and-set; its action and ``rev_based`` are the decision's)."""
     if writes.row is not None:
@@ -229,8 +235,8 @@ def assess(wiki_id: str, view: PageView) -> PageDrift | None:
     facts = PageFacts(known=freshest(view.known, view.fence), stored=newest_row)
     revisions = [rev for rev in (newest_row, facts.known.rev_id if facts.known else None) if rev is not None]
     if not revisions:  # nothing known of the page: only a tag can be left, cleared unconditionally
-        return PageDrift(view.page_id, frozenset({Drift.TAG_WITHOUT_ROW}), PageWrites(None, TagAction.CLEAR, "repaired"),
-                         None) if view.tagged else None
+        clear = PageWrites(None, TagAction.CLEAR, "repaired")
+        return PageDrift(view.page_id, frozenset({Drift.TAG_WITHOUT_ROW}), clear, None) if view.tagged else None
     latest = max(revisions)
     if superseded(facts, latest, removal=False):
         if not view.rows and not view.tagged:

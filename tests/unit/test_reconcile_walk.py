@@ -247,7 +247,8 @@ def row_and_tag_of(world: World, rev_id: int) -> None:
 
 
 RACES = [
-    pytest.param(lambda w: (w.rows.update({5: {100: True}}), w.tags.add(5), w.known.update({5: PageRecord(200, False)})),
+    pytest.param(lambda w: (w.rows.update({5: {100: True}}), w.tags.add(5),
+                            w.known.update({5: PageRecord(200, False)})),
                  Drift.STALE_ROW, True, id="stale row: rows deleted below 200, tag cleared at 200"),
     pytest.param(lambda w: (w.rows.update({5: {200: True}}), w.fence.update({5: Fence(200, False)})),
                  Drift.ROW_WITHOUT_TAG, False, id="row without tag: tag set at 200"),
