@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pymysql
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -209,6 +210,21 @@ def test_a_newer_revision_landing_between_the_read_and_the_repair_survives(env) 
     assert [state for *_, state in flushed] == [({r3: True}, True)] * 2, "the repair for R2 undid R3's state"
     assert report.found[Drift.STALE_ROW] == 1 and report.fixed[Drift.STALE_ROW] == 1
     assert state_of(env, page.page_id) == ({r3: True}, True)
+
+
+def test_a_wiki_whose_rows_predate_the_fence_table_is_reconciled(env) -> None:
+    """GrowthExperiments' tables exist (e.g. filled by its own refresh script), our fence table not
+    yet: reconcile creates it, as the consumer's first write would, and reads and repairs as usual."""
+    plant(env, rows=[(601, 6010, DATA)], revisions=[(601, 6011)])
+    connection = pymysql.connect(**env.services.mariadb, database=env.database, autocommit=True)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE addlink_page_freshness")
+    finally:
+        connection.close()
+    status, report = reconcile(env, "--fix")
+    assert (status, report["drift"]["stale_row"], report["fixed"]["stale_row"]) == (0, 1, 1)
+    assert state_of(env, 601) == ({}, False)
 
 
 def test_events_mode_has_no_index_to_compare_and_says_so(env) -> None:
