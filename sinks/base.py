@@ -170,7 +170,8 @@ class TagChange:
     the Elasticsearch sink uses ``wiki_id`` and ``page_id``. ``rev_based`` may only be true for a
     clear triggered by a new revision (GrowthExperiments' edit invalidation); a set never carries it.
     ``rev_id``: the revision the change is for; with it the change is compare-and-set on the page's
-    fence (dropped when a newer revision invalidated it), without it (reconcile) unconditional.
+    fence (dropped when a newer revision invalidated it), without it unconditional (reconcile's clear of
+    a page nothing is known about).
     """
 
     wiki_id: str

@@ -674,8 +674,8 @@ class RecommendationStore(Sink[RowWrite]):
 
     def delete_revisions(self, wiki_id: str, page_id: int, rev_ids: Sequence[int]) -> int:
         """Delete these revisions' rows of the page NOW (own transaction, committed); returns the
-        number deleted. Unlike the buffered writes, for reconcile: naming the exact revisions
-        means a row written after they were read (a newer revision) is never touched."""
+        number deleted. Unlike the buffered writes, for undoing one page's row at once (a tag refused
+        for good): naming the exact revisions means a row of a newer revision is never touched."""
         revisions = [_check_id("rev_id", rev_id) for rev_id in rev_ids]
         if not revisions:
             return 0

@@ -1,8 +1,8 @@
 """`addlink reconcile`: find, count and (with --fix) repair drift between MariaDB rows, Elasticsearch
 tags and the latest revisions the stream knows, for one enabled wiki.
 
-Drift kinds and repairs are defined in ``stream.ops.drift``; how the stores are walked, why it is safe
-while `addlink run` is running, and which races remain, in ``stream.ops.reconciler``.
+Drift kinds and repairs are decided by ``stream.core.page_core.assess``; how the stores are walked, why
+it is safe while `addlink run` is running, and which races remain, in ``stream.ops.reconciler``.
 
 Output: a summary table on stdout, or one JSON object with ``--json``:
 ``{"wiki", "fix", "pages_checked", "drift": {kind: n}, "fixed": {kind: n}, "remaining": {kind: n},

@@ -11,11 +11,21 @@ from redis.exceptions import RedisError
 
 from sinks.base import SinkError
 from sinks.elasticsearch import WeightedTagSink
+from sinks.mariadb import RecommendationStore
 from stream.config import Settings
 from stream.errors import AddlinkError
 from stream.ops.drift import Drift, Report
 from stream.ops.reconciler import Reconciler
 from stream.pipeline.bootstrap import build_state, build_store, build_tag_sink
+
+
+def build_sinks(settings: Settings) -> tuple[RecommendationStore, WeightedTagSink]:
+    """The row store and the tag sink reconcile repairs through: the tag sink compare-and-set on
+    the store's fences, as in the pipeline's stages. No failure handler: reconcile raises."""
+    store = build_store(settings)
+    tags = build_tag_sink(settings, None, store.fences)
+    assert isinstance(tags, WeightedTagSink)
+    return store, tags
 
 
 def reconcile(settings: Settings, wiki: str, *, fix: bool = False, batch_size: int = 500,
@@ -38,9 +48,7 @@ def reconcile(settings: Settings, wiki: str, *, fix: bool = False, batch_size: i
     if grace_s < 0:
         raise AddlinkError("--grace-seconds must not be negative")
     state = build_state(settings)
-    store = build_store(settings)
-    tags = build_tag_sink(settings, None)
-    assert isinstance(tags, WeightedTagSink)
+    store, tags = build_sinks(settings)
     try:
         return Reconciler(wiki, store, tags, state, fix=fix, batch_size=batch_size, grace_s=grace_s).run()
     except SinkError as error:

@@ -11,13 +11,15 @@ import threading
 import time
 from pathlib import Path
 
+import pymysql
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline_env import REPO, WIKI, handled, make, sample_articles, services  # noqa: F401 - fixtures
 from stream.pipeline.bootstrap import build_state, build_store, build_tag_sink
-from stream.ops.reconcile import reconcile as reconcile_in_process
-from stream.ops.drift import Drift
+from stream.ops.reconcile import build_sinks, reconcile as reconcile_in_process
+from stream.ops.reconciler import Reconciler
+from stream.core.page_core import Drift
 
 pytestmark = pytest.mark.integration
 
@@ -157,6 +159,72 @@ def test_fix_while_the_consumer_writes_leaves_every_page_consistent(env) -> None
     assert sum(final.found.values()) == 0, final.as_json()
     for page in pages:
         assert state_of(env, page.page_id) == ({revision[rounds - 1, page.page_id]: True}, True), page.page_id
+
+
+def test_a_newer_revision_landing_between_the_read_and_the_repair_survives(env) -> None:
+    """Reconcile reads a page whose only row (R1, tagged) is stale: Redis knows R2, so the repair is
+    "rows below R2 deleted, tag cleared, for R2". Just before that repair is written, the page is
+    edited again and the real pipeline handles R3 (ingest raises the fence and invalidates, the
+    worker writes R3's row and tag). The repair, decided for R2, is refused by the fence: R3's row
+    and tag are there right after the repair's flushes, not only after reconcile's read-back."""
+    page = sample_articles()[0]
+    r1, r2, r3 = page.rev_id, page.rev_id + 1, page.rev_id + 2
+    plant(env, rows=[(page.page_id, r1, DATA)], tags=[page.page_id], revisions=[(page.page_id, r2)])
+    store, tags = build_sinks(env.settings)
+    raced: list[object] = []
+    flushed: list[tuple[str, dict[str, int], tuple[dict[int, bool], bool]]] = []
+
+    class NewerRevisionFirst:
+        """The row store, with R3 landing between reconcile's read and its first write."""
+
+        def __getattr__(self, name: str):
+            return getattr(store, name)
+
+        def write_page(self, write) -> None:
+            if not raced:
+                env.publish([env.event(page, rev_id=r3)])
+                raced.append(env.run(lambda t: handled(t) >= 1, timeout=90))
+            store.write_page(write)
+
+        def flush(self):
+            return recorded("rows", store.flush())
+
+    class RecordedTags:
+        def __getattr__(self, name: str):
+            return getattr(tags, name)
+
+        def flush(self):
+            return recorded("tags", tags.flush())
+
+    def recorded(sink: str, result):
+        flushed.append((sink, dict(result.outcomes), state_of(env, page.page_id)))
+        return result
+
+    try:
+        report = Reconciler(WIKI, NewerRevisionFirst(), RecordedTags(), build_state(env.settings), fix=True).run()
+    finally:
+        store.close()
+        tags.close()
+    assert raced and raced[0].summary()["outcomes"] == {"success": 1}, "R3 went through the pipeline"
+    assert [(sink, outcomes["stale"]) for sink, outcomes, _ in flushed] == [("rows", 1), ("tags", 1)]
+    assert [state for *_, state in flushed] == [({r3: True}, True)] * 2, "the repair for R2 undid R3's state"
+    assert report.found[Drift.STALE_ROW] == 1 and report.fixed[Drift.STALE_ROW] == 1
+    assert state_of(env, page.page_id) == ({r3: True}, True)
+
+
+def test_a_wiki_whose_rows_predate_the_fence_table_is_reconciled(env) -> None:
+    """GrowthExperiments' tables exist (e.g. filled by its own refresh script), our fence table not
+    yet: reconcile creates it, as the consumer's first write would, and reads and repairs as usual."""
+    plant(env, rows=[(601, 6010, DATA)], revisions=[(601, 6011)])
+    connection = pymysql.connect(**env.services.mariadb, database=env.database, autocommit=True)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE addlink_page_freshness")
+    finally:
+        connection.close()
+    status, report = reconcile(env, "--fix")
+    assert (status, report["drift"]["stale_row"], report["fixed"]["stale_row"]) == (0, 1, 1)
+    assert state_of(env, 601) == ({}, False)
 
 
 def test_events_mode_has_no_index_to_compare_and_says_so(env) -> None:

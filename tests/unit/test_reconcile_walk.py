@@ -2,33 +2,69 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pytest
 
-from sinks.base import FlushResult, TagAction
-from stream.ops.drift import Drift
+from sinks.base import Fence, FlushResult, Freshness, PageWrite, TagAction, TagChange, TagSink
+from stream.core.page_core import Drift, PageRecord
 from stream.ops.reconciler import MAX_FIX_ROUNDS, Reconciler
-from stream.core.page_core import PageRecord
 
 WIKI = "elwiki"
 
 
-class World:
-    """Rows, tags and Redis records of one wiki, implementing the three protocols reconcile uses.
+class Tags(TagSink):
+    """The tag side of :class:`World`, compare-and-set on its fences by the real TagSink check."""
 
-    ``on_flush`` / ``on_read`` let a test play the consumer writing in between reconcile's calls.
+    name = "fake"
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world.fences)
+        self.world = world
+
+    def tagged_page_ids(self, wiki_id: str, *, batch_size: int = 1000) -> Iterator[int]:
+        yield from sorted(self.world.tags, reverse=True)  # a scroll has no useful order
+
+    def link_tagged(self, wiki_id: str, page_ids: Sequence[int]) -> frozenset[int]:
+        self.world.on_read(page_ids)
+        return frozenset(page for page in page_ids if page in self.world.tags)
+
+    def add(self, item: TagChange) -> None:
+        self.world.before_write(item.page_id)
+        super().add(item)
+
+    def flush(self) -> FlushResult:
+        self.world.writes += 1
+        changes = list(self._pending.values())
+        stale = self._stale(changes)
+        for change in changes:
+            if change.key not in stale:
+                (self.world.tags.add if change.action is TagAction.SET else self.world.tags.discard)(change.page_id)
+        self._pending.clear()
+        self.world.on_flush()
+        return FlushResult(self.name, len(changes), 0.0, {"stale": len(stale)})
+
+
+class World:
+    """Rows, fences, tags and Redis records of one wiki behind the three protocols reconcile uses;
+    row writes compare-and-set on the fence like sinks.mariadb's.
+
+    ``on_flush`` / ``on_read`` / ``before_write`` let a test play the consumer writing in between
+    reconcile's calls.
     """
 
     def __init__(self) -> None:
         self.rows: dict[int, dict[int, bool]] = {}
+        self.fence: dict[int, Fence] = {}
         self.tags: set[int] = set()
         self.known: dict[int, PageRecord] = {}
-        self.pending: dict[int, TagAction] = {}
+        self.pending: list[PageWrite] = []
         self.on_flush: Callable[[], None] = lambda: None
         self.on_read: Callable[[Sequence[int]], None] = lambda page_ids: None
+        self.before_write: Callable[[int], None] = lambda page_id: None
         self.writes = 0
         self.row_queries = 0
+        self.tagger = Tags(self)
 
     # Rows
     def rows_by_page(self, wiki_id: str, *, batch_size: int = 500, after_page_id: int = 0
@@ -46,35 +82,29 @@ class World:
         self.row_queries += 1
         return {page: dict(self.rows[page]) for page in page_ids if self.rows.get(page)}
 
-    def delete_revisions(self, wiki_id: str, page_id: int, rev_ids: Sequence[int]) -> int:
-        self.writes += 1
-        page = self.rows.get(page_id, {})
-        deleted = [rev for rev in rev_ids if rev in page]
-        for rev in deleted:
-            del page[rev]
-        return len(deleted)
+    def fences(self, wiki_id: str, page_ids: Sequence[int]) -> Mapping[int, Fence]:
+        return {page: self.fence[page] for page in page_ids if page in self.fence}
 
-    # Tags
-    def tagged_page_ids(self, wiki_id: str, *, batch_size: int = 1000) -> Iterator[int]:
-        yield from sorted(self.tags, reverse=True)  # a scroll has no useful order
-
-    def link_tagged(self, wiki_id: str, page_ids: Sequence[int]) -> frozenset[int]:
-        self.on_read(page_ids)
-        return frozenset(page for page in page_ids if page in self.tags)
-
-    def set_link_tag(self, wiki_id: str, page_id: int) -> None:
-        self.pending[page_id] = TagAction.SET
-
-    def clear_link_tag(self, wiki_id: str, page_id: int) -> None:
-        self.pending[page_id] = TagAction.CLEAR
+    def write_page(self, write: PageWrite) -> None:
+        self.before_write(write.page_id)
+        self.pending.append(write)
 
     def flush(self) -> FlushResult:
         self.writes += 1
-        for page_id, action in self.pending.items():
-            (self.tags.add if action is TagAction.SET else self.tags.discard)(page_id)
+        stale = 0
+        for write in self.pending:
+            removal = write.freshness is Freshness.REMOVED
+            fence = self.fence.get(write.page_id)
+            if fence is not None and not fence.admits(write.rev_id, removal=removal):
+                stale += 1
+                continue
+            if fence is None or write.rev_id > fence.rev_id or write.freshness is not Freshness.CURRENT:
+                self.fence[write.page_id] = Fence(write.rev_id, removal)
+            page = self.rows.get(write.page_id, {})
+            for rev in [rev for rev in page if write.delete_below is not None and rev < write.delete_below]:
+                del page[rev]
         self.pending.clear()
-        self.on_flush()
-        return FlushResult("fake", 1, 0.0)
+        return FlushResult("fake", 1, 0.0, {"stale": stale})
 
     # Pages
     def page(self, wiki: str, page_id: int) -> PageRecord | None:
@@ -83,8 +113,16 @@ class World:
     def pages(self, wiki: str, page_ids) -> dict[int, PageRecord | None]:
         return {page_id: self.known.get(page_id) for page_id in page_ids}
 
+    def newer_revision(self, page_id: int, rev_id: int, *, data: bool) -> None:
+        """What ingest and the worker write for a newer revision: fence raised, older rows
+        deleted, the revision's row, its tag."""
+        self.known[page_id] = PageRecord(rev_id, False)
+        self.fence[page_id] = Fence(rev_id, False)
+        self.rows[page_id] = {rev_id: data}
+        (self.tags.add if data else self.tags.discard)(page_id)
+
     def run(self, *, fix: bool = False, batch_size: int = 3, **options) -> Reconciler:
-        return Reconciler(WIKI, self, self, self, fix=fix, batch_size=batch_size, **options)
+        return Reconciler(WIKI, self, self.tagger, self, fix=fix, batch_size=batch_size, **options)
 
 
 def planted() -> World:
@@ -201,3 +239,44 @@ def test_drift_is_confirmed_only_after_the_grace_period() -> None:
     assert slept == [4.0]
     assert report.found[Drift.ROW_WITHOUT_TAG] == 1 and report.samples[Drift.ROW_WITHOUT_TAG] == [6]
     assert report.resolved_meanwhile == 1
+
+
+def row_and_tag_of(world: World, rev_id: int) -> None:
+    world.rows[5] = {rev_id: True}
+    world.tags.add(5)
+
+
+RACES = [
+    pytest.param(lambda w: (w.rows.update({5: {100: True}}), w.tags.add(5),
+                            w.known.update({5: PageRecord(200, False)})),
+                 Drift.STALE_ROW, True, id="stale row: rows deleted below 200, tag cleared at 200"),
+    pytest.param(lambda w: (w.rows.update({5: {200: True}}), w.fence.update({5: Fence(200, False)})),
+                 Drift.ROW_WITHOUT_TAG, False, id="row without tag: tag set at 200"),
+    pytest.param(lambda w: (row_and_tag_of(w, 200), w.known.update({5: PageRecord(200, True)}),
+                            w.fence.update({5: Fence(200, True)})),
+                 Drift.REMOVED_PAGE_ROW, True, id="removed page: rows up to 200 deleted, tag cleared"),
+]
+
+
+@pytest.mark.parametrize(("plant", "kind", "data"), RACES)
+def test_a_newer_revision_landing_between_read_and_repair_survives(plant, kind: Drift, data: bool) -> None:
+    """Revision 300 (ingest's fence, the worker's row and tag) lands after reconcile read the page
+    and before its repair is written: the repair, decided for 200, is refused by the fence, and
+    after every flush the page shows revision 300's state."""
+    world = World()
+    plant(world)
+    raced: list[bool] = []
+    seen: list[tuple[dict[int, bool], bool]] = []
+
+    def newer_revision_lands(page_id: int) -> None:
+        if not raced:
+            raced.append(True)
+            world.newer_revision(page_id, 300, data=data)
+
+    world.before_write = newer_revision_lands
+    world.on_flush = lambda: seen.append((dict(world.rows[5]), 5 in world.tags))
+    report = world.run(fix=True).run()
+    assert raced and seen, "the repair was written"
+    assert report.found[kind] == 1 and report.fixed[kind] == 1
+    assert seen == [({300: data}, data)] * len(seen), "a repair decided for 200 landed over 300's state"
+    assert (world.rows[5], 5 in world.tags, world.fence[5]) == ({300: data}, data, Fence(300, False))
