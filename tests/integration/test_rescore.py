@@ -15,7 +15,7 @@ from stream.ops.rescore import rescore
 from stream.config import Settings
 from stream.pipeline.content import Revision
 from stream.errors import AddlinkError
-from stream.ops.rescore import row_model
+from stream.pipeline.outdated import row_model
 
 pytestmark = pytest.mark.integration
 
