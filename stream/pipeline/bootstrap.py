@@ -2,9 +2,10 @@
 
 ``build_ingest`` and ``build_worker`` return a :class:`Stage`: a consume loop wired to its own
 consumer, producer and sinks (each stage flushes and commits independently, so the two never share
-a buffer across threads). Everything a stage uses is passed in to the handlers; tests build the
-same stages against the real services with fresh topics, databases and indices, or pass fakes to
-the handlers directly. Commands (run, replay, bench) only call these functions.
+a buffer across threads); ``build_regeneration`` the worker role's regeneration walk, a stage
+without a consumer (stream/pipeline/regeneration.py). Everything a stage uses is passed in to the
+handlers; tests build the same stages against the real services with fresh topics, databases and
+indices, or pass fakes to the handlers directly. Commands (run, replay, bench) only call these functions.
 """
 
 from __future__ import annotations
