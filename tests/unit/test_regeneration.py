@@ -8,9 +8,10 @@ import threading
 from datetime import UTC, datetime
 
 from sinks.mariadb import StoredPage
-from stream.config import RegenerationSettings
+from stream.config import RegenerationSettings, Settings
 from stream.core.events import encode_key
 from stream.observe.metrics import Sensor
+from stream.pipeline.bootstrap import Observability, build_regeneration
 from stream.pipeline.content import Revision
 from stream.pipeline.regeneration import Cursor, Regenerator, start_after
 
@@ -234,3 +235,10 @@ def test_run_goes_on_after_a_failing_round() -> None:
                               options=RegenerationSettings(rate=0, check_interval_s=0.01))
     assert regen.run() is False
     assert errors == ["regeneration:RuntimeError"] and len(rounds) == 2 and leases.holder is None
+
+
+def test_the_stage_is_off_without_a_rate_or_a_text_source(caplog) -> None:
+    stop, obs = threading.Event(), Observability()
+    assert build_regeneration(Settings(regeneration={"rate": 0}), obs, stop, revisions=Revisions()) is None
+    assert build_regeneration(Settings(), obs, stop) is None
+    assert "pipeline.fetch_missing_content" in caplog.text, "a rate without a text source is said at start-up"
