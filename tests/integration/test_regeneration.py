@@ -1,6 +1,6 @@
 """`addlink run` regenerates by itself the rows an older model made once the wiki's bundle changes,
-on the real services: no new event is needed, a page edited meanwhile keeps its newer state, and
-the walk's lease and cursor live in Redis. The revisions' text comes from the sample dump, standing
+on the real services: no new event is needed, a page edited meanwhile keeps its newer state, the
+walk's lease and cursor live in Redis and a restarted walk goes on after its cursor. The revisions' text comes from the sample dump, standing
 in for the MediaWiki Action API."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pipeline_env import (WIKI, DumpRevisions, handled, make, own_models_dir, pu
 from scoring.bundle import current_model
 from stream.config import RegenerationSettings
 from stream.observe.metrics import Sensor
+from stream.pipeline.content import ContentUnavailable
 from stream.pipeline.outdated import row_model
 from stream.pipeline.regeneration import Cursor, RedisLeases
 
@@ -115,3 +116,46 @@ def test_the_lease_has_one_holder_renewed_by_it_and_the_cursor_moves_only_under_
     leases.release(WIKI, "b")
     assert leases.acquire(WIKI, "a", 5)
     client.close()
+
+
+def test_after_a_restart_the_walk_resumes_after_its_cursor(make) -> None:
+    models_dir = own_models_dir()
+    new_source = retrained_models_dir()
+    env = make(models_dir=models_dir)
+    settings = env.settings.model_copy(update={"regeneration": FAST.model_copy(update={"batch": 1})})
+    pages = sample_articles()
+    env.publish(env.article_events())
+    env.run(lambda t: handled(t) >= len(pages) and sum(1 for _, g in env.rows().values() if g)
+            >= t.summary()["outcomes"].get("success", 0), timeout=90)  # the first model, no regeneration
+    with_data = sorted({page for page, gelr in env.rows().values() if gelr is not None})
+    assert len(with_data) >= 3, "the sample must leave a few rows to walk"
+    publish_bundle(new_source, models_dir)
+    new_model = current_model(models_dir, WIKI)
+    leases = RedisLeases(redis.Redis.from_url(env.services.redis), env.settings.redis.key_prefix)
+
+    class FailsAfterTwo(DumpRevisions):
+        """The Action API answers twice, then is down until the process stops."""
+
+        def revision(self, *, wiki_id: str, domain: str | None, rev_id: int):
+            if len(self.asked) >= 2:
+                raise ContentUnavailable("down")
+            return super().revision(wiki_id=wiki_id, domain=domain, rev_id=rev_id)
+
+    def stopped_by_the_outage(_tally) -> bool:
+        cursor = leases.cursor(WIKI)
+        return cursor is not None and cursor.page == with_data[1]
+
+    env.run(stopped_by_the_outage, settings=settings, revisions=FailsAfterTwo(), timeout=60)
+    cursor = leases.cursor(WIKI)
+    assert cursor == Cursor(new_model, with_data[1], done=False)
+
+    revisions = DumpRevisions()
+    by_page = {page.rev_id: page.page_id for page in pages}
+
+    def regenerated(_tally) -> bool:
+        rows = env.rows()
+        return (all(row_model(gelr) == new_model for _, gelr in rows.values() if gelr)
+                and leases.cursor(WIKI) == Cursor(new_model, with_data[-1], done=True))
+
+    env.run(regenerated, settings=settings, revisions=revisions, timeout=90)
+    assert [by_page[rev] for rev in revisions.asked] == with_data[2:], "the restarted walk goes on after its cursor"
