@@ -23,7 +23,8 @@ Several processes: a wiki is walked by the holder of its lease (Redis, expiring 
 lease expires. The cursor (model, last page id, done) is saved with the lease renewal, after the
 batch's items were acknowledged by Kafka, so a restart resumes after the last page whose item is
 safe, and a holder whose lease was taken over can no longer move the cursor. A new model restarts
-the walk from the first page.
+the walk from the first page. A row the live stream wrote with the old model after the walk passed
+its page (scored just before the switch) stays until the page's next edit or ``addlink rescore``.
 
 Keys (prefix = ``redis.key_prefix``; no TTL on the cursor: one small hash per wiki)::
 
@@ -41,7 +42,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import redis
@@ -158,13 +159,15 @@ def owner_id() -> str:
 
 @dataclass
 class WalkReport:
+    """One walk of a wiki: from page ``after`` to ``cursor``, and what it found."""
+
     wiki: str
     model: str
     after: int
     cursor: int
     done: bool = False
     lost_lease: bool = False
-    verdicts: Counter[str] | None = None
+    verdicts: Counter[str] = field(default_factory=Counter)
 
 
 class Regenerator:
@@ -222,18 +225,19 @@ class Regenerator:
         after = start_after(self._leases.cursor(wiki), model)
         if after is None or not self._leases.acquire(wiki, self.owner, self._options.lease_s):
             return None
+        report = WalkReport(wiki, model, after, after)
         try:
-            return self._walk(wiki, model, after)
+            self._walk(report)
+            return report
         finally:
-            self._sensor.on_regeneration_walk(wiki, False, 0)
+            self._sensor.on_regeneration_walk(wiki, False, report.cursor)
             try:
                 self._leases.release(wiki, self.owner)
             except redis.RedisError:  # expires by itself
                 pass
 
-    def _walk(self, wiki: str, model: str, after: int) -> WalkReport:
-        report = WalkReport(wiki, model, after, after, verdicts=Counter())
-        assert report.verdicts is not None
+    def _walk(self, report: WalkReport) -> None:
+        wiki, model, after = report.wiki, report.model, report.after
         log.info("regeneration walk started", extra={"wiki": wiki, "model": model, "after_page": after})
         self._sensor.on_regeneration_walk(wiki, True, after)
         pacer = Pacer(self._options.rate, clock=self._clock, sleep=self._stop.wait)
@@ -255,7 +259,7 @@ class Regenerator:
             report.cursor = checked.page.page_id
             if pending >= self._options.batch or self._clock() - renewed >= self._options.lease_s / 3:
                 if not self._checkpoint(report, done=False):
-                    return report
+                    return
                 pending, renewed = 0, self._clock()
                 if self._model_changed(wiki, model):
                     completed = False  # the next round walks the new model from the start
@@ -265,7 +269,6 @@ class Regenerator:
         log.info("regeneration walk ended" if completed else "regeneration walk paused", extra={
             "wiki": wiki, "model": model, "after_page": after, "cursor": report.cursor,
             "verdicts": dict(report.verdicts)})
-        return report
 
     def _checkpoint(self, report: WalkReport, *, done: bool) -> bool:
         """Make the batch's items durable, then save the cursor with the lease (False: lease lost)."""

@@ -137,7 +137,7 @@ def test_outdated_rows_are_queued_as_rescore_items_keyed_like_live_items_before_
     assert leases.log == ["flush [1, 3]", "cursor 3", "flush [5]", "cursor 5"]
     assert leases.saved == Cursor("new", 5, done=True) and report is not None and report.done
     assert leases.holder is None, "the lease is released after the walk"
-    assert sensor.walking[0] == (True, 0) and sensor.walking[-1] == (False, 0)
+    assert sensor.walking[0] == (True, 0) and sensor.walking[-1] == (False, 5), "the gauge keeps the last page"
 
     assert regen.regenerate(WIKI) is None and len(work.sent) == 3, "done for this model: not walked again"
 
