@@ -262,7 +262,7 @@ class RegenerationSettings(ConfigSection):
     """The regeneration stage of `addlink run` (stream/pipeline/regeneration.py): after a wiki's model
     changes, its rows made by an older model are evaluated again, at most `rate` pages per second
     per process (one wiki at a time). The default, 2 pages/s (7,200 an hour), is of the order of
-    GrowthExperiments' hourly refresh (5,000 pages an hour per wiki) and a small share of one worker."""
+    GrowthExperiments' hourly refresh (5,000 pages an hour per wiki)."""
 
     rate: float = Field(default=2.0, ge=0, description="outdated pages fetched and queued per second; 0 = off")
     lease_s: float = Field(default=60.0, ge=5, description="a wiki's walk lease; renewed while walking, so a "
