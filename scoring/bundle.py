@@ -274,6 +274,15 @@ def _read_manifest(directory: Path) -> BundleManifest:
         raise BundleError(f"{directory}/{MANIFEST} is not a supported bundle manifest: {exc}") from exc
 
 
+def current_model(models_dir: str | Path, wiki: str) -> str:
+    """The model checksum (``dataset_checksums["model"]``) of ``wiki``'s current bundle, from its
+    manifest alone: cheap enough to poll for a new model."""
+    checksums = _read_manifest(_version_dir(Path(models_dir), wiki)).dataset_checksums()
+    if "model" not in checksums:
+        raise BundleError(f"the bundle of {wiki!r} in {models_dir} names no model")
+    return checksums["model"]
+
+
 def load_bundle(models_dir: str | Path, wiki: str, *, verify: bool = False) -> Bundle:
     """Open the current version of ``models_dir/wiki``; see ``open_bundle``. A version removed by a
     concurrent publish while it was being opened is retried once with the new one."""

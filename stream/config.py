@@ -47,6 +47,7 @@ from stream.config_sections import (
     MetricsSettings,
     PipelineSettings,
     RedisSettings,
+    RegenerationSettings,
     ScoringSettings,
 )
 from stream.errors import ConfigError
@@ -59,6 +60,7 @@ __all__ = [
     "MetricsSettings",
     "PipelineSettings",
     "RedisSettings",
+    "RegenerationSettings",
     "ScoringSettings",
     "Settings",
     "WikiSettings",
@@ -169,6 +171,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     scoring: ScoringSettings = ScoringSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    regeneration: RegenerationSettings = RegenerationSettings()
     tags_mode: Literal["elasticsearch", "events"] = Field(
         default="elasticsearch", description="write weighted tags to ES, or emit page_weighted_tags_change"
     )

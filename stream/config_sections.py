@@ -256,3 +256,24 @@ class PipelineSettings(ConfigSection):
 class ScoringSettings(ConfigSection):
     deadline_seconds: float = Field(default=5.0, gt=0, description="per article, parsing and scoring; slower = error event")
     memory_limit_mb: int | None = Field(default=2048, ge=256, description="address-space cap of the scoring process (None: none)")
+
+
+class RegenerationSettings(ConfigSection):
+    """The regeneration stage of `addlink run` (stream/pipeline/regeneration.py): after a wiki's model
+    changes, its rows made by an older model are evaluated again, at most `rate` pages per second
+    per process (one wiki at a time). The default, 2 pages/s (7,200 an hour), is of the order of
+    GrowthExperiments' hourly refresh (5,000 pages an hour per wiki)."""
+
+    rate: float = Field(default=2.0, ge=0, description="outdated pages fetched and queued per second; 0 = off")
+    lease_s: float = Field(default=60.0, ge=5, description="a wiki's walk lease; renewed while walking, so a "
+                           "stopped process's wiki is taken over after at most this long")
+    check_interval_s: float = Field(default=60.0, gt=0, description="how often the wikis' models are compared "
+                                    "with the walks' cursors")
+    batch: int = Field(default=20, ge=1, description="work items produced (and the cursor saved) per batch")
+
+    @model_validator(mode="after")
+    def _pace_fits_the_lease(self) -> RegenerationSettings:
+        # The lease is renewed between pages: one page's wait must leave time for that.
+        if self.rate and 1.0 / self.rate > self.lease_s / 3:
+            raise ValueError("rate is too low for lease_s: one page every 1/rate s must fit in a third of the lease")
+        return self

@@ -232,6 +232,12 @@ class MessageKey(_Model):
     page_id: int = Field(ge=0, le=_MAX_ID)
 
 
+def wiki_domain(wiki_id: str, language: str | None = None) -> str:
+    """`elwiki` -> `el.wikipedia.org` (the configured language wins over the id's prefix)."""
+    code = language or wiki_id.removesuffix("wiki").replace("_", "-")
+    return f"{code}.wikipedia.org"
+
+
 def encode_key(wiki_id: str, page_id: int) -> bytes:
     """The key Wikimedia's page streams use: compact JSON, wiki_id first."""
     return json.dumps({"wiki_id": wiki_id, "page_id": page_id}, separators=(",", ":"), ensure_ascii=False).encode()

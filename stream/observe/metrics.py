@@ -57,6 +57,15 @@ class Sensor:
 
     def on_partitions_held(self, role: str, count: int) -> None: ...
 
+    def on_regeneration_checked(self, wiki: str, verdict: str) -> None:
+        """A page the regeneration walk looked at: ``current``, ``outdated`` (queued) or ``no_text``."""
+
+    def on_regenerated(self, wiki: str, outcome: str) -> None:
+        """A rescore item evaluated (GrowthExperiments' outcome) or skipped (``superseded``)."""
+
+    def on_regeneration_walk(self, wiki: str, walking: bool, cursor: int) -> None:
+        """A wiki's walk started, went on to page ``cursor`` or ended (``walking`` False)."""
+
 
 class SensorSet(Sensor):
     """Calls every hook on each of several sensors, in order."""
@@ -134,6 +143,21 @@ class PrometheusSensor(Sensor):
             "addlink_partitions_held", "Partitions paused until their next item's quiet period ends.", ["role"],
             registry=registry,
         )
+        self.regeneration_pages = counter(
+            "addlink_regeneration_pages_total", "Pages the regeneration walk checked: current, outdated (queued for "
+            "evaluation) or no_text (made by an older model, text gone).", ["wiki", "verdict"]
+        )
+        self.regenerated = counter(
+            "addlink_regeneration_outcomes_total", "Rescore items evaluated, by GrowthExperiments outcome name "
+            "(superseded: a newer revision decides the page).", ["wiki", "outcome"]
+        )
+        self.regeneration_cursor = Gauge(
+            "addlink_regeneration_cursor", "The page id this process's regeneration walk has reached.", ["wiki"],
+            registry=registry,
+        )
+        self.regeneration_walking = Gauge(
+            "addlink_regeneration_walking", "1 while this process walks the wiki's rows.", ["wiki"], registry=registry,
+        )
 
     def on_event_in(self, topic: str, wiki: str) -> None:
         self.events_in.labels(topic, wiki).inc()
@@ -196,6 +220,16 @@ class PrometheusSensor(Sensor):
 
     def on_partitions_held(self, role: str, count: int) -> None:
         self.held.labels(role).set(count)
+
+    def on_regeneration_checked(self, wiki: str, verdict: str) -> None:
+        self.regeneration_pages.labels(wiki, verdict).inc()
+
+    def on_regenerated(self, wiki: str, outcome: str) -> None:
+        self.regenerated.labels(wiki, outcome).inc()
+
+    def on_regeneration_walk(self, wiki: str, walking: bool, cursor: int) -> None:
+        self.regeneration_walking.labels(wiki).set(1 if walking else 0)
+        self.regeneration_cursor.labels(wiki).set(cursor)
 
 
 class OutcomeTally(Sensor):

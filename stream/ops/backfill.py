@@ -18,18 +18,12 @@ from scoring.dumps import DumpPage, is_article, iter_pages
 from sinks.base import TransientSinkError, deliver, json_bytes, utc_iso
 from stream.config import Settings
 from stream.errors import AddlinkError
-from stream.core.events import encode_key
+from stream.core.events import encode_key, wiki_domain
 from stream.transport.kafka_io import ensure_topics, make_producer
 
 SCHEMA = "/mediawiki/page/change/1.2.0"
 STREAM = "mediawiki.page_content_change.v1"
 BATCH = 200
-
-
-def wiki_domain(wiki_id: str, language: str | None = None) -> str:
-    """`elwiki` -> `el.wikipedia.org` (the configured language wins over the id's prefix)."""
-    code = language or wiki_id.removesuffix("wiki").replace("_", "-")
-    return f"{code}.wikipedia.org"
 
 
 CHANGELOG_KIND = {"create": "insert", "undelete": "insert", "edit": "update", "move": "update",

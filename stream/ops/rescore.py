@@ -1,77 +1,42 @@
 """Regenerate a wiki's recommendations made by an older model: find them, evaluate them again.
 
-Every stored recommendation names its model (``meta.dataset_checksums.model`` of ``gelr_data``).
-:func:`outdated` compares it with the wiki's current bundle; :class:`Rescorer` walks the wiki's
-data rows in page order and, for each outdated one, evaluates the revision again through the
+Every stored recommendation names its model (``meta.dataset_checksums.model`` of ``gelr_data``);
+``stream.pipeline.outdated`` tells the rows an older model made and walks them. :class:`Rescorer`
+takes the walk of one wiki and evaluates each outdated row's revision again, at once, through the
 worker's own handler (``rescore=True`` work items: rules, scoring, ``stream.core.page_core.decide``),
 so the new row, NULL row or nothing replaces the old one and the tag follows, compare-and-set like
 any other write: a page edited meanwhile keeps its newer state. Outcomes are GrowthExperiments'.
 
-What is not regenerated, and why:
-- revisions whose text the content source cannot give (``pipeline.fetch_missing_content`` off, or
-  the revision deleted/hidden since): counted as ``no_text``, the old row stays;
-- NULL rows: they name no model; a new model may find links there only on the page's next edit.
+What is not regenerated (NULL rows, revisions without text: counted as ``no_text``) is explained
+in ``stream.pipeline.outdated``. ``addlink run`` regenerates by itself after a model change
+(stream/pipeline/regeneration.py); this is the on-demand job.
 
 Rows are read in batches (``pages_with_data``), so a wiki is never held in memory; writes are
 flushed every ``batch_size`` pages (rows first, then tags, then error events), and ``rate`` bounds
-how many pages per second are evaluated, so a large wiki can be regenerated beside the live stream.
+how many pages per second are fetched and evaluated, so a large wiki can be regenerated beside the live stream.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Protocol
 
 from redis.exceptions import RedisError
 from tqdm import tqdm
 
 from scoring.bundle import BundleCache, BundleError
 from sinks.base import SinkError
-from sinks.mariadb import StoredPage
 from stream.config import Settings
 from stream.errors import AddlinkError
 from stream.observe.metrics import OutcomeTally
-from stream.ops.backfill import wiki_domain
 from stream.pipeline.bootstrap import Observability, action_api, build_parts, build_state, build_worker_handler
 from stream.pipeline.scorers import ProcessScorer
 from stream.transport.kafka_io import make_producer
 from stream.pipeline.consume_loop import Handler
-from stream.pipeline.content import Revision
-from stream.core.events import WIKITEXT, SourceMessage, WorkItem
-
-SOURCE = "addlink.rescore"
-"""``source_topic`` of rescore work items (they never travel Kafka)."""
-
-
-def row_model(data: bytes) -> str | None:
-    """The model checksum a stored ``gelr_data`` names, None when it names none (or is not JSON)."""
-    try:
-        meta = json.loads(data).get("meta", {})
-        model = meta.get("dataset_checksums", {}).get("model")
-    except (ValueError, AttributeError):
-        return None
-    return model if isinstance(model, str) else None
-
-
-def outdated(data: bytes, model: str) -> bool:
-    """True when the row was made by another model than ``model`` (or names none)."""
-    return row_model(data) != model
-
-
-class Rows(Protocol):
-    def pages_with_data(self, wiki_id: str, *, batch_size: int = 500, after_page_id: int = 0
-                        ) -> Iterator[StoredPage]: ...
-
-    def stored_data(self, wiki_id: str, rev_id: int) -> bytes | None: ...
-
-
-class Revisions(Protocol):
-    def revision(self, *, wiki_id: str, domain: str | None, rev_id: int) -> Revision | None: ...
+from stream.pipeline.outdated import SOURCE, Pacer, Revisions, Rows, Verdict, rescore_item, walk
+from stream.core.events import SourceMessage, wiki_domain
 
 
 @dataclass
@@ -122,44 +87,28 @@ class Rescorer:
         report = RescoreReport(self.wiki, self.model)
         started = self.clock()
         pending = 0
-        for stored in self.rows.pages_with_data(self.wiki):
-            if self.limit is not None and report.rescored + report.no_text >= self.limit:
-                break
+        pacer = Pacer(self.rate, clock=self.clock, sleep=self.sleep)
+        for checked in walk(self.rows, self.revisions, self.wiki, self.domain, self.model, pace=pacer.wait):
             report.rows_checked += 1
             self.progress(1)
-            data = self.rows.stored_data(self.wiki, stored.rev_id)
-            if data is None or not outdated(data, self.model):
+            if checked.verdict is Verdict.CURRENT:
                 report.current += 1
-                continue
-            revision = self.revisions.revision(wiki_id=self.wiki, domain=self.domain, rev_id=stored.rev_id)
-            if revision is None:
+            elif checked.revision is None:
                 report.no_text += 1
-                continue
-            self._pace(started, report.rescored)
-            self.handler.handle(self._message(stored, revision, report.rescored))
-            report.rescored += 1
-            pending += 1
-            if pending >= self.batch_size:
-                self.flush()
-                pending = 0
+            else:
+                item = rescore_item(self.wiki, self.domain, checked.page, checked.revision, offset=report.rescored)
+                self.handler.handle(SourceMessage(SOURCE, 0, report.rescored, item.key(), item.to_json(), None))
+                report.rescored += 1
+                pending += 1
+                if pending >= self.batch_size:
+                    self.flush()
+                    pending = 0
+            if self.limit is not None and report.rescored + report.no_text >= self.limit:
+                break
         self.flush()
         report.outcomes = self.outcomes()
         report.seconds = self.clock() - started
         return report
-
-    def _pace(self, started: float, done: int) -> None:
-        """At most ``rate`` evaluations per second on average (a batch command may sleep)."""
-        if self.rate:
-            self.sleep(max(0.0, started + done / self.rate - self.clock()))
-
-    def _message(self, stored: StoredPage, revision: Revision, offset: int) -> SourceMessage:
-        now = datetime.now(UTC)
-        item = WorkItem(wiki_id=self.wiki, page_id=stored.page_id, page_title=revision.title,
-                        namespace_id=revision.namespace_id, rev_id=stored.rev_id, dt=revision.timestamp or now,
-                        event_dt=now, domain=self.domain, page_change_kind="edit", content_model=WIKITEXT,
-                        source_topic=SOURCE, source_partition=0, source_offset=offset, wikitext=revision.wikitext,
-                        rescore=True)
-        return SourceMessage(SOURCE, 0, offset, item.key(), item.to_json(), None)
 
 
 def rescore(settings: Settings, wiki: str, *, rate: float | None = None, limit: int | None = None,

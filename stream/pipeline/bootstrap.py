@@ -2,9 +2,10 @@
 
 ``build_ingest`` and ``build_worker`` return a :class:`Stage`: a consume loop wired to its own
 consumer, producer and sinks (each stage flushes and commits independently, so the two never share
-a buffer across threads). Everything a stage uses is passed in to the handlers; tests build the
-same stages against the real services with fresh topics, databases and indices, or pass fakes to
-the handlers directly. Commands (run, replay, bench) only call these functions.
+a buffer across threads); ``build_regeneration`` the worker role's regeneration walk, a stage
+without a consumer (stream/pipeline/regeneration.py). Everything a stage uses is passed in to the
+handlers; tests build the same stages against the real services with fresh topics, databases and
+indices, or pass fakes to the handlers directly. Commands (run, replay, bench) only call these functions.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 
-from scoring.bundle import BundleCache, BundleError
+from scoring.bundle import BundleCache, BundleError, current_model
 from sinks.base import FenceReader, Sink, TagChange, TagSink
 from sinks.elasticsearch import WeightedTagSink, connect as connect_elasticsearch
 from sinks.error_events import ErrorEventSink
@@ -24,6 +26,7 @@ from sinks.mariadb import MariaDBOptions, RecommendationStore, RowWrite
 from sinks.tag_events import TagEventSink
 from stream.transport.checkpoint import Checkpoint
 from stream.config import Settings
+from stream.core.events import wiki_domain
 from stream.pipeline.consume_loop import ConsumeLoop, Handler, LoopOptions
 from stream.pipeline.content import ContentSource, MediaWikiActionApi, NoContent
 from stream.errors import AddlinkError
@@ -34,6 +37,8 @@ from stream.observe.metrics import PrometheusSensor, Sensor, SensorSet
 from stream.core.quiet import Clock, SystemClock
 from stream.pipeline.state import PageState, connect as connect_redis
 from stream.pipeline.scorers import ProcessScorer, Scorer
+from stream.pipeline.outdated import Revisions
+from stream.pipeline.regeneration import RedisLeases, Regenerator
 from stream.pipeline.sink_failures import PageFailures
 from stream.pipeline.worker import WorkerHandler
 
@@ -71,12 +76,20 @@ class Observability:
             self.health = Health(self.clock)
 
 
+class StageLoop(Protocol):
+    """What runs a stage: a ConsumeLoop, or the regeneration walk (stream/pipeline/regeneration.py)."""
+
+    role: str
+
+    def run(self, until: Callable[[], bool] | None = None) -> bool: ...
+
+
 @dataclass
 class Stage:
-    """A consume loop, the resources to release after it ran, and how it ends: ``until`` (None:
+    """A stage's loop, the resources to release after it ran, and how it ends: ``until`` (None:
     until stopped); ``finished`` is set once ``until()`` ended the loop (not a stop request)."""
 
-    loop: ConsumeLoop
+    loop: StageLoop
     sinks: list[Sink]
     producer: object
     until: Callable[[], bool] | None = None
@@ -339,3 +352,27 @@ def build_worker(
     stage = _stage("worker", settings, obs, stop, settings.kafka.worker_group_id, handler)
     stage.closers.extend(closers)
     return stage
+
+
+def build_regeneration(settings: Settings, obs: Observability, stop: threading.Event, *,
+                       revisions: Revisions | None = None) -> Stage | None:
+    """The worker role's regeneration walk (stream/pipeline/regeneration.py), or None when it is off:
+    ``regeneration.rate`` 0, or no text source (``pipeline.fetch_missing_content`` off and no
+    ``revisions`` given)."""
+    if not settings.regeneration.rate:
+        return None
+    if revisions is None:
+        if not settings.pipeline.fetch_missing_content:
+            log.warning("regeneration after a model change is off: it needs the revisions' text "
+                        "(pipeline.fetch_missing_content)")
+            return None
+        revisions = action_api(settings)
+    producer = make_producer(settings.kafka, client_id=f"{settings.emitter_id}.regeneration")
+    work = WorkTopicSink(producer, settings.kafka.work_topic)  # type: ignore[arg-type]
+    store = build_store(settings)
+    wikis = {wiki_id: wiki_domain(wiki_id, wiki.language) for wiki_id, wiki in settings.enabled_wikis().items()}
+    regenerator = Regenerator(wikis=wikis, models=lambda wiki: current_model(settings.models_dir, wiki), rows=store,
+                              revisions=revisions, leases=RedisLeases(connect_redis(settings.redis),
+                                                                      settings.redis.key_prefix),
+                              work=work, sensor=obs.sensor, stop=stop, options=settings.regeneration)
+    return Stage(loop=regenerator, sinks=[work, store], producer=producer)

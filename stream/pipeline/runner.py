@@ -20,6 +20,7 @@ from stream.pipeline.bootstrap import (
     Observability,
     Stage,
     build_ingest,
+    build_regeneration,
     build_state,
     build_store,
     build_tag_sink,
@@ -27,6 +28,7 @@ from stream.pipeline.bootstrap import (
     create_missing_indices,
     ensure_pipeline_topics,
 )
+from stream.pipeline.outdated import Revisions
 from stream.transport.kafka_io import TransportError
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,11 @@ def build_stages(
     stop: threading.Event,
     *,
     quiet_period_override_s: int | None = None,
+    revisions: Revisions | None = None,
 ) -> list[Stage]:
-    """The subscribed stages of ``role`` (``quiet_period_override_s`` replaces every wiki's quiet period)."""
+    """The subscribed stages of ``role`` and, with a worker, the regeneration walk when it is on
+    (``quiet_period_override_s`` replaces every wiki's quiet period; ``revisions`` the walk's text
+    source)."""
     state = build_state(settings)
     stages = []
     if role in ("all", "ingest"):
@@ -53,6 +58,9 @@ def build_stages(
         worker = build_worker(settings, obs, stop, state=state, quiet_period_override_s=quiet_period_override_s)
         worker.loop.subscribe([settings.kafka.work_topic])
         stages.append(worker)
+        regeneration = build_regeneration(settings, obs, stop, revisions=revisions)
+        if regeneration is not None:
+            stages.append(regeneration)
     return stages
 
 

@@ -176,6 +176,8 @@ class WorkerHandler:
         page = self._page_facts(item)
         if superseded(page, item.rev_id, removal=False):
             self._sensor.on_item_skipped(wiki_id, "superseded")
+            if item.rescore:
+                self._sensor.on_regenerated(wiki_id, "superseded")
             return
         if item.is_redirect:
             self._apply(item, decide(page, self._change(item, ChangeKind.REDIRECT)))
@@ -205,6 +207,8 @@ class WorkerHandler:
                         evaluation)
         self._apply(item, writes)
         self._sensor.on_outcome(wiki_id, evaluation.outcome, evaluation.cause)
+        if item.rescore:
+            self._sensor.on_regenerated(wiki_id, evaluation.outcome)
 
     def _score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget,
                facts: StoreFacts, bundle: Bundle | None) -> Evaluation:

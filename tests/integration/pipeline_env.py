@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +40,13 @@ from sinks.base import json_bytes
 from sinks.elasticsearch import WeightedTagSink
 from stream.pipeline.bootstrap import Observability, build_store, ensure_pipeline_topics
 from stream.ops.backfill import page_change_event, wiki_domain
+from stream.pipeline.content import Revision
+from stream.pipeline.outdated import Revisions
 from stream.pipeline.runner import build_stages, run_stages
 from stream.config import Settings
 from stream.core.events import encode_key
 from stream.transport.kafka_io import ensure_topics, make_producer
-from stream.observe.metrics import OutcomeTally
+from stream.observe.metrics import OutcomeTally, Sensor
 
 REPO = Path(__file__).resolve().parents[2]
 DUMPS = REPO / "tests" / "data" / "dumps"
@@ -73,6 +78,60 @@ def trained_models_dir() -> Path:
     train(DUMPS / "el-sample.xml.bz2", directory, wiki=WIKI, language=LANGUAGE, force=True, progress=False,
           max_rounds=20)
     return directory
+
+
+@functools.cache
+def retrained_models_dir() -> Path:
+    """A second elwiki bundle whose model differs from ``trained_models_dir``'s: it names a shared model
+    (el and ltg pooled), another model, another checksum. (Retraining the tiny el excerpt alone gives
+    the same model: its few rows make cross-validation choose the same setting and round whatever
+    the cap.)"""
+    from scoring.shared import train_shared
+    from scoring.train import train
+
+    directory = Path(tempfile.mkdtemp(prefix="addlink-test-models-new-"))
+    train(DUMPS / "el-sample.xml.bz2", directory, wiki=WIKI, language=LANGUAGE, force=True, progress=False, max_rounds=20)
+    train(DUMPS / "ltg-sample.xml.bz2", directory, wiki="ltgwiki", force=True, progress=False, max_rounds=20)
+    train_shared(directory, "pooled", [WIKI, "ltgwiki"])
+    train(DUMPS / "el-sample.xml.bz2", directory, wiki=WIKI, language=LANGUAGE, force=True, progress=False,
+          shared_model="pooled")
+    return directory
+
+
+def own_models_dir() -> Path:
+    """A private copy of ``trained_models_dir`` (versions and symlinks), whose bundles a test may replace."""
+    directory = Path(tempfile.mkdtemp(prefix="addlink-test-models-own-")) / "models"
+    shutil.copytree(trained_models_dir(), directory, symlinks=True)
+    return directory
+
+
+def publish_bundle(source: Path, models_dir: Path, wiki: str = WIKI) -> None:
+    """Make ``source``'s current bundle of ``wiki`` (with the shared models it may name) the current one
+    in ``models_dir``, as ``addlink train`` publishes: the version copied in, then the symlink swapped."""
+    version = (source / wiki).resolve()
+    shutil.copytree(version, models_dir / version.name)
+    if (source / "_shared").is_dir():
+        shutil.copytree(source / "_shared", models_dir / "_shared", dirs_exist_ok=True)
+    temporary = models_dir / f".{wiki}.link-{secrets.token_hex(3)}"
+    temporary.symlink_to(version.name)
+    os.replace(temporary, models_dir / wiki)
+
+
+class DumpRevisions:
+    """The sample dump's revisions as the MediaWiki Action API would give them (text as published,
+    delinked); ``asked`` records the revisions asked for."""
+
+    def __init__(self) -> None:
+        self.pages = {page.rev_id: page for page in sample_articles()}
+        self.asked: list[int] = []
+
+    def revision(self, *, wiki_id: str, domain: str | None, rev_id: int) -> Revision | None:
+        self.asked.append(rev_id)
+        page = self.pages.get(rev_id)
+        if page is None:
+            return None
+        return Revision(title=page.title.replace(" ", "_"), namespace_id=0,
+                        timestamp=datetime.fromisoformat(page.timestamp), wikitext=delinked(page.text))
 
 
 def delinked(wikitext: str) -> str:
@@ -147,13 +206,17 @@ class PipelineEnv:
     # ------------------------------------------------------------------ running
 
     def run(self, until: Callable[[OutcomeTally], bool], *, timeout: float = 60.0, role: str = "all",
-            quiet_period_override_s: int | None = None, settings: Settings | None = None) -> OutcomeTally:
-        """Run the real stages in-process until ``until(tally)`` holds (then stop, which commits)."""
+            quiet_period_override_s: int | None = None, settings: Settings | None = None,
+            revisions: Revisions | None = None, sensors: Iterable[Sensor] = ()) -> OutcomeTally:
+        """Run the real stages in-process until ``until(tally)`` holds (then stop, which commits);
+        ``revisions``: the text source of the regeneration walk (none: the walk is off); ``sensors``
+        see the run too."""
         settings = settings or self.settings
         tally = OutcomeTally()
-        obs = Observability(extra_sensors=[tally])
+        obs = Observability(extra_sensors=[tally, *sensors])
         stop = threading.Event()
-        stages = build_stages(settings, role, obs, stop, quiet_period_override_s=quiet_period_override_s)
+        stages = build_stages(settings, role, obs, stop, quiet_period_override_s=quiet_period_override_s,
+                              revisions=revisions)
         status: list[int] = []
         thread = threading.Thread(target=lambda: status.append(run_stages(stages, stop)), daemon=True)
         thread.start()

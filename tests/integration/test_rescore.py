@@ -3,53 +3,22 @@ real services. The revisions' text comes from the sample dump, standing in for t
 
 from __future__ import annotations
 
-import tempfile
-from datetime import datetime
-from pathlib import Path
-
 import pytest
 
-from pipeline_env import DUMPS, LANGUAGE, WIKI, delinked, handled, make, sample_articles, services  # noqa: F401
+from pipeline_env import (WIKI, DumpRevisions, handled, make, retrained_models_dir, sample_articles,  # noqa: F401
+                          services)
 from scoring.bundle import BundleCache
 from stream.ops.rescore import rescore
 from stream.config import Settings
-from stream.pipeline.content import Revision
 from stream.errors import AddlinkError
-from stream.ops.rescore import row_model
+from stream.pipeline.outdated import row_model
 
 pytestmark = pytest.mark.integration
 
 
-class DumpRevisions:
-    """The sample dump's revisions as the Action API would give them (text as published, delinked)."""
-
-    def __init__(self) -> None:
-        self.pages = {page.rev_id: page for page in sample_articles()}
-        self.asked: list[int] = []
-
-    def revision(self, *, wiki_id: str, domain: str | None, rev_id: int) -> Revision | None:
-        self.asked.append(rev_id)
-        page = self.pages.get(rev_id)
-        if page is None:
-            return None
-        return Revision(title=page.title.replace(" ", "_"), namespace_id=0,
-                        timestamp=datetime.fromisoformat(page.timestamp), wikitext=delinked(page.text))
-
-
 def retrained(settings: Settings) -> Settings:
-    """The same wiki with a new bundle that names a shared model (el and ltg pooled): another model,
-    another checksum. (Retraining the tiny el excerpt alone gives the same model: its few rows make
-    cross-validation choose the same setting and round whatever the cap.)"""
-    from scoring.shared import train_shared
-    from scoring.train import train
-
-    directory = Path(tempfile.mkdtemp(prefix="addlink-test-models-new-"))
-    train(DUMPS / "el-sample.xml.bz2", directory, wiki=WIKI, language=LANGUAGE, force=True, progress=False, max_rounds=20)
-    train(DUMPS / "ltg-sample.xml.bz2", directory, wiki="ltgwiki", force=True, progress=False, max_rounds=20)
-    train_shared(directory, "pooled", [WIKI, "ltgwiki"])
-    train(DUMPS / "el-sample.xml.bz2", directory, wiki=WIKI, language=LANGUAGE, force=True, progress=False,
-          shared_model="pooled")
-    return settings.model_copy(update={"models_dir": directory})
+    """The same wiki with a new bundle: another model (see pipeline_env.retrained_models_dir)."""
+    return settings.model_copy(update={"models_dir": retrained_models_dir()})
 
 
 def test_rows_of_an_older_model_are_rescored_with_the_new_one_and_only_once(make) -> None:

@@ -176,6 +176,8 @@ def test_unknown_keys_in_the_file_are_errors_with_dotted_paths(tmp_path: Path) -
         ("pipeline:\n  mediawiki_api_url_template: 'https://api.example/'\n", "pipeline.mediawiki_api_url_template: must be an http(s) URL containing {domain}"),
         ("pipeline:\n  session_timeout_ms: 10\n", "pipeline.session_timeout_ms: Input should be greater than or equal to 1000"),
         ("metrics:\n  port: 70000\n", "metrics.port: Input should be less than or equal to 65535"),
+        ("regeneration:\n  rate: -1\n", "regeneration.rate: Input should be greater than or equal to 0"),
+        ("regeneration:\n  rate: 0.01\n", "regeneration: rate is too low for lease_s"),
         ("tags_mode: solr\n", "tags_mode: Input should be 'elasticsearch' or 'events'"),
         ("kafka:\n  security_protocol: SASL_SSL\n", "kafka: security_protocol SASL_SSL needs sasl_mechanism, sasl_username"),
         ("kafka:\n  sasl_username: bob\n", "kafka: sasl_* keys are set but security_protocol is PLAINTEXT"),

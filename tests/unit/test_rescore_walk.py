@@ -1,4 +1,5 @@
-"""stream.ops.rescore: which rows an older model made, and the walk's pacing, limit and counts."""
+"""stream.pipeline.outdated and stream.ops.rescore: which rows an older model made, and the walk's
+pacing, limit and counts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sinks.mariadb import StoredPage
 from stream.pipeline.consume_loop import Done
 from stream.pipeline.content import Revision
 from stream.core.events import parse_work_item
-from stream.ops.rescore import Rescorer, outdated, row_model
+from stream.ops.rescore import Rescorer
+from stream.pipeline.outdated import Pacer, outdated, row_model
 
 
 def gelr(model: str | None) -> bytes:
@@ -76,9 +78,22 @@ def test_only_outdated_rows_with_text_are_rescored_paced_and_flushed_in_batches(
     assert (report.rows_checked, report.current, report.no_text, report.rescored) == (5, 1, 1, 3)
     assert report.outcomes == {"success": 3}
     assert len(flushes) == 2, "one flush after two items, one at the end"
-    assert sum(sleeps) == 1.0, "three evaluations at 2 per second: the third starts at 1 s"
+    assert sum(sleeps) == 1.5, "four text fetches (page 3's finds none) at 2 per second: the last starts at 1.5 s"
 
 
 def test_the_limit_counts_outdated_rows() -> None:
     report, items, _, _ = run(Rows({1: "old", 2: "old", 3: "old"}), limit=2)
     assert [item.page_id for item in items] == [1, 2] and report.rows_checked == 2
+
+
+def test_the_pacer_bounds_the_rate_without_a_burst_after_a_pause() -> None:
+    clock = Clock()
+    pacer = Pacer(2.0, clock=lambda: clock.now, sleep=clock.sleep)
+    pacer.wait(), pacer.wait()
+    assert clock.sleeps == [0.5]
+    clock.now += 60.0  # an outage: nothing was fetched for a minute
+    pacer.wait(), pacer.wait(), pacer.wait()
+    assert clock.sleeps == [0.5, 0.5, 0.5], "after the pause: 2 per second again, no catching up"
+    unbounded = Pacer(None, clock=lambda: clock.now, sleep=clock.sleep)
+    unbounded.wait(), unbounded.wait()
+    assert len(clock.sleeps) == 3

@@ -48,14 +48,15 @@ class FixedScorer:
 
 
 class Harness:
-    def __init__(self, links: list[GelrLink] | None = None, *, now: datetime = REV_TIME, **wiki: object) -> None:
+    def __init__(self, links: list[GelrLink] | None = None, *, now: datetime = REV_TIME,
+                 tally: OutcomeTally | None = None, **wiki: object) -> None:
         self.settings = Settings(wikis={WIKI: WikiSettings(language="el", **wiki)})
         self.clock = FakeClock(wall=now.timestamp())
         self.state = FakePageState()
         self.store = FakeStore()
         self.tags = fake_tag_sink(self.store.fence_reader)
         self.errors = RecordingErrors()
-        self.tally = OutcomeTally()
+        self.tally = tally or OutcomeTally()
         self.scorer = FixedScorer(links if links is not None else [link("Αθήνα", 0.9, 0), link("Σπάρτη", 0.8, 1)])
         self.handler = WorkerHandler(settings=self.settings, state=self.state, store=self.store, tags=self.tags,
                                      errors=self.errors, scorer=self.scorer, clock=self.clock, sensor=self.tally)
@@ -281,3 +282,26 @@ def test_wikitext_beyond_mediawikis_size_limit_is_not_parsed_and_counts_as_other
     h.send(h.item(text="x" * 21))
     assert h.scorer.calls == 0
     assert h.outcomes() == {"other": 1}
+
+
+def test_a_rescore_item_replaces_an_older_models_row_and_counts_as_regenerated() -> None:
+    class Regenerated(OutcomeTally):
+        def __init__(self) -> None:
+            super().__init__()
+            self.regenerated: list[str] = []
+
+        def on_regenerated(self, wiki: str, outcome: str) -> None:
+            self.regenerated.append(outcome)
+
+    tally = Regenerated()
+    h = Harness(minimum_time_since_last_edit=0, tally=tally)
+    h.store.replace(WIKI, 7, 100, b'{"links": [], "meta": {"dataset_checksums": {"model": "old"}}}')
+    h.store.flush()
+    h.send(h.item())
+    assert h.outcomes() == {"already_stored": 1} and tally.regenerated == [], "a live item keeps the row"
+    h.send(h.item().model_copy(update={"rescore": True}))
+    assert json.loads(h.store.page_rows(WIKI, 7)[100])["meta"]["dataset_checksums"] == {"model": "abc"}
+    assert tally.regenerated == ["success"]
+    h.state.record_revision(WIKI, 7, 101)
+    h.send(h.item().model_copy(update={"rescore": True}))
+    assert tally.regenerated == ["success", "superseded"], "an edit since wins over the rescore"
