@@ -38,7 +38,7 @@ from stream.pipeline.content import ContentUnavailable
 from stream.core.events import SourceMessage
 from stream.observe.health import Health
 from stream.transport.kafka_io import Consumer, TransportError
-from stream.observe.metrics import Sensor
+from stream.observe.metrics import Sensor, StageTimer
 from stream.core.quiet import Clock, QuietSchedule, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,7 @@ class ConsumeLoop:
         self._stop = stop
         self._options = options
         self._schedule = QuietSchedule(clock)
+        self._timer = StageTimer(sensor, role, clock)
         self._next: dict[TopicPartition, int] = {}  # first unhandled offset per partition
         self._end: dict[TopicPartition, int] = {}  # replay bound: offsets >= end are not read
         self._backpressure = False
@@ -176,10 +177,12 @@ class ConsumeLoop:
 
     def round(self) -> None:
         """One pass: resume ripe partitions, poll, handle, commit when due, report lag."""
-        self._resume_ripe()
+        with self._timer.stage("quiet"):
+            self._resume_ripe()
         timeout = min(t for t in (self._options.poll_timeout_s, self._schedule.next_wakeup(),
                                   self._checkpoint.seconds_until_due()) if t is not None)
-        messages = self.consumer.poll(self._options.poll_batch, timeout)
+        with self._timer.stage("poll"):
+            messages = self.consumer.poll(self._options.poll_batch, timeout)
         self._handle_batch(messages)
         if self._checkpoint.is_due():
             self._commit()
@@ -249,11 +252,12 @@ class ConsumeLoop:
 
     def _record(self, tp: TopicPartition, offset: int, result: Done | NotYet) -> None:
         if isinstance(result, NotYet):
-            self._schedule.hold(tp, offset, result.due_wall)
-            self.consumer.pause([tp])
-            self.consumer.seek(tp, offset)
-            self._next[tp] = offset
-            self._sensor.on_partitions_held(self.role, len(self._schedule.held()))
+            with self._timer.stage("quiet"):
+                self._schedule.hold(tp, offset, result.due_wall)
+                self.consumer.pause([tp])
+                self.consumer.seek(tp, offset)
+                self._next[tp] = offset
+                self._sensor.on_partitions_held(self.role, len(self._schedule.held()))
             return
         self._checkpoint.store_offset(tp, offset, due_wall=result.due_wall)
         self._next[tp] = offset + 1

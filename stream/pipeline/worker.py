@@ -43,7 +43,7 @@ from stream.core.eligibility import (ArticleFacts, Outcome, StoreFacts, prune_an
                                     quiet_period_ends, scored_cause)
 from stream.core.events import InvalidEvent, SourceMessage, WorkItem, parse_work_item
 from stream.pipeline.ingest import RowStore
-from stream.observe.metrics import Sensor
+from stream.observe.metrics import Sensor, StageTimer
 from stream.pipeline.page_lookup import PageLookup
 from stream.core.page_core import ChangeKind, Evaluation, PageChange, PageFacts, PageWrites, apply, decide, superseded
 from stream.core.quiet import Clock
@@ -119,12 +119,14 @@ class WorkerHandler:
         self._scorer = scorer
         self._clock = clock
         self._sensor = sensor
+        self._timer = StageTimer(sensor, "worker", clock)
         self._quiet_override = quiet_period_override_s
         self._handled = HandledRevisions()
 
     def handle(self, message: SourceMessage) -> Done | NotYet:
         try:
-            item = parse_work_item(message.value)
+            with self._timer.stage("decode"):
+                item = parse_work_item(message.value)
         except InvalidEvent as error:
             self._errors.report(message.value, error, key=message.key, topic=message.topic,
                                 partition=message.partition, offset=message.offset)
@@ -184,7 +186,8 @@ class WorkerHandler:
         article = None
         budget = Budget.start(self._settings.scoring.deadline_seconds)
         if item.wikitext is not None and len(item.wikitext) <= MAX_WIKITEXT_CHARS:
-            article = self._scorer.parse(wiki_id, item.wikitext, budget)
+            with self._timer.stage("scoring"):
+                article = self._scorer.parse(wiki_id, item.wikitext, budget)
         elif item.wikitext is not None:  # larger than MediaWiki allows: not parsed, counted as "other"
             log.warning("wikitext too large to evaluate", extra={"wiki": wiki_id, "page_id": item.page_id,
                                                                  "rev_id": item.rev_id, "chars": len(item.wikitext)})
@@ -195,7 +198,8 @@ class WorkerHandler:
         if item.rescore:  # the stored row is an older model's: it must not stop a new evaluation
             facts = dataclasses.replace(facts, row_state="none")
         now = datetime.fromtimestamp(self._clock.wall(), UTC)
-        verdict = pre_score_verdict(item, article, wiki, facts, now)
+        with self._timer.stage("validate"):
+            verdict = pre_score_verdict(item, article, wiki, facts, now)
         if verdict is not None:
             evaluation = Evaluation(str(verdict.outcome))
         else:
@@ -210,12 +214,14 @@ class WorkerHandler:
                facts: StoreFacts, bundle: Bundle | None) -> Evaluation:
         wiki_id = item.wiki_id
         started = self._clock.monotonic()
-        recommendation = self._scorer.score(item, wiki, article, budget)
+        with self._timer.stage("scoring"):
+            recommendation = self._scorer.score(item, wiki, article, budget)
         self._sensor.on_scored(wiki_id, self._clock.monotonic() - started)
         if not recommendation.complete:
             log.warning("scoring deadline passed; recommending from the part scored", extra={
                 "wiki": wiki_id, "page_id": item.page_id, "rev_id": item.rev_id})
-        events = self._state.titles(wiki_id, [link.link_target for link in recommendation.links])
+        with self._timer.stage("redis"):
+            events = self._state.titles(wiki_id, [link.link_target for link in recommendation.links])
         pages = PageLookup(events, bundle.pages if bundle else None, bool(bundle and bundle.pages_complete))
         facts = dataclasses.replace(facts, target_page_id=pages.page_id, target_gone=pages.gone)
         decision = prune_and_decide(recommendation.links, wiki, facts)
@@ -228,9 +234,11 @@ class WorkerHandler:
     def _page_facts(self, item: WorkItem) -> PageFacts:
         """Freshness: Redis' record, the newest stored row (with this worker's buffered writes) and
         the newest revision this worker handled (see HandledRevisions)."""
-        return PageFacts(known=self._state.page(item.wiki_id, item.page_id),
-                         stored=self._store.latest_revision(item.wiki_id, item.page_id),
-                         handled=self._handled.latest(item))
+        with self._timer.stage("redis"):
+            known = self._state.page(item.wiki_id, item.page_id)
+        with self._timer.stage("mariadb_read"):
+            stored = self._store.latest_revision(item.wiki_id, item.page_id)
+        return PageFacts(known=known, stored=stored, handled=self._handled.latest(item))
 
     @staticmethod
     def _change(item: WorkItem, kind: ChangeKind) -> PageChange:
@@ -239,12 +247,13 @@ class WorkerHandler:
 
     def _facts(self, item: WorkItem) -> StoreFacts:
         wiki_id = item.wiki_id
-        return StoreFacts(
-            row_state=str(self._store.row_state(wiki_id, item.rev_id)),
-            has_submission=self._store.has_submission(wiki_id, item.rev_id),
-            link_edit_revisions=self._store.link_edit_revisions(wiki_id, item.page_id),
-            rejected_target_ids=self._store.rejected_targets(wiki_id, item.page_id),
-        )
+        with self._timer.stage("mariadb_read"):
+            return StoreFacts(
+                row_state=str(self._store.row_state(wiki_id, item.rev_id)),
+                has_submission=self._store.has_submission(wiki_id, item.rev_id),
+                link_edit_revisions=self._store.link_edit_revisions(wiki_id, item.page_id),
+                rejected_target_ids=self._store.rejected_targets(wiki_id, item.page_id),
+            )
 
     def _apply(self, item: WorkItem, writes: PageWrites | None) -> None:
         """Buffer the decided writes (``decide`` returns None only for a superseded change, which

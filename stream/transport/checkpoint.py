@@ -140,11 +140,15 @@ class Checkpoint:
         retry; a failure in 3 raises :class:`CommitFailed`. Returns the committed next offsets.
         """
         started = self._clock.monotonic()
-        for name, flushable in (*self._sinks, *self._producers):
-            self._flush(name, flushable)
+        for name, flushable in self._sinks:
+            self._flush(name, flushable, stage=name)
+        for name, flushable in self._producers:
+            self._flush(name, flushable, stage="produce")
         committed = {tp: offset + 1 for tp, offset in self._offsets.items()}
         if committed:
+            offsets_started = self._clock.monotonic()
             self._committer.commit(committed)
+            self._sensor.on_stage(self._role, "offsets", self._clock.monotonic() - offsets_started)
         acknowledged = self._clock.wall()
         latencies = [max(0.0, acknowledged - due) for dues in self._due_times.values() for due in dues]
         self._sensor.on_acknowledged(self._role, latencies)
@@ -154,13 +158,15 @@ class Checkpoint:
         self._due_times.clear()
         return committed
 
-    def _flush(self, name: str, flushable: Flushable) -> None:
+    def _flush(self, name: str, flushable: Flushable, *, stage: str) -> None:
         started = self._clock.monotonic()
         try:
             report = flushable.flush()
         except Exception:
             self._sensor.on_sink_flush(name, self._clock.monotonic() - started, False)
             raise
+        finally:
+            self._sensor.on_stage(self._role, stage, self._clock.monotonic() - started)
         self._sensor.on_sink_flush(name, self._clock.monotonic() - started, True)
         if report is not None and any(report.outcomes.values()):
             self._sensor.on_sink_writes(name, report.outcomes)

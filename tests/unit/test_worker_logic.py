@@ -19,7 +19,7 @@ from stream.ops.backfill import page_change_event
 from stream.config import Settings, WikiSettings
 from stream.pipeline.consume_loop import Done, NotYet
 from stream.core.events import SourceMessage, WorkItem, parse_event
-from stream.observe.metrics import OutcomeTally
+from stream.observe.metrics import OutcomeTally, SensorSet, StageTimes
 from stream.pipeline.worker import WorkerHandler
 
 WIKI = "elwiki"
@@ -264,6 +264,24 @@ def test_a_quiet_period_override_applies_to_every_wiki() -> None:
     h.handler = WorkerHandler(settings=h.settings, state=h.state, store=h.store, tags=h.tags, errors=h.errors,
                               scorer=h.scorer, clock=h.clock, sensor=h.tally, quiet_period_override_s=0)
     assert isinstance(h.send(h.item()), Done)
+
+
+def test_scoring_is_timed_as_the_worker_scoring_stage() -> None:
+    h = Harness(minimum_time_since_last_edit=0)
+    times = StageTimes()
+    h.handler = WorkerHandler(settings=h.settings, state=h.state, store=h.store, tags=h.tags, errors=h.errors,
+                              scorer=h.scorer, clock=h.clock, sensor=SensorSet([h.tally, times]))
+    fixed = h.scorer.score
+
+    def slow(*args):
+        h.clock.advance(0.25)
+        return fixed(*args)
+
+    h.scorer.score = slow
+    h.send(h.item())
+    recorded = times.snapshot()
+    assert recorded[("worker", "scoring")] == pytest.approx(0.25)
+    assert {stage for _, stage in recorded} >= {"decode", "redis", "mariadb_read", "validate", "scoring"}
 
 
 def test_an_invalid_work_item_is_reported_with_its_raw_bytes() -> None:
