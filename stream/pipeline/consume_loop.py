@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -72,6 +72,10 @@ class NotYet:
 
 
 class Handler(Protocol):
+    def prepare(self, messages: Sequence[SourceMessage]) -> None:
+        """Called with each poll batch before its messages are handled, and with none once the
+        batch is over or a service failed: a handler may read what the batch needs at once."""
+
     def handle(self, message: SourceMessage) -> Done | NotYet:
         """Handle one message; raise an infrastructure error to get backpressure and a retry."""
 
@@ -207,6 +211,26 @@ class ConsumeLoop:
         self.consumer.rejoin()
 
     def _handle_batch(self, messages: list[SourceMessage]) -> None:
+        if not messages:
+            return
+        self._prepare(messages)
+        try:
+            self._handle_each(messages)
+        finally:
+            self._prepare([])
+
+    def _prepare(self, messages: Sequence[SourceMessage]) -> None:
+        """The handler's batch reads are only a shortcut: when a service fails them, the per-message
+        reads meet the same failure and bring backpressure the usual way."""
+        try:
+            self._handler.prepare(messages)
+        except Exception as error:
+            if not is_infrastructure_error(error):
+                raise
+            self._handler.prepare([])
+            log.info("batch read failed; reading per message", extra={"role": self.role, "error": str(error)})
+
+    def _handle_each(self, messages: list[SourceMessage]) -> None:
         for message in messages:
             if self._stop.is_set():
                 return  # not handled: redelivered after restart
@@ -220,6 +244,7 @@ class ConsumeLoop:
                 if not is_infrastructure_error(error):
                     raise
                 self._next[tp] = message.offset
+                self._prepare([])  # read afresh after the outage
                 self._ride_out(error, lambda: self._retry_message(message))
                 return  # the rest of the batch is read again after the partitions resume
             self._record(tp, message.offset, result)

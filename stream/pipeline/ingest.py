@@ -25,6 +25,7 @@ work-topic producer; they become durable at the checkpoint, before the source of
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 from sinks.base import FlushResult, PageWrite, Producer, Sink, TagAction, TagChange, TagSink, deliver
@@ -141,6 +142,9 @@ class IngestHandler:
         self._content = content
         self._sensor = sensor
         self._timer = StageTimer(sensor, "ingest", clock or SystemClock())
+
+    def prepare(self, messages: Sequence[SourceMessage]) -> None:
+        """Nothing to read ahead: ingest's Redis writes are per event (atomic scripts)."""
 
     def handle(self, message: SourceMessage) -> Done:
         try:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -45,7 +46,8 @@ from stream.core.events import InvalidEvent, SourceMessage, WorkItem, parse_work
 from stream.pipeline.ingest import RowStore
 from stream.observe.metrics import Sensor, StageTimer
 from stream.pipeline.page_lookup import PageLookup
-from stream.core.page_core import ChangeKind, Evaluation, PageChange, PageFacts, PageWrites, apply, decide, superseded
+from stream.core.page_core import (ChangeKind, Evaluation, PageChange, PageFacts, PageRecord, PageWrites, apply, decide,
+                                   superseded)
 from stream.core.quiet import Clock
 from stream.pipeline.scorers import Budget, Scorer
 from stream.pipeline.state import PageState
@@ -55,6 +57,9 @@ log = logging.getLogger(__name__)
 
 class WorkerRows(RowStore, Protocol):
     """What the worker needs of ``sinks.mariadb.RecommendationStore`` (reads are committed rows)."""
+
+    def prefetch(self, batch: Mapping[str, tuple[Sequence[int], Sequence[int]]]) -> None:
+        """Read the facts of each wiki's (page ids, revision ids) at once for the reads below."""
 
     def row_state(self, wiki_id: str, rev_id: int) -> str: ...
 
@@ -122,11 +127,46 @@ class WorkerHandler:
         self._timer = StageTimer(sensor, "worker", clock)
         self._quiet_override = quiet_period_override_s
         self._handled = HandledRevisions()
+        self._batch_items: dict[tuple[str, int, int], WorkItem] = {}
+        self._batch_pages: dict[tuple[str, int], PageRecord | None] = {}
+
+    def prepare(self, messages: Sequence[SourceMessage]) -> None:
+        """Decode a poll batch and read its pages' facts at once: one Redis pipeline per wiki and
+        one MariaDB query per wiki instead of six round trips per item; an empty batch forgets them.
+
+        The facts are read for every item, even one not due yet or superseded: cheaper than a
+        round trip per item. The loop forgets them when the batch ends or a service fails, so a
+        retry after an outage reads afresh."""
+        self._batch_items, self._batch_pages = {}, {}
+        items = {}
+        with self._timer.stage("decode"):
+            for message in messages:
+                try:
+                    items[(message.topic, message.partition, message.offset)] = parse_work_item(message.value)
+                except InvalidEvent:
+                    continue  # reported when handled
+        wanted: dict[str, tuple[set[int], set[int]]] = {}
+        for item in items.values():
+            if self._settings.wiki(item.wiki_id) is not None:
+                pages, revisions = wanted.setdefault(item.wiki_id, (set(), set()))
+                pages.add(item.page_id)
+                revisions.add(item.rev_id)
+        known: dict[tuple[str, int], PageRecord | None] = {}
+        with self._timer.stage("redis"):
+            for wiki_id, (pages, _) in wanted.items():
+                known.update(((wiki_id, page_id), record) for page_id, record in self._state.pages(
+                    wiki_id, sorted(pages)).items())
+        with self._timer.stage("mariadb_read"):
+            self._store.prefetch({wiki_id: (sorted(pages), sorted(revisions))
+                                  for wiki_id, (pages, revisions) in wanted.items()})
+        self._batch_items, self._batch_pages = items, known
 
     def handle(self, message: SourceMessage) -> Done | NotYet:
         try:
-            with self._timer.stage("decode"):
-                item = parse_work_item(message.value)
+            item = self._batch_items.pop((message.topic, message.partition, message.offset), None)
+            if item is None:
+                with self._timer.stage("decode"):
+                    item = parse_work_item(message.value)
         except InvalidEvent as error:
             self._errors.report(message.value, error, key=message.key, topic=message.topic,
                                 partition=message.partition, offset=message.offset)
@@ -234,8 +274,12 @@ class WorkerHandler:
     def _page_facts(self, item: WorkItem) -> PageFacts:
         """Freshness: Redis' record, the newest stored row (with this worker's buffered writes) and
         the newest revision this worker handled (see HandledRevisions)."""
-        with self._timer.stage("redis"):
-            known = self._state.page(item.wiki_id, item.page_id)
+        key = (item.wiki_id, item.page_id)
+        if key in self._batch_pages:
+            known = self._batch_pages[key]
+        else:
+            with self._timer.stage("redis"):
+                known = self._state.page(item.wiki_id, item.page_id)
         with self._timer.stage("mariadb_read"):
             stored = self._store.latest_revision(item.wiki_id, item.page_id)
         return PageFacts(known=known, stored=stored, handled=self._handled.latest(item))

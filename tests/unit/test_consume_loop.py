@@ -31,8 +31,13 @@ class ScriptedHandler:
         self.clock = clock
         self.handled: list[tuple[int, int, str]] = []
         self.failures: dict[tuple[int, int], int] = {}
+        self.events: list[str] = []  # prepare(offsets) and handle(offset), in call order
+
+    def prepare(self, messages) -> None:
+        self.events.append(f"prepare{[m.offset for m in messages]}")
 
     def handle(self, message: SourceMessage):
+        self.events.append(f"handle({message.offset})")
         value = message.value.decode()
         key = (message.partition, message.offset)
         if value.startswith("wait:") and self.clock.wall() < float(value[5:]):
@@ -92,6 +97,24 @@ def test_messages_are_handled_in_order_per_partition_and_committed() -> None:
     assert [v for p, _, v in rig.handler.handled if p == 0] == ["a", "b", "c"]
     assert [v for p, _, v in rig.handler.handled if p == 1] == ["x", "y"]
     assert rig.consumer.committed_offsets == {P0: 3, P1: 2}
+
+
+def test_each_batch_is_prepared_before_it_is_handled_and_forgotten_after() -> None:
+    rig = Rig({P0: messages(0, ["a", "b"])})
+    rig.loop.subscribe([TOPIC])
+    rig.rounds(2)
+    assert rig.handler.events == ["prepare[0, 1]", "handle(0)", "handle(1)", "prepare[]"]
+
+
+def test_a_failed_service_forgets_the_batch_reads_before_the_retry() -> None:
+    rig = Rig({P0: messages(0, ["a", "down:1", "c"])})
+    rig.loop.subscribe([TOPIC])
+    rig.rounds(3)
+    events = rig.handler.events
+    first_retry = [n for n, event in enumerate(events) if event == "handle(1)"][1]
+    assert events[:4] == ["prepare[0, 1, 2]", "handle(0)", "handle(1)", "prepare[]"]
+    assert first_retry > 3 and "prepare[2]" in events[first_retry:]
+    assert [v for _, _, v in rig.handler.handled] == ["a", "down:1", "c"]
 
 
 def test_a_not_due_item_holds_its_partition_only_and_resumes_at_its_offset() -> None:

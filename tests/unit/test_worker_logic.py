@@ -284,6 +284,25 @@ def test_scoring_is_timed_as_the_worker_scoring_stage() -> None:
     assert {stage for _, stage in recorded} >= {"decode", "redis", "mariadb_read", "validate", "scoring"}
 
 
+def test_a_prepared_batch_is_read_at_once_and_its_items_read_no_store_per_item() -> None:
+    h = Harness(minimum_time_since_last_edit=0)
+    h.state.record_revision(WIKI, 7, 100)
+    raw = h.item().to_json()
+    batch = [SourceMessage("addlink.work.v1", 0, n, b"k", raw, int(REV_TIME.timestamp() * 1000)) for n in (1, 2)]
+    h.handler.prepare([*batch, SourceMessage("addlink.work.v1", 0, 3, b"k", b"not json", None)])
+    assert h.state.batch_reads == 1 and h.store.prefetched == [{WIKI: ([7], [100])}]
+
+    def per_item(*_):
+        raise AssertionError("read per item although the batch was prepared")
+
+    h.state.page = per_item
+    assert isinstance(h.handler.handle(batch[0]), Done)
+    assert h.outcomes() == {"success": 1}
+    h.handler.prepare([])
+    with pytest.raises(AssertionError, match="per item"):
+        h.handler.handle(batch[1])  # forgotten: read afresh
+
+
 def test_an_invalid_work_item_is_reported_with_its_raw_bytes() -> None:
     h = Harness()
     h.send(b'{"wiki_id": 3}')
