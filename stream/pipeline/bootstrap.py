@@ -264,6 +264,7 @@ def _stage(
         sensor=obs.sensor,
         interval_seconds=settings.pipeline.commit_interval_s,
         max_pending=settings.pipeline.commit_max_items,
+        drained_seconds=settings.pipeline.commit_drained_s,
     )
     all_sinks: list[Sink] = [parts.store, parts.tags, *parts.extra, parts.errors]
     assert obs.health is not None

@@ -128,6 +128,7 @@ class ConsumeLoop:
         self._next: dict[TopicPartition, int] = {}  # first unhandled offset per partition
         self._end: dict[TopicPartition, int] = {}  # replay bound: offsets >= end are not read
         self._backpressure = False
+        self._drained = False  # the last poll returned less than a full batch: nothing more was there
         self._lag_due = clock.monotonic()
         self._orphaned_since: float | None = None  # when a revocation left this member with nothing
         health.register(role)
@@ -184,11 +185,12 @@ class ConsumeLoop:
         with self._timer.stage("quiet"):
             self._resume_ripe()
         timeout = min(t for t in (self._options.poll_timeout_s, self._schedule.next_wakeup(),
-                                  self._checkpoint.seconds_until_due()) if t is not None)
+                                  self._checkpoint.seconds_until_due(drained=self._drained)) if t is not None)
         with self._timer.stage("poll"):
             messages = self.consumer.poll(self._options.poll_batch, timeout)
+        self._drained = len(messages) < self._options.poll_batch
         self._handle_batch(messages)
-        if self._checkpoint.is_due():
+        if self._checkpoint.is_due(drained=self._drained):
             self._commit()
         self._report_lag()
         self._rejoin_if_orphaned()
