@@ -215,7 +215,7 @@ class ConsumeLoop:
     def _handle_batch(self, messages: list[SourceMessage]) -> None:
         if not messages:
             return
-        self._prepare(messages)
+        self._prepare([m for m in messages if not self._schedule.is_held((m.topic, m.partition))])
         try:
             self._handle_each(messages)
         finally:

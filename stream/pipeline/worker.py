@@ -134,17 +134,27 @@ class WorkerHandler:
         """Decode a poll batch and read its pages' facts at once: one Redis pipeline per wiki and
         one MariaDB query per wiki instead of six round trips per item; an empty batch forgets them.
 
-        The facts are read for every item, even one not due yet or superseded: cheaper than a
-        round trip per item. The loop forgets them when the batch ends or a service fails, so a
-        retry after an outage reads afresh."""
+        A partition's messages after its first item not due yet are left out: the loop holds the
+        partition there and reads them again later (with a day's quiet period that is most of a
+        batch). The loop forgets the facts when the batch ends or a service fails, so a retry after
+        an outage reads afresh."""
         self._batch_items, self._batch_pages = {}, {}
         items = {}
+        waiting: set[tuple[str, int]] = set()  # partitions whose next item is not due yet
         with self._timer.stage("decode"):
             for message in messages:
+                tp = (message.topic, message.partition)
+                if tp in waiting:
+                    continue
                 try:
-                    items[(message.topic, message.partition, message.offset)] = parse_work_item(message.value)
+                    item = parse_work_item(message.value)
                 except InvalidEvent:
                     continue  # reported when handled
+                items[(message.topic, message.partition, message.offset)] = item
+                wiki = self._wiki(item.wiki_id)
+                if wiki is not None and not self._is_removal(item, wiki) and self._clock.wall() < self._due(
+                        item, wiki, message):
+                    waiting.add(tp)
         wanted: dict[str, tuple[set[int], set[int]]] = {}
         for item in items.values():
             if self._settings.wiki(item.wiki_id) is not None:
@@ -179,17 +189,22 @@ class WorkerHandler:
         if self._is_removal(item, wiki):
             self._remove(item)
             return Done()
-        received = (message.timestamp_ms or 0) / 1000
+        due = self._due(item, wiki, message)
+        if self._clock.wall() < due:
+            return NotYet(due)
+        self._evaluate(item, wiki)
+        return Done(max(due, (message.timestamp_ms or 0) / 1000))
+
+    @staticmethod
+    def _due(item: WorkItem, wiki: WikiSettings, message: SourceMessage) -> float:
+        """When the item's quiet period ends (wall clock)."""
         due = quiet_period_ends(item, wiki).timestamp()
+        received = (message.timestamp_ms or 0) / 1000
         if received:
             # A revision time in the future (clock skew, a bad event) must not hold the partition, and
             # every page behind it, until then: the quiet period starts no later than ingest saw it.
             due = min(due, received + wiki.minimum_time_since_last_edit)
-        if self._clock.wall() < due:
-            return NotYet(due)
-        due_wall = max(due, received)
-        self._evaluate(item, wiki)
-        return Done(due_wall)
+        return due
 
     def _wiki(self, wiki_id: str) -> WikiSettings | None:
         wiki = self._settings.wiki(wiki_id)

@@ -303,6 +303,22 @@ def test_a_prepared_batch_is_read_at_once_and_its_items_read_no_store_per_item()
         h.handler.handle(batch[1])  # forgotten: read afresh
 
 
+def test_a_prepared_batch_stops_reading_a_partition_at_its_first_item_not_due() -> None:
+    h = Harness(minimum_time_since_last_edit=DAY)
+    sent = int(REV_TIME.timestamp() * 1000)
+    due, elsewhere, behind = (h.item(rev_id=rev).to_json() for rev in (100, 101, 102))
+    h.clock.advance(DAY)
+    fresh = h.item(rev_id=101).model_copy(update={"dt": datetime.fromtimestamp(h.clock.wall(), UTC)})
+    batch = [SourceMessage("addlink.work.v1", 0, 1, b"k", due, sent),
+             SourceMessage("addlink.work.v1", 0, 2, b"k", fresh.to_json(), int(h.clock.wall() * 1000)),
+             SourceMessage("addlink.work.v1", 0, 3, b"k", behind, sent),
+             SourceMessage("addlink.work.v1", 1, 1, b"k", elsewhere, sent)]
+    h.handler.prepare(batch)
+    assert h.store.prefetched == [{WIKI: ([7], [100, 101])}], "partition 0 stops at offset 2; partition 1 is due"
+    assert isinstance(h.handler.handle(batch[0]), Done)
+    assert isinstance(h.handler.handle(batch[1]), NotYet)
+
+
 def test_an_invalid_work_item_is_reported_with_its_raw_bytes() -> None:
     h = Harness()
     h.send(b'{"wiki_id": 3}')
