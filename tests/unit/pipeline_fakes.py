@@ -280,6 +280,8 @@ class FakeConsumer:
         self.rejoins = 0
         self.closed = False
         self.polls = 0
+        self.broker_asks: list = []  # watermarks(): a broker round trip
+        self.fetched_ends: list = []  # end_offset(): what the last fetch said
 
     def subscribe(self, topics, on_assign, on_revoke) -> None:
         self.on_assign, self.on_revoke = on_assign, on_revoke
@@ -328,7 +330,12 @@ class FakeConsumer:
         return {tp: self.committed_offsets.get(tp) for tp in tps}
 
     def watermarks(self, tp) -> tuple[int, int]:
+        self.broker_asks.append(tp)
         return 0, len(self.log[tp])
+
+    def end_offset(self, tp) -> int:
+        self.fetched_ends.append(tp)
+        return len(self.log[tp])
 
     def offsets_for_times(self, times_ms) -> dict:
         return {tp: None for tp in times_ms}

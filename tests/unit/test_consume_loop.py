@@ -131,6 +131,18 @@ def test_a_caught_up_loop_commits_after_the_drained_interval_a_busy_one_after_th
     assert rig.clock.monotonic() - started == pytest.approx(waited)
 
 
+def test_lag_takes_a_fetched_partitions_end_from_its_last_fetch_and_asks_the_broker_for_a_held_one() -> None:
+    rig = Rig({P0: messages(0, ["a", f"wait:{FakeClock().wall() + 1000}", "c"]), P1: messages(1, ["x"])})
+    rig.loop.subscribe([TOPIC])
+    rig.rounds(2)
+    rig.consumer.broker_asks.clear()
+    rig.consumer.fetched_ends.clear()
+    rig.clock.advance(LoopOptions().lag_interval_s)
+    rig.loop.round()
+    assert rig.consumer.broker_asks == [P0], "held: not fetched, so its last fetch says nothing new"
+    assert rig.consumer.fetched_ends == [P1]
+
+
 def test_a_not_due_item_holds_its_partition_only_and_resumes_at_its_offset() -> None:
     rig = Rig({P0: messages(0, ["a", f"wait:{FakeClock().wall() + 30}", "c"]), P1: messages(1, ["x", "y"])})
     rig.loop.subscribe([TOPIC])
