@@ -283,6 +283,56 @@ def _primitives(write: PageWrite) -> list[ReplaceRow | DeletePage]:
     return ops
 
 
+@dataclass(frozen=True)
+class _Committed:
+    """Committed facts of one wiki's pages and revisions, read together by
+    :meth:`RecommendationStore.prefetch` (what the per-item reads would each have asked)."""
+
+    wiki_id: str
+    pages: frozenset[int]
+    revisions: frozenset[int]
+    latest: Mapping[int, int]  # page -> highest committed gelr_revision
+    rows: Mapping[int, tuple[int, bool]]  # revision -> (page, gelr_data IS NULL)
+    submitted: frozenset[int]  # revisions with a submission
+    link_edits: Mapping[int, frozenset[int]]  # page -> gels_edit_revision values
+    rejected: Mapping[int, frozenset[int]]  # page -> targets rejected at least REJECTION_EXCLUSION_LIMIT times
+
+    def has_page(self, wiki_id: str, page_id: int) -> bool:
+        return wiki_id == self.wiki_id and page_id in self.pages
+
+    def has_revision(self, wiki_id: str, rev_id: int) -> bool:
+        return wiki_id == self.wiki_id and rev_id in self.revisions
+
+
+def _committed(wiki_id: str, pages: frozenset[int], revisions: frozenset[int],
+               answer: Sequence[tuple[Any, ...]]) -> _Committed:
+    """Sort the rows of :meth:`RecommendationStore.prefetch`'s query (``kind, page, revision, a, b, c``)."""
+    latest: dict[int, int] = {}
+    rows: dict[int, tuple[int, bool]] = {}
+    submitted: set[int] = set()
+    link_edits: dict[int, set[int]] = {}
+    rejections: Counter[tuple[int, int]] = Counter()
+    for kind, page, revision, a, b, c in answer:
+        page, revision = int(page), int(revision)
+        if kind == 0:
+            latest[page] = revision
+        elif kind == 1:
+            rows[revision] = (page, bool(a))
+        else:  # a submission: a = gels_edit_revision, b = gels_target, c = rejected (gels_feedback = 'r')
+            submitted.add(revision)
+            if a is not None:
+                link_edits.setdefault(page, set()).add(int(a))
+            if c:
+                rejections[(page, int(b))] += 1
+    rejected: dict[int, set[int]] = {}
+    for (page, target), count in rejections.items():
+        if count >= REJECTION_EXCLUSION_LIMIT:
+            rejected.setdefault(page, set()).add(target)
+    return _Committed(wiki_id, pages, revisions, latest, rows, frozenset(submitted),
+                      {page: frozenset(ids) for page, ids in link_edits.items()},
+                      {page: frozenset(ids) for page, ids in rejected.items()})
+
+
 class RecommendationStore(Sink[RowWrite]):
     """Reads and buffered writes of the GrowthExperiments tables (see the module docstring)."""
 
@@ -296,6 +346,7 @@ class RecommendationStore(Sink[RowWrite]):
         self._lock = threading.RLock()
         self._ops: list[RowWrite] = []
         self._ensured: set[str] = set()
+        self._prefetched: list[_Committed] = []
 
     # ------------------------------------------------------------------ schema
 
@@ -404,6 +455,7 @@ class RecommendationStore(Sink[RowWrite]):
         """
         started = time.monotonic()
         with self._lock:
+            self._prefetched.clear()  # this flush changes what is committed
             ops = list(self._ops)
             if not ops:
                 return self._timed(self.name, 0, started, {})
@@ -520,14 +572,59 @@ class RecommendationStore(Sink[RowWrite]):
 
     # ------------------------------------------------------------------ reads
 
+    def prefetch(self, batch: Mapping[str, tuple[Sequence[int], Sequence[int]]]) -> None:
+        """Read the committed facts the per-item reads below ask about each wiki's ``(page ids,
+        revision ids)`` (latest revision, row state, submissions), one query per wiki, for a poll
+        batch; those reads then answer from it, with this store's buffered writes laid over as
+        always, until the next :meth:`flush`, :meth:`discard` or ``prefetch`` (an empty ``batch``
+        forgets it). Pages or revisions not named are read as before.
+
+        The answers are as of this call rather than of each read: the same race any read has with
+        another process' commit, which the fence settles at write time (see :meth:`flush`)."""
+        known = [self._read_committed(wiki_id, page_ids, rev_ids) for wiki_id, (page_ids, rev_ids) in batch.items()]
+        with self._lock:
+            self._prefetched = known
+
+    def _read_committed(self, wiki_id: str, page_ids: Sequence[int], rev_ids: Sequence[int]) -> _Committed:
+        pages = frozenset(_check_id("page_id", page_id) for page_id in page_ids)
+        revisions = frozenset(_check_id("rev_id", rev_id) for rev_id in rev_ids)
+        rows, subs = self.table(wiki_id), self.table(wiki_id, SUBMISSIONS)
+        page_list, rev_list = sorted(pages) or [0], sorted(revisions) or [0]  # 0: no such id, keeps IN () valid
+        in_pages, in_revs = ", ".join(["%s"] * len(page_list)), ", ".join(["%s"] * len(rev_list))
+        answer = self._select(
+            wiki_id,
+            f"SELECT 0, gelr_page, MAX(gelr_revision), NULL, NULL, NULL FROM {rows}"
+            f" WHERE gelr_page IN ({in_pages}) GROUP BY gelr_page"
+            f" UNION ALL SELECT 1, gelr_page, gelr_revision, gelr_data IS NULL, NULL, NULL FROM {rows}"
+            f" WHERE gelr_revision IN ({in_revs})"
+            f" UNION ALL SELECT 2, gels_page, gels_revision, gels_edit_revision, gels_target, gels_feedback = %s"
+            f" FROM {subs} WHERE gels_page IN ({in_pages}) OR gels_revision IN ({in_revs})",
+            (*page_list, *rev_list, "r", *page_list, *rev_list),
+        )
+        return _committed(wiki_id, pages, revisions, answer)
+
+    def _known(self, wiki_id: str, *, page_id: int | None = None, rev_id: int | None = None) -> _Committed | None:
+        """The prefetched facts holding this page or revision, if any."""
+        with self._lock:
+            for known in self._prefetched:
+                if (known.has_page(wiki_id, page_id) if page_id is not None
+                        else rev_id is not None and known.has_revision(wiki_id, rev_id)):
+                    return known
+        return None
+
     def row_state(self, wiki_id: str, rev_id: int) -> RowState:
         """none / data / null for the revision: the committed row as this store's buffered writes
         will leave it (read-your-writes: a caller deciding on the page sees its own pending delete)."""
-        rows = self._select(
-            wiki_id,
-            f"SELECT gelr_page, gelr_data IS NULL FROM {self.table(wiki_id)} WHERE gelr_revision = %s",
-            (_check_id("rev_id", rev_id),),
-        )
+        known = self._known(wiki_id, rev_id=rev_id)
+        if known is not None:
+            row = known.rows.get(rev_id)
+            rows: Sequence[tuple[Any, ...]] = [row] if row is not None else []
+        else:
+            rows = self._select(
+                wiki_id,
+                f"SELECT gelr_page, gelr_data IS NULL FROM {self.table(wiki_id)} WHERE gelr_revision = %s",
+                (_check_id("rev_id", rev_id),),
+            )
         page = int(rows[0][0]) if rows else None
         state = RowState.NONE if not rows else RowState.NULL if rows[0][1] else RowState.DATA
         for op in self._pending_ops(wiki_id):
@@ -551,6 +648,9 @@ class RecommendationStore(Sink[RowWrite]):
 
     def has_submission(self, wiki_id: str, rev_id: int) -> bool:
         """True if reviewers submitted feedback on a recommendation for this revision."""
+        known = self._known(wiki_id, rev_id=rev_id)
+        if known is not None:
+            return rev_id in known.submitted
         rows = self._select(
             wiki_id,
             f"SELECT 1 FROM {self.table(wiki_id, SUBMISSIONS)} WHERE gels_revision = %s LIMIT 1",
@@ -561,12 +661,16 @@ class RecommendationStore(Sink[RowWrite]):
     def latest_revision(self, wiki_id: str, page_id: int) -> int | None:
         """Highest revision with a row (data or NULL) for the page, None if it has none; buffered
         writes included, as in :meth:`row_state`."""
-        rows = self._select(
-            wiki_id,
-            f"SELECT MAX(gelr_revision) FROM {self.table(wiki_id)} WHERE gelr_page = %s",
-            (_check_id("page_id", page_id),),
-        )
-        latest = int(rows[0][0]) if rows and rows[0][0] is not None else None
+        known = self._known(wiki_id, page_id=page_id)
+        if known is not None:
+            latest = known.latest.get(page_id)
+        else:
+            rows = self._select(
+                wiki_id,
+                f"SELECT MAX(gelr_revision) FROM {self.table(wiki_id)} WHERE gelr_page = %s",
+                (_check_id("page_id", page_id),),
+            )
+            latest = int(rows[0][0]) if rows and rows[0][0] is not None else None
         for op in self._pending_ops(wiki_id):
             if op.page_id != page_id:
                 continue
@@ -585,6 +689,9 @@ class RecommendationStore(Sink[RowWrite]):
 
     def link_edit_revisions(self, wiki_id: str, page_id: int) -> frozenset[int]:
         """Revisions an accepted Add-a-Link submission created on the page (``gels_edit_revision``)."""
+        known = self._known(wiki_id, page_id=page_id)
+        if known is not None:
+            return known.link_edits.get(page_id, frozenset())
         rows = self._select(
             wiki_id,
             f"SELECT DISTINCT gels_edit_revision FROM {self.table(wiki_id, SUBMISSIONS)}"
@@ -595,6 +702,9 @@ class RecommendationStore(Sink[RowWrite]):
 
     def rejected_targets(self, wiki_id: str, page_id: int) -> frozenset[int]:
         """PAGE IDS of targets rejected at least twice on the page (GE's exclusion list)."""
+        known = self._known(wiki_id, page_id=page_id)
+        if known is not None:
+            return known.rejected.get(page_id, frozenset())
         rows = self._select(
             wiki_id,
             f"SELECT gels_target FROM {self.table(wiki_id, SUBMISSIONS)}"
@@ -716,10 +826,12 @@ class RecommendationStore(Sink[RowWrite]):
     def discard(self) -> None:
         with self._lock:
             self._ops.clear()
+            self._prefetched.clear()
 
     def close(self) -> None:
         with self._lock:
             self._ops.clear()
+            self._prefetched.clear()
             self._drop()
 
     def _run(self, fn: Callable[[Connection], R]) -> R:

@@ -231,6 +231,9 @@ class PipelineSettings(ConfigSection):
 
     commit_interval_s: float = Field(default=2.0, gt=0, description="checkpoint at least this often")
     commit_max_items: int = Field(default=500, ge=1, description="checkpoint after this many messages")
+    commit_drained_s: float = Field(default=0.1, gt=0, description="checkpoint this soon (instead of after "
+                                    "commit_interval_s) once a poll returned all there was: low latency when "
+                                    "caught up, large commits under a backlog")
     poll_batch: int = Field(default=100, ge=1)
     session_timeout_ms: int = Field(default=10_000, ge=1_000, description="short: a killed worker's partitions move fast")
     shutdown_timeout_s: float = Field(default=30.0, gt=0, description="SIGTERM drain bound")

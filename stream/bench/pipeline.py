@@ -13,6 +13,10 @@ Measurements, after a warm-up batch (group joins, model load) outside the timed 
 2. latency: events published at half that rate for ``--latency-seconds``; per item, the time
    from being due (its arrival on the work topic, the quiet period being 0) to the checkpoint that
    made its MariaDB row and Elasticsearch tag durable; p50 and p99.
+
+Stage profile of the throughput run: each role's (ingest, worker) share of the run's wall time per
+stage, from the stages' own timings (``Sensor.on_stage``, ``stream.observe.metrics.STAGES``); ``other``
+is the rest of the role's time (its logic and buffering, or idling on the other role).
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
 from stream.core.events import encode_key
 from stream.transport.kafka_io import delete_topics, ensure_topics, make_producer
-from stream.observe.metrics import OutcomeTally
+from stream.observe.metrics import OutcomeTally, StageTimes, stage_shares
 from stream.pipeline.state import connect as connect_redis
 
 WARMUP_EVENTS = 20
@@ -134,7 +138,8 @@ def bench_stream(
     warmup = _events(bench, wiki_id, dump, WARMUP_EVENTS, 1)
     burst = _events(bench, wiki_id, dump, events, 1 + WARMUP_EVENTS)
     tally = OutcomeTally()
-    obs = Observability(extra_sensors=[tally])
+    stages = StageTimes()
+    obs = Observability(extra_sensors=[tally, stages])
     stop = threading.Event()
     state = build_state(bench)
     ingest = build_ingest(bench, obs, stop, state=state)
@@ -150,10 +155,12 @@ def bench_stream(
         _wait_acknowledged(tally, WARMUP_EVENTS, 120, "warm-up", progress)
         tally.latencies.clear()
 
+        before = stages.snapshot()
         started = time.monotonic()
         _publish(producer, topic, burst)
         finished = _wait_acknowledged(tally, events, 600, "throughput", progress)
         rate = events / (finished - started)
+        shares = stage_shares(before, stages.snapshot(), finished - started)
         tally.latencies.clear()
 
         paced_count = max(1, int(rate / 2 * latency_seconds))
@@ -176,6 +183,8 @@ def bench_stream(
         "latency_items": len(latencies),
         "latency_p50_seconds": round(_percentile(latencies, 0.50), 4),
         "latency_p99_seconds": round(_percentile(latencies, 0.99), 4),
+        "stage_shares": {role: {stage: round(share, 4) for stage, share in by_stage.items()}
+                         for role, by_stage in shares.items()},
         "outcomes": tally.summary()["outcomes"],
         "environment": _environment(settings),
     }
@@ -252,4 +261,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"stream {figures['wiki']}: {figures['events_per_second']} events/s over {figures['events']} events; "
               f"due->acknowledged p50 {figures['latency_p50_seconds']}s p99 {figures['latency_p99_seconds']}s "
               f"at {figures['latency_rate_events_per_second']} events/s ({figures['latency_items']} items)")
+        for role, by_stage in figures["stage_shares"].items():
+            ranked = sorted(by_stage.items(), key=lambda pair: -pair[1])
+            print(f"  {role} time: " + ", ".join(f"{stage} {share:.1%}" for stage, share in ranked))
     return 0

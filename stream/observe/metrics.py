@@ -13,9 +13,20 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter as PromCounter, Gauge, Histogram
+
+from stream.core.quiet import Clock
+
+# The stages a role's time is split into (``Sensor.on_stage``), in the order an item meets them:
+# poll (consume, including waiting for input), decode (parse and schema validation), validate
+# (eligibility rules), redis, mariadb_read, quiet (quiet-period bookkeeping), scoring (hand-off to the
+# scoring process and the wait for it), then the checkpoint: each sink's flush under the sink's name
+# (mariadb, elasticsearch or tag_events), produce (producers' flush) and offsets (the offset commit).
+STAGES = ("poll", "decode", "validate", "redis", "mariadb_read", "quiet", "scoring", "mariadb", "elasticsearch",
+          "tag_events", "produce", "offsets")
 
 # Due-to-acknowledged latency spans milliseconds (quiet period 0) to minutes (sink outage).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -65,6 +76,9 @@ class Sensor:
 
     def on_regeneration_walk(self, wiki: str, walking: bool, cursor: int) -> None:
         """A wiki's walk started, went on to page ``cursor`` or ended (``walking`` False)."""
+
+    def on_stage(self, role: str, stage: str, seconds: float) -> None:
+        """Time one stage of a role took (``STAGES``); summed, it gives each stage's share of the run."""
 
 
 class SensorSet(Sensor):
@@ -139,6 +153,9 @@ class PrometheusSensor(Sensor):
             "addlink_backpressure", "1 while consumption is paused because a sink or service is down.", ["role"],
             registry=registry,
         )
+        self.stages = counter("addlink_stage_seconds_total", "Seconds each role spent in each stage (poll, "
+                              "decode, validate, redis, mariadb_read, quiet, scoring, mariadb, elasticsearch, "
+                              "produce, offsets).", ["role", "stage"])
         self.held = Gauge(
             "addlink_partitions_held", "Partitions paused until their next item's quiet period ends.", ["role"],
             registry=registry,
@@ -231,6 +248,9 @@ class PrometheusSensor(Sensor):
         self.regeneration_walking.labels(wiki).set(1 if walking else 0)
         self.regeneration_cursor.labels(wiki).set(cursor)
 
+    def on_stage(self, role: str, stage: str, seconds: float) -> None:
+        self.stages.labels(role, stage).inc(seconds)
+
 
 class OutcomeTally(Sensor):
     """Plain counts for summaries: outcomes, skips, drops, errors, and the worker's latencies.
@@ -287,3 +307,52 @@ class OutcomeTally(Sensor):
         """JSON-ready counts, keys sorted."""
         with self._lock:
             return {group: dict(sorted(counter.items())) for group, counter in self.counts.items()}
+
+
+class StageTimer:
+    """Times named stages of one role onto a sensor's ``on_stage`` (``with timer.stage("redis"): ...``)."""
+
+    def __init__(self, sensor: Sensor, role: str, clock: Clock) -> None:
+        self._sensor = sensor
+        self._role = role
+        self._clock = clock
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = self._clock.monotonic()
+        try:
+            yield
+        finally:
+            self._sensor.on_stage(self._role, name, self._clock.monotonic() - started)
+
+
+class StageTimes(Sensor):
+    """Seconds per (role, stage) summed from ``on_stage``; thread-safe (ingest and worker threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seconds: Counter[tuple[str, str]] = Counter()
+
+    def on_stage(self, role: str, stage: str, seconds: float) -> None:
+        with self._lock:
+            self._seconds[(role, stage)] += seconds
+
+    def snapshot(self) -> dict[tuple[str, str], float]:
+        with self._lock:
+            return dict(self._seconds)
+
+
+def stage_shares(before: Mapping[tuple[str, str], float], after: Mapping[tuple[str, str], float],
+                 elapsed: float) -> dict[str, dict[str, float]]:
+    """Each role's share of ``elapsed`` wall seconds per stage, between two :meth:`StageTimes.snapshot`
+    taken ``elapsed`` apart; ``other`` is the rest (handler logic, buffering, loop overhead)."""
+    if elapsed <= 0:
+        raise ValueError("elapsed must be positive")
+    shares: dict[str, dict[str, float]] = {}
+    for (role, stage), seconds in sorted(after.items()):
+        spent = seconds - before.get((role, stage), 0.0)
+        if spent > 0:
+            shares.setdefault(role, {})[stage] = spent / elapsed
+    for stages in shares.values():
+        stages["other"] = max(0.0, 1.0 - sum(stages.values()))
+    return shares

@@ -277,6 +277,7 @@ def _stage(
         sensor=obs.sensor,
         interval_seconds=settings.pipeline.commit_interval_s,
         max_pending=settings.pipeline.commit_max_items,
+        drained_seconds=settings.pipeline.commit_drained_s,
     )
     all_sinks: list[Sink] = [parts.store, parts.tags, *parts.extra, parts.errors]
     assert obs.health is not None
@@ -321,7 +322,8 @@ def build_ingest(
         work = WorkTopicSink(parts.producer, settings.kafka.work_topic)  # type: ignore[arg-type]
         parts.extra.append(work)
         return IngestHandler(settings=settings, state=state, store=parts.store, tags=parts.tags, work=work,
-                             errors=parts.errors, content=content or content_source(settings), sensor=obs.sensor)
+                             errors=parts.errors, content=content or content_source(settings), sensor=obs.sensor,
+                             clock=obs.clock)
 
     return _stage("ingest", settings, obs, stop, group_id or settings.kafka.ingest_group_id, handler)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,7 +38,7 @@ from stream.pipeline.content import ContentUnavailable
 from stream.core.events import SourceMessage
 from stream.observe.health import Health
 from stream.transport.kafka_io import Consumer, TransportError
-from stream.observe.metrics import Sensor
+from stream.observe.metrics import Sensor, StageTimer
 from stream.core.quiet import Clock, QuietSchedule, TopicPartition
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,10 @@ class NotYet:
 
 
 class Handler(Protocol):
+    def prepare(self, messages: Sequence[SourceMessage]) -> None:
+        """Called with each poll batch before its messages are handled, and with none once the
+        batch is over or a service failed: a handler may read what the batch needs at once."""
+
     def handle(self, message: SourceMessage) -> Done | NotYet:
         """Handle one message; raise an infrastructure error to get backpressure and a retry."""
 
@@ -120,9 +124,11 @@ class ConsumeLoop:
         self._stop = stop
         self._options = options
         self._schedule = QuietSchedule(clock)
+        self._timer = StageTimer(sensor, role, clock)
         self._next: dict[TopicPartition, int] = {}  # first unhandled offset per partition
         self._end: dict[TopicPartition, int] = {}  # replay bound: offsets >= end are not read
         self._backpressure = False
+        self._drained = False  # the last poll returned less than a full batch: nothing more was there
         self._lag_due = clock.monotonic()
         self._orphaned_since: float | None = None  # when a revocation left this member with nothing
         health.register(role)
@@ -176,12 +182,15 @@ class ConsumeLoop:
 
     def round(self) -> None:
         """One pass: resume ripe partitions, poll, handle, commit when due, report lag."""
-        self._resume_ripe()
+        with self._timer.stage("quiet"):
+            self._resume_ripe()
         timeout = min(t for t in (self._options.poll_timeout_s, self._schedule.next_wakeup(),
-                                  self._checkpoint.seconds_until_due()) if t is not None)
-        messages = self.consumer.poll(self._options.poll_batch, timeout)
+                                  self._checkpoint.seconds_until_due(drained=self._drained)) if t is not None)
+        with self._timer.stage("poll"):
+            messages = self.consumer.poll(self._options.poll_batch, timeout)
+        self._drained = len(messages) < self._options.poll_batch
         self._handle_batch(messages)
-        if self._checkpoint.is_due():
+        if self._checkpoint.is_due(drained=self._drained):
             self._commit()
         self._report_lag()
         self._rejoin_if_orphaned()
@@ -204,6 +213,26 @@ class ConsumeLoop:
         self.consumer.rejoin()
 
     def _handle_batch(self, messages: list[SourceMessage]) -> None:
+        if not messages:
+            return
+        self._prepare([m for m in messages if not self._schedule.is_held((m.topic, m.partition))])
+        try:
+            self._handle_each(messages)
+        finally:
+            self._prepare([])
+
+    def _prepare(self, messages: Sequence[SourceMessage]) -> None:
+        """The handler's batch reads are only a shortcut: when a service fails them, the per-message
+        reads meet the same failure and bring backpressure the usual way."""
+        try:
+            self._handler.prepare(messages)
+        except Exception as error:
+            if not is_infrastructure_error(error):
+                raise
+            self._handler.prepare([])
+            log.info("batch read failed; reading per message", extra={"role": self.role, "error": str(error)})
+
+    def _handle_each(self, messages: list[SourceMessage]) -> None:
         for message in messages:
             if self._stop.is_set():
                 return  # not handled: redelivered after restart
@@ -217,6 +246,7 @@ class ConsumeLoop:
                 if not is_infrastructure_error(error):
                     raise
                 self._next[tp] = message.offset
+                self._prepare([])  # read afresh after the outage
                 self._ride_out(error, lambda: self._retry_message(message))
                 return  # the rest of the batch is read again after the partitions resume
             self._record(tp, message.offset, result)
@@ -249,11 +279,12 @@ class ConsumeLoop:
 
     def _record(self, tp: TopicPartition, offset: int, result: Done | NotYet) -> None:
         if isinstance(result, NotYet):
-            self._schedule.hold(tp, offset, result.due_wall)
-            self.consumer.pause([tp])
-            self.consumer.seek(tp, offset)
-            self._next[tp] = offset
-            self._sensor.on_partitions_held(self.role, len(self._schedule.held()))
+            with self._timer.stage("quiet"):
+                self._schedule.hold(tp, offset, result.due_wall)
+                self.consumer.pause([tp])
+                self.consumer.seek(tp, offset)
+                self._next[tp] = offset
+                self._sensor.on_partitions_held(self.role, len(self._schedule.held()))
             return
         self._checkpoint.store_offset(tp, offset, due_wall=result.due_wall)
         self._next[tp] = offset + 1
@@ -411,6 +442,9 @@ class ConsumeLoop:
         """Lag of EVERY assigned partition, each interval: from the first unhandled offset (see
         :meth:`_positions`) to the end of the partition. A partition that never delivered a message
         here (idle, or paused before its first fetch) is reported too, from its committed offset.
+        The end of a partition being fetched is the one its last fetch reported (a broker round trip
+        per partition each interval cost the worker a tenth of its time under load, bench stream);
+        a paused one (held, backpressure, replay bound) is not fetched, so its end is asked of the broker.
         Best effort: a broker that cannot answer costs a log line, never the loop."""
         now = self._clock.monotonic()
         if now < self._lag_due:
@@ -418,7 +452,8 @@ class ConsumeLoop:
         self._lag_due = now + self._options.lag_interval_s
         try:
             for tp, position in self._positions(sorted(self.consumer.assignment())).items():
-                _, high = self.consumer.watermarks(tp)
+                fetching = not (self._backpressure or self._schedule.is_held(tp) or tp in self._end)
+                high = self.consumer.end_offset(tp) if fetching else self.consumer.watermarks(tp)[1]
                 self._sensor.on_lag(self.role, tp[0], tp[1], max(0, high - position))
         except Exception as error:  # noqa: BLE001 - a metric must never stop consumption
             log.warning("cannot read offsets for lag", extra={"role": self.role, "error": str(error)})

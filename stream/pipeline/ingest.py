@@ -25,6 +25,7 @@ work-topic producer; they become durable at the checkpoint, before the source of
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 from sinks.base import FlushResult, PageWrite, Producer, Sink, TagAction, TagChange, TagSink, deliver
@@ -45,9 +46,10 @@ from stream.core.events import (
     titles_gone,
 )
 from stream.transport.kafka_io import MAX_MESSAGE_BYTES
-from stream.observe.metrics import Sensor
+from stream.observe.metrics import Sensor, StageTimer
 from stream.core.page_core import ChangeKind, PageChange, PageFacts, PageWrites, apply, decide
 from stream.core.page_core import PageRecord
+from stream.core.quiet import Clock, SystemClock
 from stream.pipeline.state import PageState
 
 
@@ -129,6 +131,7 @@ class IngestHandler:
         errors: ErrorReporter,
         content: ContentSource,
         sensor: Sensor,
+        clock: Clock | None = None,
     ) -> None:
         self._settings = settings
         self._state = state
@@ -138,20 +141,27 @@ class IngestHandler:
         self._errors = errors
         self._content = content
         self._sensor = sensor
+        self._timer = StageTimer(sensor, "ingest", clock or SystemClock())
+
+    def prepare(self, messages: Sequence[SourceMessage]) -> None:
+        """Nothing to read ahead: ingest's Redis writes are per event (atomic scripts)."""
 
     def handle(self, message: SourceMessage) -> Done:
         try:
-            event = parse_event(message.value)
+            with self._timer.stage("decode"):
+                event = parse_event(message.value)
         except InvalidEvent as error:
             return self._reject(message, error)
         wiki = self._settings.wiki(event.wiki_id)
         self._sensor.on_event_in(message.topic, event.wiki_id if wiki else "other")
-        reason = not_candidate(event, self._settings)
+        with self._timer.stage("validate"):
+            reason = not_candidate(event, self._settings)
         if wiki is None or reason in (NotCandidate.CANARY, NotCandidate.WIKI_NOT_ENABLED):
             self._sensor.on_event_dropped(str(reason))
             return Done()
         try:
-            require_storable_ids(event)
+            with self._timer.stage("validate"):
+                require_storable_ids(event)
         except InvalidEvent as error:
             return self._reject(message, error)
         removal = removal_kind(event, wiki)
@@ -170,7 +180,8 @@ class IngestHandler:
         return Done()
 
     def _remove(self, event: PageChangeEvent, message: SourceMessage, kind: str) -> None:
-        accepted = self._state.mark_removed(event.wiki_id, event.page.page_id, event.revision.rev_id)
+        with self._timer.stage("redis"):
+            accepted = self._state.mark_removed(event.wiki_id, event.page.page_id, event.revision.rev_id)
         writes = decide(self._facts(event, accepted, removed=True), self._change(event, ChangeKind.REMOVAL))
         if writes is None:
             self._sensor.on_event_dropped("stale")
@@ -183,7 +194,8 @@ class IngestHandler:
     def _new_revision(self, event: PageChangeEvent, message: SourceMessage) -> None:
         wiki_id, page_id, rev_id = event.wiki_id, event.page.page_id, event.revision.rev_id
         revive = event.page_change_kind in ("undelete", "visibility_change")
-        accepted = self._state.record_revision(wiki_id, page_id, rev_id, revive=revive)
+        with self._timer.stage("redis"):
+            accepted = self._state.record_revision(wiki_id, page_id, rev_id, revive=revive)
         writes = decide(self._facts(event, accepted, removed=False),
                         self._change(event, ChangeKind.REVISION, revive=revive))
         if writes is None:
@@ -206,8 +218,10 @@ class IngestHandler:
         """Redis' record as the script left it (read back only when it refused the event: the rare
         stale case), and the newest stored row."""
         wiki_id, page_id, rev_id = event.wiki_id, event.page.page_id, event.revision.rev_id
-        known = PageRecord(rev_id, removed) if accepted else self._state.page(wiki_id, page_id)
-        return PageFacts(known=known, stored=self._store.latest_revision(wiki_id, page_id))
+        with self._timer.stage("redis"):
+            known = PageRecord(rev_id, removed) if accepted else self._state.page(wiki_id, page_id)
+        with self._timer.stage("mariadb_read"):
+            return PageFacts(known=known, stored=self._store.latest_revision(wiki_id, page_id))
 
     @staticmethod
     def _change(event: PageChangeEvent, kind: ChangeKind, *, revive: bool = False) -> PageChange:

@@ -68,7 +68,12 @@ class Checkpoint:
         sensor: Sensor,
         interval_seconds: float,
         max_pending: int,
+        drained_seconds: float | None = None,
     ) -> None:
+        """Due by size (``max_pending`` handled messages) or by time: ``interval_seconds`` after the
+        first stored offset, or only ``drained_seconds`` after it once the consumer has read all there
+        was (``drained=True``): nothing more would join the commit, so waiting only adds latency,
+        while under a backlog the commits stay large."""
         self._role = role
         self._committer = committer
         self._sinks = tuple(sinks)
@@ -77,6 +82,8 @@ class Checkpoint:
         self._sensor = sensor
         self._interval = interval_seconds
         self._max_pending = max_pending
+        self._drained_seconds = interval_seconds if drained_seconds is None else min(drained_seconds,
+                                                                                     interval_seconds)
         self._offsets: dict[TopicPartition, int] = {}
         self._counts: dict[TopicPartition, int] = {}
         self._due_times: dict[TopicPartition, list[float]] = {}
@@ -104,14 +111,13 @@ class Checkpoint:
         """Messages handled since the last successful commit."""
         return sum(self._counts.values())
 
-    def is_due(self) -> bool:
-        """True when there is something to commit and the interval passed or enough piled up."""
-        pending = self.pending
-        if pending == 0:
-            return False
-        return pending >= self._max_pending or self._clock.monotonic() - self._opened_at >= self._interval
+    def is_due(self, *, drained: bool = False) -> bool:
+        """True when there is something to commit and enough piled up or its time came (see
+        ``__init__``; ``drained``: the last poll returned everything the consumer had)."""
+        left = self.seconds_until_due(drained=drained)
+        return left is not None and left <= 0
 
-    def seconds_until_due(self) -> float | None:
+    def seconds_until_due(self, *, drained: bool = False) -> float | None:
         """Seconds until :meth:`is_due` turns true by time (0 if it is), None when nothing is pending.
 
         The loop bounds its poll timeout with it, so a quiet topic does not delay a commit."""
@@ -119,7 +125,8 @@ class Checkpoint:
             return None
         if self.pending >= self._max_pending:
             return 0.0
-        return max(0.0, self._interval - (self._clock.monotonic() - self._opened_at))
+        interval = self._drained_seconds if drained else self._interval
+        return max(0.0, interval - (self._clock.monotonic() - self._opened_at))
 
     def forget(self, tps: Iterable[TopicPartition]) -> None:
         """Drop stored offsets of revoked partitions (their messages will be redelivered to the new owner)."""
@@ -140,11 +147,15 @@ class Checkpoint:
         retry; a failure in 3 raises :class:`CommitFailed`. Returns the committed next offsets.
         """
         started = self._clock.monotonic()
-        for name, flushable in (*self._sinks, *self._producers):
-            self._flush(name, flushable)
+        for name, flushable in self._sinks:
+            self._flush(name, flushable, stage=name)
+        for name, flushable in self._producers:
+            self._flush(name, flushable, stage="produce")
         committed = {tp: offset + 1 for tp, offset in self._offsets.items()}
         if committed:
+            offsets_started = self._clock.monotonic()
             self._committer.commit(committed)
+            self._sensor.on_stage(self._role, "offsets", self._clock.monotonic() - offsets_started)
         acknowledged = self._clock.wall()
         latencies = [max(0.0, acknowledged - due) for dues in self._due_times.values() for due in dues]
         self._sensor.on_acknowledged(self._role, latencies)
@@ -154,13 +165,15 @@ class Checkpoint:
         self._due_times.clear()
         return committed
 
-    def _flush(self, name: str, flushable: Flushable) -> None:
+    def _flush(self, name: str, flushable: Flushable, *, stage: str) -> None:
         started = self._clock.monotonic()
         try:
             report = flushable.flush()
         except Exception:
             self._sensor.on_sink_flush(name, self._clock.monotonic() - started, False)
             raise
+        finally:
+            self._sensor.on_stage(self._role, stage, self._clock.monotonic() - started)
         self._sensor.on_sink_flush(name, self._clock.monotonic() - started, True)
         if report is not None and any(report.outcomes.values()):
             self._sensor.on_sink_writes(name, report.outcomes)

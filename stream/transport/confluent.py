@@ -212,6 +212,15 @@ class ConfluentConsumer:
             raise TransportError(str(exc)) from exc
         return int(low), int(high)
 
+    def end_offset(self, tp: TopicPartition) -> int:
+        from confluent_kafka import KafkaException
+
+        try:
+            _, high = self._consumer.get_watermark_offsets(self._tp(tp), cached=True)
+        except KafkaException as exc:
+            raise TransportError(str(exc)) from exc
+        return int(high) if high is not None and high >= 0 else self.watermarks(tp)[1]
+
     def offsets_for_times(self, times_ms: Mapping[TopicPartition, int]) -> dict[TopicPartition, int | None]:
         found = self._consumer.offsets_for_times([self._tp(tp, ms) for tp, ms in times_ms.items()], timeout=10)
         return {(p.topic, p.partition): (p.offset if p.offset >= 0 else None) for p in found}

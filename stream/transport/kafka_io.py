@@ -67,6 +67,10 @@ class Consumer(Protocol):
     def watermarks(self, tp: TopicPartition) -> tuple[int, int]:
         """(low, high): first offset still stored and the offset the next record will get."""
 
+    def end_offset(self, tp: TopicPartition) -> int:
+        """The high watermark as the last fetch of ``tp`` reported it (no broker round trip, so it may
+        be a fetch old: good for lag, not for bounds); asked of the broker when no fetch reported it."""
+
     def offsets_for_times(self, times_ms: Mapping[TopicPartition, int]) -> dict[TopicPartition, int | None]:
         """Earliest offset whose record timestamp is >= the time; None when there is none (end)."""
 

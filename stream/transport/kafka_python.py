@@ -151,6 +151,10 @@ class KafkaPythonConsumer:
             raise TransportError(str(exc)) from exc
         return int(low), int(high)
 
+    def end_offset(self, tp: TopicPartition) -> int:
+        high = self._consumer.highwater(self._tp(tp))
+        return int(high) if high is not None else self.watermarks(tp)[1]
+
     def offsets_for_times(self, times_ms: Mapping[TopicPartition, int]) -> dict[TopicPartition, int | None]:
         found = self._consumer.offsets_for_times({self._tp(tp): ms for tp, ms in times_ms.items()})
         return {(p.topic, p.partition): (hit.offset if hit is not None else None) for p, hit in found.items()}

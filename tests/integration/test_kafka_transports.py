@@ -54,6 +54,8 @@ def test_round_trip_commit_and_positions(kafka_bootstrap, make_kafka_topic, clie
 
     tp = (topic, messages[0].partition)
     assert consumer.watermarks(tp)[0] == 0
+    ends = [consumer.end_offset((topic, p)) for p in range(3)]
+    assert ends == [consumer.watermarks((topic, p))[1] for p in range(3)] and sum(ends) == 40, "as the last fetch said"
     consumer.commit({tp: 2})
     assert consumer.committed([tp]) == {tp: 2}
     assert consumer.offsets_for_times({tp: 0}) == {tp: 0}

@@ -297,6 +297,33 @@ def test_submission_reads(db: Admin, store: RecommendationStore, wiki: str) -> N
     assert store.link_edit_revisions(wiki, 2) == frozenset()
 
 
+def test_prefetched_reads_answer_as_the_per_item_reads_until_the_next_flush(
+        db: Admin, store: RecommendationStore, wiki: str) -> None:
+    db.submit(wiki, (100, 5, 10, 1, None, "r"), (101, 9, 10, 1, None, "r"), (102, 30, 11, 1, 103, "a"),
+              (100, 31, 11, 1, None, "r"),  # target 11: rejected once, accepted once -> kept
+              (200, 1, 13, 2, None, "s"))
+    store.replace(wiki, 1, 10, GELR)
+    store.replace(wiki, 1, 12, None)
+    store.replace(wiki, 2, 20, GELR)
+    store.flush()
+    pages, revisions = [1, 2, 3], [10, 12, 20, 30, 100, 200]
+
+    def reads() -> list[object]:
+        return [*(store.latest_revision(wiki, p) for p in pages), *(store.row_state(wiki, r) for r in revisions),
+                *(store.has_submission(wiki, r) for r in revisions), *(store.link_edit_revisions(wiki, p) for p in pages),
+                *(store.rejected_targets(wiki, p) for p in pages)]
+
+    direct = reads()
+    store.prefetch({wiki: (pages, revisions)})
+    db.run(f"DELETE FROM `{wiki}`.{RECOMMENDATIONS}")  # behind its back: the prefetched answers stand
+    assert reads() == direct
+    store.delete_page(wiki, 2)  # buffered writes are laid over the prefetched answers
+    assert store.latest_revision(wiki, 2) is None and store.row_state(wiki, 20) == RowState.NONE
+    assert store.latest_revision(wiki, 4) is None  # not prefetched: read now
+    store.flush()  # forgets them: what is committed now is read
+    assert store.latest_revision(wiki, 1) is None and store.row_state(wiki, 10) == RowState.NONE
+
+
 def test_pages_with_data_lists_latest_revision_per_page_in_batches(store: RecommendationStore, wiki: str) -> None:
     for page in range(1, 24):
         store.replace(wiki, page, page * 100, GELR)

@@ -85,30 +85,35 @@ class FakePageState:
     """In-memory stand-in for stream.pipeline.state.PageState with its documented semantics (pure-logic tests)."""
 
     def __init__(self) -> None:
-        self.pages: dict[tuple[str, int], tuple[int, bool]] = {}
+        self.records: dict[tuple[str, int], tuple[int, bool]] = {}
         self.title_records: dict[tuple[str, str], TitleRecord] = {}
+        self.batch_reads = 0
 
     def record_revision(self, wiki: str, page_id: int, rev_id: int, *, revive: bool = False) -> bool:
-        current = self.pages.get((wiki, page_id))
+        current = self.records.get((wiki, page_id))
         if current is not None:
             rev, removed = current
             if rev_id < rev or (rev_id == rev and removed and not revive):
                 return False
-        self.pages[(wiki, page_id)] = (rev_id, False)
+        self.records[(wiki, page_id)] = (rev_id, False)
         return True
 
     def mark_removed(self, wiki: str, page_id: int, rev_id: int) -> bool:
-        current = self.pages.get((wiki, page_id))
+        current = self.records.get((wiki, page_id))
         if current is not None and rev_id < current[0]:
             return False
-        self.pages[(wiki, page_id)] = (rev_id, True)
+        self.records[(wiki, page_id)] = (rev_id, True)
         return True
 
     def page(self, wiki: str, page_id: int):
         from stream.core.page_core import PageRecord
 
-        current = self.pages.get((wiki, page_id))
+        current = self.records.get((wiki, page_id))
         return None if current is None else PageRecord(rev_id=current[0], removed=current[1])
+
+    def pages(self, wiki: str, page_ids):
+        self.batch_reads += 1
+        return {page_id: self.page(wiki, page_id) for page_id in page_ids}
 
     def mark_gone(self, wiki: str, title: str, dt) -> bool:
         self.title_records[(wiki, title.replace("_", " "))] = TitleRecord(gone=True, page_id=None)
@@ -124,7 +129,7 @@ class FakePageState:
 
     def forget_everything(self) -> None:
         """What a Redis restart without persistence does."""
-        self.pages.clear()
+        self.records.clear()
         self.title_records.clear()
 
 
@@ -143,6 +148,11 @@ class FakeStore:
         self.link_edits: dict[tuple[str, int], frozenset[int]] = {}
         self.rejected: dict[tuple[str, int], frozenset[int]] = {}
         self.fences: dict[tuple[str, int], Fence] = {}
+        self.prefetched: list[dict] = []
+
+    def prefetch(self, batch) -> None:
+        """Records what a batch asked for (the reads below stay exact: they read memory)."""
+        self.prefetched.append(dict(batch))
 
     def _after_pending(self, fences: dict | None = None) -> dict[tuple[str, int], tuple[int, bytes | None]]:
         """The rows as flush() will leave them (the real store's reads include its buffered writes)."""
@@ -270,6 +280,8 @@ class FakeConsumer:
         self.rejoins = 0
         self.closed = False
         self.polls = 0
+        self.broker_asks: list = []  # watermarks(): a broker round trip
+        self.fetched_ends: list = []  # end_offset(): what the last fetch said
 
     def subscribe(self, topics, on_assign, on_revoke) -> None:
         self.on_assign, self.on_revoke = on_assign, on_revoke
@@ -318,7 +330,12 @@ class FakeConsumer:
         return {tp: self.committed_offsets.get(tp) for tp in tps}
 
     def watermarks(self, tp) -> tuple[int, int]:
+        self.broker_asks.append(tp)
         return 0, len(self.log[tp])
+
+    def end_offset(self, tp) -> int:
+        self.fetched_ends.append(tp)
+        return len(self.log[tp])
 
     def offsets_for_times(self, times_ms) -> dict:
         return {tp: None for tp in times_ms}

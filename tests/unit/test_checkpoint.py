@@ -97,6 +97,20 @@ def test_is_due_by_count_or_by_time_and_never_when_empty() -> None:
     assert checkpoint.is_due(), "max_pending=3 reached"
 
 
+def test_once_drained_it_is_due_after_the_short_interval_and_under_a_backlog_after_the_long_one() -> None:
+    clock = FakeClock()
+    checkpoint = Checkpoint(role="worker", committer=RecordingCommitter([]), sinks=[], producers=[], clock=clock,
+                            sensor=OutcomeTally(), interval_seconds=2.0, max_pending=100, drained_seconds=0.1)
+    checkpoint.store_offset(TP0, 1)
+    assert checkpoint.seconds_until_due(drained=True) == pytest.approx(0.1)
+    clock.advance(0.1)
+    assert checkpoint.is_due(drained=True), "caught up: nothing more would join this commit"
+    assert not checkpoint.is_due(drained=False), "a backlog: keep filling the commit"
+    assert checkpoint.seconds_until_due() == pytest.approx(1.9)
+    clock.advance(1.9)
+    assert checkpoint.is_due()
+
+
 def test_forget_drops_revoked_partitions_from_the_next_commit() -> None:
     checkpoint, committer, _ = make_checkpoint([])
     checkpoint.store_offset(TP0, 1)

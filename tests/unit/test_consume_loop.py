@@ -31,8 +31,13 @@ class ScriptedHandler:
         self.clock = clock
         self.handled: list[tuple[int, int, str]] = []
         self.failures: dict[tuple[int, int], int] = {}
+        self.events: list[str] = []  # prepare(offsets) and handle(offset), in call order
+
+    def prepare(self, messages) -> None:
+        self.events.append(f"prepare{[m.offset for m in messages]}")
 
     def handle(self, message: SourceMessage):
+        self.events.append(f"handle({message.offset})")
         value = message.value.decode()
         key = (message.partition, message.offset)
         if value.startswith("wait:") and self.clock.wall() < float(value[5:]):
@@ -49,7 +54,8 @@ class ScriptedHandler:
 
 
 class Rig:
-    def __init__(self, partitions: dict, *, sink_failures: int = 0) -> None:
+    def __init__(self, partitions: dict, *, sink_failures: int = 0, drained_seconds: float | None = None,
+                 poll_batch: int = 10) -> None:
         self.clock = FakeClock()
         self.consumer = FakeConsumer(partitions)
         real_poll = self.consumer.poll
@@ -70,11 +76,12 @@ class Rig:
         self.stop = threading.Event()
         self.discarded = 0
         checkpoint = Checkpoint(role="worker", committer=self.consumer, sinks=[("mariadb", self.sink)], producers=[],
-                                clock=self.clock, sensor=self.tally, interval_seconds=1.0, max_pending=100)
+                                clock=self.clock, sensor=self.tally, interval_seconds=1.0, max_pending=100,
+                                drained_seconds=drained_seconds)
         self.loop = ConsumeLoop(role="worker", consumer=self.consumer, handler=self.handler, checkpoint=checkpoint,
                                 errors=self.errors, discard_buffers=self._discard, clock=self.clock,
                                 sensor=self.tally, health=self.health, stop=self.stop,
-                                options=LoopOptions(poll_batch=10, poll_timeout_s=1.0, backoff_initial_s=0.5,
+                                options=LoopOptions(poll_batch=poll_batch, poll_timeout_s=1.0, backoff_initial_s=0.5,
                                                     backoff_max_s=4.0))
 
     def _discard(self) -> None:
@@ -92,6 +99,48 @@ def test_messages_are_handled_in_order_per_partition_and_committed() -> None:
     assert [v for p, _, v in rig.handler.handled if p == 0] == ["a", "b", "c"]
     assert [v for p, _, v in rig.handler.handled if p == 1] == ["x", "y"]
     assert rig.consumer.committed_offsets == {P0: 3, P1: 2}
+
+
+def test_each_batch_is_prepared_before_it_is_handled_and_forgotten_after() -> None:
+    rig = Rig({P0: messages(0, ["a", "b"])})
+    rig.loop.subscribe([TOPIC])
+    rig.rounds(2)
+    assert rig.handler.events == ["prepare[0, 1]", "handle(0)", "handle(1)", "prepare[]"]
+
+
+def test_a_failed_service_forgets_the_batch_reads_before_the_retry() -> None:
+    rig = Rig({P0: messages(0, ["a", "down:1", "c"])})
+    rig.loop.subscribe([TOPIC])
+    rig.rounds(3)
+    events = rig.handler.events
+    first_retry = [n for n, event in enumerate(events) if event == "handle(1)"][1]
+    assert events[:4] == ["prepare[0, 1, 2]", "handle(0)", "handle(1)", "prepare[]"]
+    assert first_retry > 3 and "prepare[2]" in events[first_retry:]
+    assert [v for _, _, v in rig.handler.handled] == ["a", "down:1", "c"]
+
+
+@pytest.mark.parametrize(("poll_batch", "waited"), [(10, 0.1), (2, 1.0)])
+def test_a_caught_up_loop_commits_after_the_drained_interval_a_busy_one_after_the_full_one(
+        poll_batch: int, waited: float) -> None:
+    rig = Rig({P0: messages(0, ["a", "b"])}, drained_seconds=0.1, poll_batch=poll_batch)
+    rig.loop.subscribe([TOPIC])
+    started = rig.clock.monotonic()
+    while not rig.consumer.committed_offsets:
+        rig.loop.round()
+    assert rig.consumer.committed_offsets == {P0: 2}
+    assert rig.clock.monotonic() - started == pytest.approx(waited)
+
+
+def test_lag_takes_a_fetched_partitions_end_from_its_last_fetch_and_asks_the_broker_for_a_held_one() -> None:
+    rig = Rig({P0: messages(0, ["a", f"wait:{FakeClock().wall() + 1000}", "c"]), P1: messages(1, ["x"])})
+    rig.loop.subscribe([TOPIC])
+    rig.rounds(2)
+    rig.consumer.broker_asks.clear()
+    rig.consumer.fetched_ends.clear()
+    rig.clock.advance(LoopOptions().lag_interval_s)
+    rig.loop.round()
+    assert rig.consumer.broker_asks == [P0], "held: not fetched, so its last fetch says nothing new"
+    assert rig.consumer.fetched_ends == [P1]
 
 
 def test_a_not_due_item_holds_its_partition_only_and_resumes_at_its_offset() -> None:

@@ -19,7 +19,7 @@ from stream.ops.backfill import page_change_event
 from stream.config import Settings, WikiSettings
 from stream.pipeline.consume_loop import Done, NotYet
 from stream.core.events import SourceMessage, WorkItem, parse_event
-from stream.observe.metrics import OutcomeTally
+from stream.observe.metrics import OutcomeTally, SensorSet, StageTimes
 from stream.pipeline.worker import WorkerHandler
 
 WIKI = "elwiki"
@@ -265,6 +265,59 @@ def test_a_quiet_period_override_applies_to_every_wiki() -> None:
     h.handler = WorkerHandler(settings=h.settings, state=h.state, store=h.store, tags=h.tags, errors=h.errors,
                               scorer=h.scorer, clock=h.clock, sensor=h.tally, quiet_period_override_s=0)
     assert isinstance(h.send(h.item()), Done)
+
+
+def test_scoring_is_timed_as_the_worker_scoring_stage() -> None:
+    h = Harness(minimum_time_since_last_edit=0)
+    times = StageTimes()
+    h.handler = WorkerHandler(settings=h.settings, state=h.state, store=h.store, tags=h.tags, errors=h.errors,
+                              scorer=h.scorer, clock=h.clock, sensor=SensorSet([h.tally, times]))
+    fixed = h.scorer.score
+
+    def slow(*args):
+        h.clock.advance(0.25)
+        return fixed(*args)
+
+    h.scorer.score = slow
+    h.send(h.item())
+    recorded = times.snapshot()
+    assert recorded[("worker", "scoring")] == pytest.approx(0.25)
+    assert {stage for _, stage in recorded} >= {"decode", "redis", "mariadb_read", "validate", "scoring"}
+
+
+def test_a_prepared_batch_is_read_at_once_and_its_items_read_no_store_per_item() -> None:
+    h = Harness(minimum_time_since_last_edit=0)
+    h.state.record_revision(WIKI, 7, 100)
+    raw = h.item().to_json()
+    batch = [SourceMessage("addlink.work.v1", 0, n, b"k", raw, int(REV_TIME.timestamp() * 1000)) for n in (1, 2)]
+    h.handler.prepare([*batch, SourceMessage("addlink.work.v1", 0, 3, b"k", b"not json", None)])
+    assert h.state.batch_reads == 1 and h.store.prefetched == [{WIKI: ([7], [100])}]
+
+    def per_item(*_):
+        raise AssertionError("read per item although the batch was prepared")
+
+    h.state.page = per_item
+    assert isinstance(h.handler.handle(batch[0]), Done)
+    assert h.outcomes() == {"success": 1}
+    h.handler.prepare([])
+    with pytest.raises(AssertionError, match="per item"):
+        h.handler.handle(batch[1])  # forgotten: read afresh
+
+
+def test_a_prepared_batch_stops_reading_a_partition_at_its_first_item_not_due() -> None:
+    h = Harness(minimum_time_since_last_edit=DAY)
+    sent = int(REV_TIME.timestamp() * 1000)
+    due, elsewhere, behind = (h.item(rev_id=rev).to_json() for rev in (100, 101, 102))
+    h.clock.advance(DAY)
+    fresh = h.item(rev_id=101).model_copy(update={"dt": datetime.fromtimestamp(h.clock.wall(), UTC)})
+    batch = [SourceMessage("addlink.work.v1", 0, 1, b"k", due, sent),
+             SourceMessage("addlink.work.v1", 0, 2, b"k", fresh.to_json(), int(h.clock.wall() * 1000)),
+             SourceMessage("addlink.work.v1", 0, 3, b"k", behind, sent),
+             SourceMessage("addlink.work.v1", 1, 1, b"k", elsewhere, sent)]
+    h.handler.prepare(batch)
+    assert h.store.prefetched == [{WIKI: ([7], [100, 101])}], "partition 0 stops at offset 2; partition 1 is due"
+    assert isinstance(h.handler.handle(batch[0]), Done)
+    assert isinstance(h.handler.handle(batch[1]), NotYet)
 
 
 def test_an_invalid_work_item_is_reported_with_its_raw_bytes() -> None:
