@@ -40,8 +40,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scoring.anchors import Anchors
 from scoring import native
+from scoring.anchors import Anchors
 from scoring.features import FEATURES, feature_tables
 from scoring.model import LinkModel, ModelMismatch
 from scoring.namespaces import Namespaces, canonical_namespaces

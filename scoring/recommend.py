@@ -40,7 +40,7 @@ from scoring.bundle import Bundle
 from scoring.features import CandidateBatch, page_candidates
 from scoring.gelr import Gelr, GelrLink, GelrMeta
 from scoring.mentions import Mention, editor_match_indices, find_mentions
-from scoring.titles import is_article_link, normalise_anchor, normalise_title
+from scoring.titles import is_article_target, normalise_anchor, normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
 
 __all__ = [
@@ -147,7 +147,7 @@ def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlock
     targets: set[int] = set()
     prefixes = bundle.namespace_prefixes
     for link in article.links:
-        if not is_article_link(link.target, prefixes):
+        if not is_article_target(link.target, prefixes):
             continue
         anchors.append(normalise_anchor(link.anchor))
         target = bundle.targets.id_of(link.target)
