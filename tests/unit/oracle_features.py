@@ -26,15 +26,8 @@ def candidate_rows(
     return np.repeat(starts, lengths) + rank, owner, rank
 
 
-def page_candidates(
-    anchors: Anchors,
-    targets: Targets,
-    page_vector: np.ndarray,
-    anchor_index: np.ndarray,
-    position: np.ndarray,
-    capitalised: np.ndarray,
-    linked: Iterable[int] = (),
-) -> CandidateBatch:
+def page_candidates(anchors: Anchors, targets: Targets, page_vector: np.ndarray, anchor_index: np.ndarray,
+                    position: np.ndarray, capitalised: np.ndarray, linked: Iterable[int] = ()) -> CandidateBatch:
     linked = set(linked)
     kept = np.array(
         [i for i, a in enumerate(np.asarray(anchor_index, dtype=np.int64).tolist())
