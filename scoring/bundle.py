@@ -40,8 +40,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from scoring import native
 from scoring.anchors import Anchors
-from scoring.features import FEATURES
+from scoring.features import FEATURES, feature_tables
 from scoring.model import LinkModel, ModelMismatch
 from scoring.namespaces import Namespaces, canonical_namespaces
 from scoring.pages import Pages
@@ -245,6 +246,11 @@ class Bundle:
     def namespace_prefixes(self) -> frozenset[str]:
         """Every non-main namespace name the wiki accepts (canonical ones also for older bundles)."""
         return self.namespaces.prefixes() | frozenset(self.manifest.namespace_prefixes)
+
+    @cached_property
+    def feature_tables(self) -> native.FeatureTables:
+        """The anchor and target arrays as the native engine reads them (features.page_candidates)."""
+        return feature_tables(self.anchors, self.targets)
 
     @property
     def pages_complete(self) -> bool:

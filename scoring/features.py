@@ -22,15 +22,17 @@ two paths meet in ``FeatureColumns``, whose field order is the column order of t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
 
 import numpy as np
 
+from scoring import native
 from scoring.anchors import Anchors
 from scoring.relatedness import cosine_rows
 from scoring.targets import Targets
 
-__all__ = ["FEATURES", "MAX_CANDIDATES", "CandidateBatch", "FeatureColumns", "candidate_rows", "page_candidates"]
+__all__ = ["FEATURES", "MAX_CANDIDATES", "CandidateBatch", "FeatureColumns", "feature_tables", "page_candidates"]
 
 MAX_CANDIDATES = 10
 
@@ -66,56 +68,51 @@ class CandidateBatch:
     """Every candidate row of a page: which mention it belongs to, its target and its features.
     Rows of one mention are contiguous and ordered by rank."""
 
-    mention: np.ndarray  # int32 index into the caller's mention list
+    kept: np.ndarray  # int32 index into the caller's mention list of each mention kept, in order
+    mention: np.ndarray  # int32 index into ``kept``
     target: np.ndarray  # int32 target id
     features: np.ndarray  # float32 (rows, len(FEATURES))
 
 
-def candidate_rows(
-    anchors: Anchors, anchor_index: np.ndarray, limit: int = MAX_CANDIDATES
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, owner, rank) for the top ``limit`` candidates of each anchor, vectorised: ``owner`` is the
-    position in ``anchor_index`` a row belongs to."""
-    starts = np.asarray(anchors.offsets[anchor_index], dtype=np.int64)
-    ends = np.minimum(np.asarray(anchors.offsets[anchor_index + 1], dtype=np.int64), starts + limit)
-    lengths = ends - starts
-    owner = np.repeat(np.arange(len(anchor_index), dtype=np.int32), lengths)
-    first = np.cumsum(lengths) - lengths
-    rank = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(first, lengths)
-    return np.repeat(starts, lengths) + rank, owner, rank
+def feature_tables(anchors: Anchors, targets: Targets) -> native.FeatureTables:
+    """The native engine's view of a bundle's anchor and target arrays (no copy; build once per bundle)."""
+    return native.FeatureTables(
+        offsets=anchors.offsets, target=anchors.target, count=anchors.count, jaro=anchors.jaro,
+        ngram=anchors.ngram, kurtosis=anchors.kurtosis, total=anchors.total, link_prob=anchors.link_prob,
+        articles=targets.articles, known=targets.known,
+    )
+
+
+_RELATEDNESS = FEATURES.index("relatedness")
 
 
 def page_candidates(
-    anchors: Anchors,
+    tables: native.FeatureTables,
     targets: Targets,
     page_vector: np.ndarray,
     anchor_index: np.ndarray,
     position: np.ndarray,
     capitalised: np.ndarray,
+    linked: Iterable[int] = (),
 ) -> CandidateBatch:
-    """Features of the top candidates of every mention of a page in one go.
+    """Features of the top ``MAX_CANDIDATES`` candidates of every mention of a page, in one native call.
 
-    ``anchor_index``, ``position`` and ``capitalised`` have one entry per mention (anchor index in
-    ``anchors``, relative offset in the page, 1/0)."""
-    anchor_index = np.asarray(anchor_index, dtype=np.int64)
-    rows, owner, rank = candidate_rows(anchors, anchor_index)
-    anchor = anchor_index[owner]
-    target = np.asarray(anchors.target[rows], dtype=np.int32)
-    freq = np.asarray(anchors.count[rows], dtype=np.float32)
-    ambig = (np.asarray(anchors.offsets[anchor + 1]) - np.asarray(anchors.offsets[anchor])).astype(np.float32)
-    columns = FeatureColumns(
-        ngram=anchors.ngram[anchor],
-        freq=freq,
-        ambig=ambig,
-        kurtosis=anchors.kurtosis[anchor],
-        relatedness=cosine_rows(targets.vectors[target], page_vector),
-        jaro=anchors.jaro[rows],
-        commonness=freq / np.maximum(np.asarray(anchors.total[anchor], dtype=np.float32), 1.0),
-        link_prob=anchors.link_prob[anchor],
-        target_articles=targets.articles[target],
-        target_known=targets.known[target],
-        rank=rank,
-        position=np.asarray(position, dtype=np.float32)[owner],
-        capitalised=np.asarray(capitalised, dtype=np.float32)[owner],
+    ``anchor_index``, ``position`` and ``capitalised`` have one entry per mention (anchor index,
+    relative offset in the page, 1/0). A mention one of whose candidates (any of them, not only the
+    top ones) is in ``linked`` (target ids already linked on the page) is dropped. Relatedness is one
+    numpy product here, as training computes it, so every column equals the former numpy path's
+    exactly (tests/unit/oracle_features.py)."""
+    kept, mention, target, features = tables.rows(
+        np.ascontiguousarray(anchor_index, dtype=np.int64),
+        np.ascontiguousarray(position, dtype=np.float32),
+        np.ascontiguousarray(capitalised, dtype=np.float32),
+        np.array(sorted(linked), dtype=np.int32),
+        limit=MAX_CANDIDATES,
     )
-    return CandidateBatch(mention=owner, target=target, features=columns.matrix())
+    target = np.frombuffer(target, dtype=np.int32)
+    matrix = np.frombuffer(features, dtype=np.float32).reshape(len(target), len(FEATURES)).copy()
+    matrix[:, _RELATEDNESS] = cosine_rows(targets.vectors[target], page_vector)
+    return CandidateBatch(
+        kept=np.frombuffer(kept, dtype=np.int32), mention=np.frombuffer(mention, dtype=np.int32), target=target,
+        features=matrix,
+    )

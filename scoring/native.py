@@ -12,6 +12,7 @@ from typing import Protocol
 
 try:
     from addlink_native import dict as _dict
+    from addlink_native import features as _features
     from addlink_native import text as _text
 except ImportError as error:  # pragma: no cover - depends on the installation
     raise ImportError(
@@ -19,11 +20,13 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         "(or `pip install ./native`, which needs cargo)"
     ) from error
 
-__all__ = ["AnchorIndex", "CharClasses", "Tokenizer", "build_anchor_index", "open_anchor_index",
-           "write_anchor_index"]
+__all__ = ["AnchorIndex", "CharClasses", "FeatureTables", "Tokenizer", "WordClasses", "build_anchor_index",
+           "open_anchor_index", "write_anchor_index"]
 
 CharClasses = _text.CharClasses
 Tokenizer = _text.Tokenizer
+FeatureTables = _features.FeatureTables
+WordClasses = _features.WordClasses
 
 
 class AnchorIndex(Protocol):

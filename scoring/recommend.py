@@ -40,7 +40,7 @@ from scoring.bundle import Bundle
 from scoring.features import CandidateBatch, page_candidates
 from scoring.gelr import Gelr, GelrLink, GelrMeta
 from scoring.mentions import Mention, editor_match_indices, find_mentions
-from scoring.titles import is_article_link, normalise_anchor, normalise_title
+from scoring.titles import is_article_target, normalise_anchor, normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
 
 __all__ = [
@@ -147,7 +147,7 @@ def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlock
     targets: set[int] = set()
     prefixes = bundle.namespace_prefixes
     for link in article.links:
-        if not is_article_link(link.target, prefixes):
+        if not is_article_target(link.target, prefixes):
             continue
         anchors.append(normalise_anchor(link.anchor))
         target = bundle.targets.id_of(link.target)
@@ -193,7 +193,7 @@ def score_page(
     deadline = _Deadline(deadline_s, clock)
     blocks = page_blocks(article, title, bundle)
     anchors = bundle.anchors
-    mentions: list[Mention] = []
+    candidates: list[Mention] = []
     indices: list[int] = []
     complete = not deadline.passed()
     found = find_mentions(
@@ -205,25 +205,25 @@ def score_page(
             break
         if blocks.blocks_key(mention.key):
             continue
-        index = anchors.index(mention.key)
-        if _has_candidate_in(bundle, index, blocks.targets):
-            continue
-        mentions.append(mention)
-        indices.append(index)
+        candidates.append(mention)
+        indices.append(anchors.index(mention.key))
     lap("mentions")
     length = max(len(article.wikitext), 1)
     batch = page_candidates(
-        anchors,
+        bundle.feature_tables,
         bundle.targets,
         bundle.vectoriser.page_vector(article.wikitext),
         np.array(indices, dtype=np.int64),
-        np.array([m.wikitext_offset / length for m in mentions], dtype=np.float32),
-        np.array([m.text[:1].isupper() for m in mentions], dtype=np.float32),
+        np.array([m.wikitext_offset / length for m in candidates], dtype=np.float32),
+        np.array([m.text[:1].isupper() for m in candidates], dtype=np.float32),
+        linked=blocks.targets,
     )
+    mentions = tuple(candidates[i] for i in batch.kept.tolist())
+    anchor_index = tuple(indices[i] for i in batch.kept.tolist())
     lap("features")
     scores = bundle.model.predict(batch.features)
     lap("model")
-    return ScoredPage(tuple(mentions), tuple(indices), batch, scores, complete)
+    return ScoredPage(mentions, anchor_index, batch, scores, complete)
 
 
 def select(

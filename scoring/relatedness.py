@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from functools import cache
 
 import numpy as np
 
-from scoring.stringtable import stable_hash
+from scoring import native
 
 __all__ = ["DIM", "IDF_BUCKETS", "DocumentFrequencies", "TargetContexts", "Vectoriser", "word_hashes"]
 
@@ -32,42 +32,35 @@ DIM = 128
 IDF_BUCKETS = 1 << 18
 _DIM_SHIFT = 32 - int(math.log2(DIM))
 _SPACELESS = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0f00-\u0fff"
-_TOKENS = re.compile(f"([{_SPACELESS}]+)|([^\\W\\d_{_SPACELESS}]{{2,}})")
+# A page's words: runs of one of these classes, spaceless scripts (group 1) or letters (group 2,
+# kept from 2 characters on); word_hashes says how they are counted.
+_CLASSES = f"([{_SPACELESS}]+)|([^\\W\\d_{_SPACELESS}]+)"
 
 
-def _split(text: str) -> tuple[list[str], list[str]]:
-    """(words, spaceless-script runs) of the lowercased text."""
-    words, runs = [], []
-    for run, word in _TOKENS.findall(text.lower()):
-        if word:
-            words.append(word)
-        else:
-            runs.append(run)
-    return words, runs
+# Planes 4-13 hold no assigned code point and planes 15-16 only private use (no letters), so the
+# classes are read from these ranges alone; tests/unit/test_features.py checks every code point.
+_CLASSIFIED = ((0, 0x40000), (0xE0000, 0xE1000))
 
 
-def _bigram_hashes(runs: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes and counts of the character bigrams inside each run, computed on code points with
-    numpy (a Japanese article has tens of thousands of them; a Python loop would dominate scoring)."""
-    if not runs:
-        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float32)
-    points = np.frombuffer("\0".join(runs).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    pairs = (points[:-1] << np.uint64(21)) | points[1:]
-    pairs = pairs[(points[:-1] != 0) & (points[1:] != 0)]
-    keys, counts = np.unique(pairs, return_counts=True)
-    hashes = ((keys * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)).astype(np.uint32)
-    return hashes, counts.astype(np.float32)
+@cache
+def _word_classes() -> native.WordClasses:
+    """The native engine's code point classes, read with Python's own regular expression so that the
+    Unicode rules are Python's: 1 = a letter (``_CLASSES`` group 2), 2 = a spaceless script (group 1)."""
+    classes = re.compile(_CLASSES)
+    ranges = []
+    for first, end in _CLASSIFIED:
+        points = "".join(map(chr, range(first, end)))
+        ranges.extend((first + m.start(), first + m.end(), 2 if m.group(1) else 1) for m in classes.finditer(points))
+    return native.WordClasses(ranges)
 
 
 def word_hashes(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, count) of every distinct word of ``text``: lowercased letter runs of 2+ characters, and
-    character bigrams in spaceless scripts."""
-    words, runs = _split(text)
-    counts = Counter(words)
-    word_h = np.fromiter((stable_hash(w.encode("utf-8")) for w in counts), dtype=np.uint32, count=len(counts))
-    word_tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-    bigram_h, bigram_tf = _bigram_hashes(runs)
-    return np.concatenate([word_h, bigram_h]), np.concatenate([word_tf, bigram_tf])
+    """(hash, count) of every distinct word of ``text``: lowercased letter runs of 2+ characters
+    (``stable_hash`` of the UTF-8, in order of first occurrence), then the character bigrams of
+    spaceless-script runs (in key order), counted in the native engine. tests/unit/oracle_relatedness.py
+    is the Python definition it must equal."""
+    hashes, counts = _word_classes().word_hashes(text.lower())
+    return np.frombuffer(hashes, dtype=np.uint32), np.frombuffer(counts, dtype=np.float32)
 
 
 def _buckets(hashes: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import unquote
 
-__all__ = ["is_article_link", "namespace_prefix", "normalise_anchor", "normalise_title", "read_title_list"]
+__all__ = ["is_article_link", "is_article_target", "namespace_prefix", "normalise_anchor", "normalise_title", "read_title_list"]
 
 # MediaWiki treats these as spaces in titles and collapses runs of them (MediaWikiTitleCodec).
 _SPACES = re.compile(r"[ _\u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
@@ -97,9 +97,18 @@ def namespace_prefix(target: str) -> str | None:
 def is_article_link(target: str, namespace_prefixes: Collection[str]) -> bool:
     """False for an empty target and for one whose prefix names a namespace (``namespace_prefixes``:
     the wiki's ``Namespaces.prefixes()``), a Wikipedia language or a known interwiki."""
-    if not normalise_title(target):
-        return False
+    return bool(normalise_title(target)) and _in_main_namespace(target, namespace_prefixes)
+
+
+def is_article_target(target: str, namespace_prefixes: Collection[str]) -> bool:
+    """``is_article_link`` for a target ``normalise_title`` already returned (a parsed ``Link``'s), without
+    normalising it again: such a title has no "#", direction mark or spare space, so only a "%" or a
+    leading ":" could still change under a second normalisation."""
+    if "%" in target or target.startswith(":"):
+        return is_article_link(target, namespace_prefixes)
+    return bool(target) and _in_main_namespace(target, namespace_prefixes)
+
+
+def _in_main_namespace(target: str, namespace_prefixes: Collection[str]) -> bool:
     prefix = namespace_prefix(target)
-    if prefix is None:
-        return True
-    return prefix not in _OTHER_WIKIS and prefix not in namespace_prefixes
+    return prefix is None or (prefix not in _OTHER_WIKIS and prefix not in namespace_prefixes)

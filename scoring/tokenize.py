@@ -162,29 +162,13 @@ def ends_sentence(text: str, language: str) -> bool:
     return bool(stripped) and stripped[-1] in terminators
 
 
-def _japanese_tokens(text: str, start: int, end: int) -> list[Token]:
+def _japanese_sentences(text: str) -> list[tuple[int, int, list[tuple[int, int, bool]]]]:
+    """Sentences of Japanese ``text`` with MeCab's words, placed on the text by the native engine
+    (``Tokenizer.align_parsed``; tests/unit/oracle_tokenize.py holds the Python definition)."""
     tagger = _tagger()
-    tokens: list[Token] = []
-    for seg_start, seg_end in _segments(text, start, end):
-        pos = seg_start
-        for surface in tagger.parse(text[seg_start:seg_end]).split(" "):
-            if not surface or surface.isspace():
-                continue
-            if not text.startswith(surface, pos):
-                # MeCab dropped white space (or a character it ignores) before this surface.
-                found = text.find(surface, pos, seg_end)
-                if found == -1:
-                    continue
-                pos = found
-            end_pos = pos + len(surface)
-            is_word = not (surface[0] in _PUNCTUATION and all(c in _PUNCTUATION for c in surface))
-            tokens.append(Token(pos, end_pos, is_word))
-            pos = end_pos
-    return tokens
-
-
-def _japanese_sentences(text: str) -> list[tuple[int, int, list[Token]]]:
-    return [(start, end, _japanese_tokens(text, start, end)) for start, end in sentence_spans(text, _JAPANESE)]
+    spans = sentence_spans(text, _JAPANESE)
+    parsed = [[(s, e, tagger.parse(text[s:e])) for s, e in _segments(text, start, end)] for start, end in spans]
+    return _tokenizer(_JAPANESE).align_parsed(text, spans, parsed)
 
 
 def sentences(text: str, language: str) -> list[Sentence]:

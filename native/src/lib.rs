@@ -1,9 +1,10 @@
 //! addlink-stream's native per-article text path, one Python extension module with submodules:
-//! `scan` (wikitext scanner), `text` (sentences, tokens, the n-gram walk) and `dict` (the anchor
-//! dictionary as an FST).
+//! `scan` (wikitext scanner), `text` (sentences, tokens, the n-gram walk), `dict` (the anchor
+//! dictionary as an FST) and `features` (a page's candidate feature rows).
 use pyo3::prelude::*;
 
 mod dict;
+mod feat;
 mod scan;
 mod text;
 
@@ -21,6 +22,7 @@ fn add_submodule(
 fn addlink_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     add_submodule(m, "dict", dict::register)?;
     add_submodule(m, "text", text::register)?;
+    add_submodule(m, "features", feat::register)?;
     scan::register(m)?;
     Ok(())
 }

@@ -23,7 +23,8 @@ from scoring.tokenize import (
     Sentence,
     Token,
     _abbreviations,
-    _japanese_tokens,
+    _segments,
+    _tagger,
     is_word_char,
 )
 from scoring.titles import normalise_anchor
@@ -106,6 +107,28 @@ def _whitespace_tokens(text: str, start: int, end: int, pattern: re.Pattern[str]
                 tokens[-1] = Token(previous.start, e, True)
                 continue
         tokens.append(Token(s, e, not is_punct))
+    return tokens
+
+
+def _japanese_tokens(text: str, start: int, end: int) -> list[Token]:
+    """MeCab's words of text[start:end], placed back on the text (scoring.tokenize did this in Python)."""
+    tagger = _tagger()
+    tokens: list[Token] = []
+    for seg_start, seg_end in _segments(text, start, end):
+        pos = seg_start
+        for surface in tagger.parse(text[seg_start:seg_end]).split(" "):
+            if not surface or surface.isspace():
+                continue
+            if not text.startswith(surface, pos):
+                # MeCab dropped white space (or a character it ignores) before this surface.
+                found = text.find(surface, pos, seg_end)
+                if found == -1:
+                    continue
+                pos = found
+            end_pos = pos + len(surface)
+            is_word = not (surface[0] in _PUNCTUATION and all(c in _PUNCTUATION for c in surface))
+            tokens.append(Token(pos, end_pos, is_word))
+            pos = end_pos
     return tokens
 
 

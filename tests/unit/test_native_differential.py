@@ -1,6 +1,8 @@
-"""The native engine against the former pure-Python path (oracle_tokenize, oracle_mentions) on real
-articles: identical sentences and tokens for every text run, identical mentions (text, key, offset,
-match_index, contexts, run and sentence) and byte-identical gelr_data from ``recommend``.
+"""The native engine against the former pure-Python path (oracle_tokenize, oracle_mentions,
+oracle_relatedness, oracle_features) on real articles: identical sentences and tokens for every text
+run, identical mentions (text, key, offset, match_index, contexts, run and sentence), identical word
+hashes, bit-identical candidate feature matrices (every column exact, NaN where the oracle has NaN)
+and byte-identical gelr_data from ``recommend``.
 
 The dictionary is each dump's own link anchors (what a trained dictionary is made of), so the walk
 meets real prefixes and real misses; a second pass uses every word n-gram of the article as a key, so
@@ -16,18 +18,23 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import oracle_features
 import oracle_mentions
+import oracle_relatedness
 import oracle_tokenize
 import pytest
-from model_fixture import publish_dictionary
+from model_fixture import LTG_EXCERPT, publish_dictionary, trained_models
 
 from scoring.backtest import remove_links
-from scoring.bundle import load_bundle
+from scoring.bundle import Bundle, load_bundle
 from scoring.dumps import is_article, iter_pages, read_siteinfo
 from scoring.mentions import find_mentions
 from scoring.namespaces import Namespaces
+from scoring.features import page_candidates
 from scoring.native import AnchorIndex, build_anchor_index
-from scoring.recommend import recommend
+from scoring.recommend import page_blocks, recommend
+from scoring.relatedness import word_hashes
 from scoring.titles import is_article_link, normalise_anchor, normalise_title
 from scoring.tokenize import sentences
 from scoring.wikitext import ParsedArticle, parse_article
@@ -68,6 +75,28 @@ def _mentions_agree(article: ParsedArticle, language: str, title: str, index: An
     return len(native)
 
 
+def _features_agree(bundle: Bundle, article: ParsedArticle, title: str) -> int:
+    """Native feature rows and word hashes of the page's unblocked mentions equal the oracle's."""
+    native_hashes, oracle_hashes = word_hashes(article.wikitext), oracle_relatedness.word_hashes(article.wikitext)
+    for got, want in zip(native_hashes, oracle_hashes, strict=True):
+        assert got.dtype == want.dtype and np.array_equal(got, want), title
+    blocks = page_blocks(article, title, bundle)
+    mentions = [m for m in find_mentions(article, language=bundle.language, title=title, excluded_sections=(),
+                                         anchors=bundle.anchors.keys) if not blocks.blocks_key(m.key)]
+    length = max(len(article.wikitext), 1)
+    arguments = (bundle.vectoriser.page_vector(article.wikitext),
+                 np.array([bundle.anchors.index(m.key) for m in mentions], dtype=np.int64),
+                 np.array([m.wikitext_offset / length for m in mentions], dtype=np.float32),
+                 np.array([m.text[:1].isupper() for m in mentions], dtype=np.float32))
+    native = page_candidates(bundle.feature_tables, bundle.targets, *arguments, linked=blocks.targets)
+    oracle = oracle_features.page_candidates(bundle.anchors, bundle.targets, *arguments, linked=blocks.targets)
+    for name in ("kept", "mention", "target", "features"):
+        got, want = getattr(native, name), getattr(oracle, name)
+        assert got.dtype == want.dtype and got.shape == want.shape, (title, name)
+        assert got.tobytes() == want.tobytes(), (title, name)  # bit for bit, NaN payloads included
+    return len(native.target)
+
+
 def _oracle_find_mentions(article, *, language, title, excluded_sections, anchors):  # type: ignore[no-untyped-def]
     del title
     return oracle_mentions.find_mentions(article, language=language, excluded_sections=excluded_sections,
@@ -88,6 +117,7 @@ def _check_dump(path: Path, models: Path, monkeypatch: pytest.MonkeyPatch, *, ev
             assert sentences(run.text, language) == oracle_tokenize.sentences(run.text, language), title
         excluded = ["%LEAD%"] if number % 4 == 3 else []
         mentions += _mentions_agree(article, language, title, index, excluded)
+        _features_agree(bundle, article, normalise_title(title))
         if every_ngram:
             keys = oracle_tokenize.word_ngram_keys((r.text for r in article.runs), language)
             mentions += _mentions_agree(article, language, title, build_anchor_index(keys), [])
@@ -114,3 +144,11 @@ def test_native_matches_python_on_committed_excerpts(dump: Path, tmp_path: Path,
 def test_native_matches_python_on_full_sample_dumps(dump: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     _check_dump(dump, tmp_path, monkeypatch, every_ngram=False)
+
+
+def test_native_feature_rows_match_python_with_a_trained_bundle(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Real counts, kurtosis (NaN too), relatedness vectors and link probabilities: a trained bundle."""
+    bundle = load_bundle(trained_models(tmp_path_factory.mktemp("models")), "ltgwiki")
+    namespaces = bundle.namespaces
+    rows = sum(_features_agree(bundle, article, normalise_title(title)) for title, article in _articles(LTG_EXCERPT, namespaces))
+    assert rows > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scoring.namespaces import Namespaces, canonical_namespaces
-from scoring.titles import is_article_link, namespace_prefix, normalise_anchor, normalise_title
+from scoring.titles import is_article_link, is_article_target, namespace_prefix, normalise_anchor, normalise_title
 
 
 @pytest.mark.parametrize(
@@ -66,6 +66,17 @@ EL = Namespaces.build({6: "Αρχείο", 14: "Κατηγορία"}, {6: ["Ει�
 )
 def test_is_article_link(target: str, expected: bool) -> None:
     assert is_article_link(target, EL) is expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["File:X.jpg", "en:Berlin", ":de:Berlin", "::", ":: X", "%2523", "%253A", "A%2520B", ":%3AX", "%3A", ": :X",
+     "\u200e:X", "ǆemal", "Star Wars: Episode I", "Talk:%20", "x", " ", "#Section", "_:_File:X"],
+)
+def test_is_article_target_agrees_with_is_article_link_on_normalised_titles(raw: str) -> None:
+    """The shortcut for parsed links' targets (already normalised) changes no answer."""
+    target = normalise_title(raw)
+    assert is_article_target(target, EL) is is_article_link(target, EL)
 
 
 def test_local_names_come_only_from_the_wiki() -> None:

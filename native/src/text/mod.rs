@@ -311,6 +311,53 @@ impl Tokenizer {
             .collect()
     }
 
+    /// Tokens of sentences cut by a word segmenter (MeCab's "wakati" output: surfaces joined by
+    /// " "), placed back on `text`: `parsed[i]` holds `(start, end, output)` for the segments of
+    /// sentence `spans[i]`. A surface is found at the current position, else further on within its
+    /// segment (the segmenter drops white space), else skipped; blank surfaces are skipped; a token is
+    /// a word unless all its characters are punctuation. Returns `(start, end, tokens)` per sentence.
+    fn align_parsed(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        spans: Vec<(usize, usize)>,
+        parsed: Vec<Vec<(usize, usize, String)>>,
+    ) -> PyResult<Vec<SentenceTuple>> {
+        if spans.len() != parsed.len() {
+            return Err(PyValueError::new_err("one list of segments per sentence span"));
+        }
+        let chars = code_points(text);
+        Ok(py.detach(|| {
+            spans
+                .into_iter()
+                .zip(parsed)
+                .map(|((start, end), segments)| {
+                    let mut tokens = Vec::new();
+                    for (seg_start, seg_end, output) in segments {
+                        let mut pos = seg_start;
+                        for surface in output.split(' ') {
+                            let surface: Vec<char> = surface.chars().collect();
+                            if surface.iter().all(|&c| self.flags(c) & SPACE != 0) {
+                                continue; // also the empty surface
+                            }
+                            if !chars.get(pos..).is_some_and(|rest| rest.starts_with(&surface)) {
+                                let window = chars.get(pos..seg_end.min(chars.len())).unwrap_or(&[]);
+                                match window.windows(surface.len()).position(|w| w == surface.as_slice()) {
+                                    Some(found) => pos += found,
+                                    None => continue,
+                                }
+                            }
+                            let is_word = !surface.iter().all(|&c| self.flags(c) & PUNCT != 0);
+                            tokens.push((pos, pos + surface.len(), is_word));
+                            pos += surface.len();
+                        }
+                    }
+                    (start, end, tokens)
+                })
+                .collect()
+        }))
+    }
+
     /// The n-grams (n = max_n..1 per sentence, left to right) whose lowercased surface is a key of
     /// `index`, as `(start, end, sentence number, value)`. `sentences` gives the tokens instead of
     /// the scan (Japanese). With `markup_filter`, n-grams containing `''` and run-edge n-grams glued
