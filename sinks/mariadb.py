@@ -588,17 +588,17 @@ class RecommendationStore(Sink[RowWrite]):
     def _read_committed(self, wiki_id: str, page_ids: Sequence[int], rev_ids: Sequence[int]) -> _Committed:
         pages = frozenset(_check_id("page_id", page_id) for page_id in page_ids)
         revisions = frozenset(_check_id("rev_id", rev_id) for rev_id in rev_ids)
-        rows, subs = self.table(wiki_id), self.table(wiki_id, SUBMISSIONS)
         page_list, rev_list = sorted(pages) or [0], sorted(revisions) or [0]  # 0: no such id, keeps IN () valid
-        in_pages, in_revs = ", ".join(["%s"] * len(page_list)), ", ".join(["%s"] * len(rev_list))
+        in_pages = ", ".join(["%s"] * len(page_list))
+        in_revs = ", ".join(["%s"] * len(rev_list))
         answer = self._select(
             wiki_id,
-            f"SELECT 0, gelr_page, MAX(gelr_revision), NULL, NULL, NULL FROM {rows}"
+            f"SELECT 0, gelr_page, MAX(gelr_revision), NULL, NULL, NULL FROM {self.table(wiki_id)}"
             f" WHERE gelr_page IN ({in_pages}) GROUP BY gelr_page"
-            f" UNION ALL SELECT 1, gelr_page, gelr_revision, gelr_data IS NULL, NULL, NULL FROM {rows}"
+            f" UNION ALL SELECT 1, gelr_page, gelr_revision, gelr_data IS NULL, NULL, NULL FROM {self.table(wiki_id)}"
             f" WHERE gelr_revision IN ({in_revs})"
             f" UNION ALL SELECT 2, gels_page, gels_revision, gels_edit_revision, gels_target, gels_feedback = %s"
-            f" FROM {subs} WHERE gels_page IN ({in_pages}) OR gels_revision IN ({in_revs})",
+            f" FROM {self.table(wiki_id, SUBMISSIONS)} WHERE gels_page IN ({in_pages}) OR gels_revision IN ({in_revs})",
             (*page_list, *rev_list, "r", *page_list, *rev_list),
         )
         return _committed(wiki_id, pages, revisions, answer)

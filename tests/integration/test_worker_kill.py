@@ -15,7 +15,8 @@ from pipeline_env import free_port, make, metric, sample_articles, services  # n
 
 pytestmark = pytest.mark.integration
 
-COPIES = 10  # each sample article is published under this many page ids: 50 pages to score
+COPIES = 40  # each sample article is published under this many page ids: 200 pages, enough that the
+# worker is still busy when it is killed (50 were all done before the first check saw 10 rows)
 
 
 @pytest.fixture
