@@ -141,6 +141,7 @@ class WorkerHandler:
         self._batch_items, self._batch_pages = {}, {}
         items = {}
         waiting: set[tuple[str, int]] = set()  # partitions whose next item is not due yet
+        wanted: dict[str, tuple[set[int], set[int]]] = {}  # per enabled wiki: page ids, revision ids
         with self._timer.stage("decode"):
             for message in messages:
                 tp = (message.topic, message.partition)
@@ -152,15 +153,13 @@ class WorkerHandler:
                     continue  # reported when handled
                 items[(message.topic, message.partition, message.offset)] = item
                 wiki = self._wiki(item.wiki_id)
-                if wiki is not None and not self._is_removal(item, wiki) and self._clock.wall() < self._due(
-                        item, wiki, message):
-                    waiting.add(tp)
-        wanted: dict[str, tuple[set[int], set[int]]] = {}
-        for item in items.values():
-            if self._settings.wiki(item.wiki_id) is not None:
+                if wiki is None:
+                    continue
                 pages, revisions = wanted.setdefault(item.wiki_id, (set(), set()))
                 pages.add(item.page_id)
                 revisions.add(item.rev_id)
+                if not self._is_removal(item, wiki) and self._clock.wall() < self._due(item, wiki, message):
+                    waiting.add(tp)
         known: dict[tuple[str, int], PageRecord | None] = {}
         with self._timer.stage("redis"):
             for wiki_id, (pages, _) in wanted.items():
