@@ -1,11 +1,12 @@
-"""`addlink bench score|pages|stream|pathological|synth-dump|train`: benchmark the scorer alone, the
-page table, the whole pipeline, pathological pages, or training.
+"""`addlink bench score|pages|stream|pathological|synth-dump|train|models`: benchmark the scorer alone, the
+page table, the whole pipeline, pathological pages, training, or the models' quality across wikis.
 
 `bench score` needs only a bundle and a dump (scoring/bench.py); `bench pages` only a dump
 (scoring/bench_pages.py); `bench stream` runs the real pipeline against the configured services
 (stream/bench/pipeline.py); `bench pathological` times pages built to be hard from a wiki's own dump
 (stream/bench/pathological.py); `bench synth-dump` writes a synthetic dump of any size from sample
-dumps (scoring/synthetic.py) and `bench train` measures `addlink train` on a dump (stream/bench/train.py).
+dumps (scoring/synthetic.py), `bench train` measures `addlink train` on a dump (stream/bench/train.py)
+and `bench models` prints the per-wiki model table (stream/bench/models.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from scoring.bundle import BundleError
 from stream.bench import pathological as bench_pathological
 from scoring.synthetic import ZIPF_EXPONENT, SyntheticWiki, write_dump
 from scoring.synthetic_material import harvest
+from stream.bench import models as bench_models
 from stream.bench import pipeline as bench_pipeline
 from stream.bench import train as bench_train
 from stream.errors import AddlinkError
@@ -91,6 +93,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     bench_train.add_arguments(train)
     train.set_defaults(func=bench_train.main)
+
+    models = targets.add_parser(
+        "models",
+        help="the per-wiki model table: own, shared and leave-one-wiki-out models, both backtest units",
+        description="Train every dump's own model, a shared model on all of them and one leave-one-wiki-out "
+        "shared model per wiki, and print precision, recall and reachable gold at a threshold in mwaddlink's "
+        "protocol and the page-level unit (stream/bench/models.py).",
+    )
+    bench_models.add_arguments(models)
+    models.set_defaults(func=bench_models.main)
 
 
 def run_score(args: argparse.Namespace) -> int:
