@@ -105,8 +105,10 @@ def bench_models(
         log(f"shared model {name} fitted on {len(members)} wikis in {time.monotonic() - started:.0f} s")
     for wiki, dump in wikis.items():
         for model, name in (("shared", POOLED), ("leave-one-out", _leave_out_name(wiki))):
+            started = time.monotonic()
             tested = backtest(dump, with_shared_model(load_bundle(models_dir, wiki), models_dir, name))
             cells += _cells(wiki, model, (tested.sentences, tested.table), threshold)
+            log(f"{wiki}: {model} model ({name}) backtested in {time.monotonic() - started:.0f} s")
     return cells
 
 
