@@ -31,7 +31,8 @@ from oracle_tokenize import word_ngram_keys
 from scoring.dumps import is_article, iter_pages, read_siteinfo
 from scoring.mentions import find_mentions
 from scoring.native import build_anchor_index
-from scoring.tokenize import at_word_boundary, is_spaceless, is_word_char
+from scoring.linktrail import for_language
+from scoring.tokenize import at_word_boundary, is_word_char
 from scoring.wikitext import ParsedArticle, parse_article
 
 COMMITTED = sorted((Path(__file__).resolve().parents[1] / "data" / "dumps").glob("*-sample.xml.bz2"))
@@ -55,16 +56,9 @@ def _top_level_nodes(text: str) -> list[tuple[int, int, object]]:
     return nodes
 
 
-def _editor_nodes(article: ParsedArticle, language: str) -> list[str]:
-    """The editor's text nodes: editor spans without the link trail that renders inside the link."""
-    texts = []
-    for span in article.editor_spans:
-        start = span.start
-        if span.after_link and not is_spaceless(language):
-            while start < span.end and article.wikitext[start].isalpha():
-                start += 1
-        texts.append((start, article.wikitext[start : span.end]))
-    return texts
+def _editor_nodes(article: ParsedArticle) -> list[tuple[int, str]]:
+    """The editor's text nodes: the editor spans (the link trail renders inside the link, not in them)."""
+    return [(span.start, article.wikitext[span.start : span.end]) for span in article.editor_spans]
 
 
 def _editor_rank(nodes: list[tuple[int, str]], phrase: str, offset: int) -> int | None:
@@ -89,8 +83,8 @@ def _check_page(title: str, text: str, language: str, exclude: bool) -> int:
     nodes = _top_level_nodes(text)
     headings = [(s, str(n.title).strip()) for s, _, n in nodes if isinstance(n, Heading)]
     excluded = ["%LEAD%", headings[0][1]] if exclude and headings else []
-    article = parse_article(text)
-    editor_nodes = _editor_nodes(article, language)
+    article = parse_article(text, link_trail=for_language(language))
+    editor_nodes = _editor_nodes(article)
     node_starts = [s for s, _, _ in nodes]
     count = 0
     for m in find_mentions(article, language=language, title=title, excluded_sections=excluded,
