@@ -15,7 +15,7 @@ Guarantees (offsets are Python string indices, i.e. Unicode code points, into th
   excludes its sub-sections.
 - Link trails: the letters right after a link's "]]" that the wiki's rule accepts (``linktrail.py``;
   "[[bus]]es" renders as one link, "buses") belong to the link (``Link.trail``), not to the text after
-  it: no run or editor span holds them. The text after a link still counts as glued to it, so a word
+  it: no run or editor span holds them. File, media, category and interlanguage links take no trail. The text after a link still counts as glued to it, so a word
   character right after the trail (one the rule rejects) keeps the link inside a longer word.
 - ``links``: every wikilink anywhere — inside templates (also nested), refs, tags, file captions, and
   the captions of ``<gallery>``/``<imagemap>`` (scanned again, since mwparserfromhell keeps those
@@ -39,8 +39,8 @@ from functools import cache
 from addlink_native.scan import Scanner, Trail
 
 from scoring.linktrail import LinkTrail, for_language
-from scoring.namespaces import CATEGORY, TEMPLATE, Namespaces, canonical_namespaces
-from scoring.titles import is_article_link, namespace_prefix, normalise_title
+from scoring.namespaces import CATEGORY, FILE, MEDIA, TEMPLATE, Namespaces, canonical_namespaces
+from scoring.titles import LANGUAGE_PREFIXES, is_article_link, namespace_prefix, normalise_title
 
 __all__ = [
     "RETRY_BUDGET",
@@ -52,6 +52,7 @@ __all__ = [
     "TextRun",
     "parse_article",
     "plain_text_with_links",
+    "untrailed_prefixes",
 ]
 
 
@@ -267,9 +268,17 @@ _SCANNER = Scanner(
 )
 
 
+def untrailed_prefixes(namespaces: Namespaces) -> frozenset[str]:
+    """Title prefixes of links that take no trail: MediaWiki appends the letters after a file, media,
+    category or interlanguage link as text (unless the title starts with ":", a plain link)."""
+    return frozenset(
+        name for number in (MEDIA, FILE, CATEGORY) for name in namespaces.names.get(number, ())
+    ) | LANGUAGE_PREFIXES
+
+
 @cache
-def _native_trail(trail: LinkTrail) -> Trail:
-    return Trail(list(trail.ranges))
+def _native_trail(trail: LinkTrail, untrailed: frozenset[str]) -> Trail:
+    return Trail(list(trail.ranges), set(untrailed))
 
 
 def parse_article(
@@ -281,8 +290,10 @@ def parse_article(
     default ``[a-z]*`` when None. Raises TypeError for a non-str argument."""
     if not isinstance(wikitext, str):
         raise TypeError(f"wikitext must be str, not {type(wikitext).__name__}")
-    runs, links, templates, spans = _SCANNER.scan(wikitext, _native_trail(link_trail or DEFAULT_TRAIL))
     namespaces = namespaces or canonical_namespaces()
+    runs, links, templates, spans = _SCANNER.scan(
+        wikitext, _native_trail(link_trail or DEFAULT_TRAIL, untrailed_prefixes(namespaces))
+    )
     return ParsedArticle(
         wikitext=wikitext,
         links=tuple(

@@ -17,7 +17,7 @@ from scoring.bundle import load_bundle
 from scoring.dumps import split_of
 from scoring.linktrail import LinkTrailError, for_language, parse_rule
 from scoring.mentions import editor_match_indices
-from scoring.namespaces import canonical_namespaces
+from scoring.namespaces import Namespaces, canonical_namespaces
 from scoring.recommend import recommend
 from scoring.train import train
 from scoring.wikitext import Link, parse_article
@@ -112,6 +112,17 @@ def test_piped_link_with_a_trail_and_a_trail_inside_a_template():
                                                                     ("q", "rs", "qrs")]
     assert text[article.links[0].start : article.links[0].trail_end] == "[[a|b]]cd"
     assert all(text[s.start : s.end] not in ("rs", "cd") for s in article.editor_spans)
+
+
+def test_file_category_and_interlanguage_links_take_no_trail():
+    # MediaWiki appends the letters after these as text; a leading ":" makes a plain link, which takes them.
+    text = "[[File:x.png|thumb|cap]]Athens is. [[Κατηγορία:Z]]abc [[en:Foo]]bar [[:File:y]]s [[Help:H]]ij"
+    greek = Namespaces.build({6: "Αρχείο", 14: "Κατηγορία"})
+    trail = for_language("el")
+    native = parse_article(text, greek, trail)
+    assert native == wikitext_oracle.parse_article(text, greek, trail)
+    assert [link.trail for link in native.links] == ["", "", "", "s", "ij"]
+    assert [run.text for run in native.runs][:3] == ["Athens is. ", "abc ", "bar "]
 
 
 def test_the_editor_text_keeps_letters_the_rule_rejects():

@@ -19,7 +19,7 @@ from markup_guard import chunk_bounds, neutralise, restore
 from node_offsets import children, tag_children
 from scoring.linktrail import LinkTrail
 from scoring.namespaces import Namespaces, canonical_namespaces
-from scoring.titles import normalise_title
+from scoring.titles import namespace_prefix, normalise_title
 from scoring.wikitext import (
     _REPARSED_TAGS,
     _SEPARATING_TAGS,
@@ -31,6 +31,7 @@ from scoring.wikitext import (
     TextRun,
     _category,
     _template_name,
+    untrailed_prefixes,
 )
 
 __all__ = ["WikitextTooDeep", "parse_article"]
@@ -61,9 +62,12 @@ def _is_glue(node: Node | None, edge_char_at: int) -> bool:
     return True  # links (trails), templates, bold/italic, external links, arguments
 
 
-def _trail(nodes: list[Node], index: int, trail: LinkTrail) -> str:
+def _trail(nodes: list[Node], index: int, trail: LinkTrail, untrailed: frozenset[str]) -> str:
     """The link trail after ``nodes[index]`` (a wikilink): the letters ``trail`` accepts at the start of
-    the Text nodes right after it."""
+    the Text nodes right after it; none after a link whose prefix is ``untrailed`` (files, categories...)."""
+    title = str(nodes[index].title).lstrip()
+    if not title.startswith(":") and namespace_prefix(title) in untrailed:
+        return ""
     following = []
     for node in nodes[index + 1 :]:
         if not isinstance(node, Text):
@@ -86,6 +90,7 @@ class _Walker:
     def __init__(self, namespaces: Namespaces, trail: LinkTrail) -> None:
         self.namespaces = namespaces
         self.trail = trail
+        self.untrailed = untrailed_prefixes(namespaces)
         self.links: list[Link] = []
         self.templates: dict[str, None] = {}
         self.categories: dict[str, None] = {}
@@ -98,7 +103,8 @@ class _Walker:
                 pos += len(node.value)
                 continue
             source = str(node)
-            self.visit(node, source, pos, top_level=False, trail=_trail(code.nodes, index, self.trail))
+            trail = _trail(code.nodes, index, self.trail, self.untrailed) if isinstance(node, Wikilink) else ""
+            self.visit(node, source, pos, top_level=False, trail=trail)
             pos += len(source)
 
     def visit(self, node: Node, source: str, pos: int, *, top_level: bool, trail: str) -> None:
@@ -138,7 +144,7 @@ class _Walker:
                 self.walk(mwparserfromhell.parse(str(child)), pos + offset)
 
 
-def _text_spans(nodes: list[Node], base: int, into: list[EditorSpan], trail: LinkTrail) -> None:
+def _text_spans(nodes: list[Node], base: int, into: list[EditorSpan], walker: _Walker) -> None:
     """Append the editor spans among ``nodes`` (starting at ``base``), descending into transparent tags;
     a link's trail is not searched (it is inside the link)."""
     pos = base
@@ -156,10 +162,10 @@ def _text_spans(nodes: list[Node], base: int, into: list[EditorSpan], trail: Lin
         if isinstance(node, Tag) and not node.wiki_markup and not node.self_closing:
             if str(node.tag).strip().lower() in _TRANSPARENT_TAGS:
                 offset = next(o for o, child in tag_children(node) if child is node.contents)
-                _text_spans(node.contents.nodes, pos + offset, into, trail)
+                _text_spans(node.contents.nodes, pos + offset, into, walker)
         pos += len(source)
         if isinstance(node, Wikilink):
-            span_start = pos + len(_trail(nodes, index, trail))
+            span_start = pos + len(_trail(nodes, index, walker.trail, walker.untrailed))
     if span_start is not None and span_start < pos:
         into.append(EditorSpan(span_start, pos))
 
@@ -179,7 +185,7 @@ def _top_level(code: Wikicode, walker: _Walker) -> list[TextRun]:
             if isinstance(node, Heading):
                 section = str(node.title).strip()
             source = str(node)
-            trail = _trail(nodes, i, walker.trail) if isinstance(node, Wikilink) else ""
+            trail = _trail(nodes, i, walker.trail, walker.untrailed) if isinstance(node, Wikilink) else ""
             walker.visit(node, source, pos, top_level=True, trail=trail)
             pos += len(source)
             i += 1
@@ -222,7 +228,7 @@ def parse_article(
         walker = _Walker(namespaces or canonical_namespaces(), link_trail or DEFAULT_TRAIL)
         runs = _top_level(code, walker)
         editor_spans: list[EditorSpan] = []
-        _text_spans(code.nodes, 0, editor_spans, walker.trail)
+        _text_spans(code.nodes, 0, editor_spans, walker)
     except RecursionError:
         raise WikitextTooDeep("markup nested too deeply to parse (Python's recursion limit)") from None
     article = ParsedArticle(

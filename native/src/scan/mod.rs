@@ -13,7 +13,7 @@ type RunRow = (u32, u32, Option<String>, bool, bool);
 type LinkRow = (u32, u32, String, String, bool, u32);
 
 /// A link-trail rule (scoring/linktrail.py): the accepted code points as sorted, disjoint, inclusive
-/// ranges.
+/// ranges, and the casefolded title prefixes whose links take no trail (scoring/wikitext.py).
 #[pyclass(frozen)]
 struct Trail {
     rule: tree::Trail,
@@ -22,8 +22,8 @@ struct Trail {
 #[pymethods]
 impl Trail {
     #[new]
-    fn new(ranges: Vec<(char, char)>) -> Self {
-        Trail { rule: tree::Trail { ranges } }
+    fn new(ranges: Vec<(char, char)>, untrailed: HashSet<String>) -> Self {
+        Trail { rule: tree::Trail { ranges, untrailed } }
     }
 }
 

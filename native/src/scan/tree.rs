@@ -126,12 +126,29 @@ pub struct Tables {
     pub retry_budget: u64,
 }
 
-/// A link-trail rule: sorted, disjoint, inclusive code-point ranges (scoring/linktrail.py).
+/// A link-trail rule: sorted, disjoint, inclusive code-point ranges (scoring/linktrail.py), and the
+/// prefixes (casefolded) of links MediaWiki leaves the trail after as text: files, media,
+/// categories, interlanguage links (unless the title starts with ":").
 pub struct Trail {
     pub ranges: Vec<(char, char)>,
+    pub untrailed: HashSet<String>,
 }
 
 impl Trail {
+    /// ``titles.namespace_prefix`` of a raw title not starting with ":" is not in ``untrailed``.
+    fn taken_by(&self, title: &[char]) -> bool {
+        let first = title.iter().position(|&c| !py_space(c)).unwrap_or(title.len());
+        let rest = &title[first..];
+        if rest.first() == Some(&':') {
+            return true;
+        }
+        let Some(colon) = rest.iter().position(|&c| c == ':') else { return true };
+        let head: String = rest[..colon].iter().map(|&c| if c == '_' { ' ' } else { c }).collect();
+        // Python's casefold as far as namespace names and language codes need it.
+        let prefix = head.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase().replace('ς', "σ").replace('ß', "ss");
+        !self.untrailed.contains(&prefix)
+    }
+
     fn accepts(&self, c: char) -> bool {
         self.ranges
             .binary_search_by(|&(first, last)| {
@@ -273,7 +290,8 @@ impl<'a> Article<'a> {
     /// letters render inside the link), never past ``limit`` (the next node, or the parent's end).
     fn after(&self, node: &Node, limit: u32) -> u32 {
         let mut pos = node.end;
-        if node.kind == Kind::Wikilink {
+        let title_end = if node.a == UNSET { node.end - 2 } else { node.a };
+        if node.kind == Kind::Wikilink && self.trail.taken_by(&self.source[(node.start + 2) as usize..title_end as usize]) {
             while pos < limit && self.trail.accepts(self.source[pos as usize]) {
                 pos += 1;
             }
