@@ -15,8 +15,9 @@ Guarantees (offsets are Python string indices, i.e. Unicode code points, into th
   excludes its sub-sections.
 - Link trails: the letters right after a link's "]]" that the wiki's rule accepts (``linktrail.py``;
   "[[bus]]es" renders as one link, "buses") belong to the link (``Link.trail``), not to the text after
-  it: no run or editor span holds them. File, media, category and interlanguage links take no trail. The text after a link still counts as glued to it, so a word
-  character right after the trail (one the rule rejects) keeps the link inside a longer word.
+  it: no run or editor span holds them. File, media, category and interlanguage links take no trail.
+  The text after a link still counts as glued to it, so a word character right after the trail (one
+  the rule rejects) keeps the link inside a longer word.
 - ``links``: every wikilink anywhere — inside templates (also nested), refs, tags, file captions, and
   the captions of ``<gallery>``/``<imagemap>`` (scanned again, since mwparserfromhell keeps those
   verbatim); not inside comments or ``<nowiki>``. ``wikitext[link.start:link.end] == "[[...]]"``.
