@@ -316,9 +316,9 @@ def recommend(
     means no limit. ``excluded_sections`` are heading texts (case-folded exact match), ``"%LEAD%"`` for
     the lead. ``excluded_targets``: titles never to suggest, on top of the bundle's own (see the module
     docstring). ``task_timestamp`` defaults to now (Unix seconds). ``parsed``: the caller's own
-    ``parse_article(wikitext, bundle.namespaces, bundle.link_trail)``, to save parsing twice. Raises ``ArticleTooLarge``, or
-    ValueError for
-    a threshold outside [0, 1], ``max_links`` < 1 or ``parsed`` of other text. ``page_id``/``rev_id``
+    ``parse_article(wikitext, bundle.namespaces, bundle.link_trail)``, to save parsing twice. Raises
+    ``ArticleTooLarge``, or ValueError for a threshold outside [0, 1], ``max_links`` < 1 or ``parsed`` of
+    other text. ``page_id``/``rev_id``
     name the revision in errors; they do not change the result. ``stages`` (optional, for benchmarks)
     gets the seconds spent per stage added: "parse", "mentions", "features", "model", "place"."""
     if not 0.0 <= threshold <= 1.0:

@@ -131,7 +131,8 @@ def test_the_editor_text_keeps_letters_the_rule_rejects():
     article = parse_article(text)
     assert editor_match_indices(article, [("éa", text.rindex("éa"))]) == [1]
     greek = "Η [[Help:X]]ςα και ςα."  # in Greek's rule "ςα" is the trail, inside the link
-    assert editor_match_indices(parse_article(greek, link_trail=for_language("el")), [("ςα", greek.rindex("ςα"))]) == [0]
+    article = parse_article(greek, link_trail=for_language("el"))
+    assert editor_match_indices(article, [("ςα", greek.rindex("ςα"))]) == [0]
 
 
 # --- training, gold and suggestions on a tiny dump ----------------------------------------------------

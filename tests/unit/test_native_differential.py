@@ -152,5 +152,6 @@ def test_native_feature_rows_match_python_with_a_trained_bundle(tmp_path_factory
     """Real counts, kurtosis (NaN too), relatedness vectors and link probabilities: a trained bundle."""
     bundle = load_bundle(trained_models(tmp_path_factory.mktemp("models")), "ltgwiki")
     namespaces = bundle.namespaces
-    rows = sum(_features_agree(bundle, article, normalise_title(title)) for title, article in _articles(LTG_EXCERPT, namespaces, bundle.link_trail))
+    articles = _articles(LTG_EXCERPT, namespaces, bundle.link_trail)
+    rows = sum(_features_agree(bundle, article, normalise_title(title)) for title, article in articles)
     assert rows > 0
