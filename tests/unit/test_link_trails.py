@@ -5,6 +5,8 @@ accepts join the link (scoring/linktrail.py)."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -13,7 +15,7 @@ import pytest
 import wikitext_oracle
 from model_fixture import publish_handmade
 from scoring.backtest import gold_pairs, remove_links
-from scoring.bundle import load_bundle
+from scoring.bundle import load_bundle, open_bundle
 from scoring.dumps import split_of
 from scoring.linktrail import LinkTrailError, for_language, parse_rule
 from scoring.mentions import editor_match_indices
@@ -205,6 +207,18 @@ def test_a_mention_of_the_trailed_anchor_is_suggested_exactly(tiny):
     buses = next(link for link in links if link.link_text == "buses")
     assert (buses.link_target, buses.wikitext_offset) == ("Bus", text.rindex("buses"))
     assert buses.match_index == 1  # the editor also counts "buses" inside "Minibuses"
+
+
+def test_a_bundle_written_before_the_rule_was_stored_still_loads(tiny, tmp_path):
+    _, bundle = tiny
+    copy = tmp_path / "old"
+    shutil.copytree(bundle.path, copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["siteinfo"]["link_trail"]
+    manifest["language"] = "uk"
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    old = open_bundle(copy)
+    assert old.manifest.siteinfo.link_trail is None and old.link_trail == for_language("uk")
 
 
 def test_train_link_trail_overrides_the_language(tiny, tmp_path):
