@@ -9,8 +9,9 @@ real edit. Gold = the removed links that the product's rules allow to be suggest
 (``gold_pairs``): left out are links whose target is linked elsewhere on the page or is the page
 itself, whose anchor lies inside the title or inside an anchor linked elsewhere (mwaddlink §2.5),
 whose anchor is only a number (never in the dictionary), whose anchor text occurs nowhere on the
-page as a mention the rules allow (only glued into longer words, as "[[Link]]s", or over five
-tokens), and, for a complete dump, red links (mwaddlink keeps only targets that are pages). What was
+page as a mention the rules allow (only glued into longer words, as "[[Link]]s1" — a character the
+link-trail rule does not take —, or over five tokens; a trailed link counts with its rendered text,
+"[[bus]]es" as "buses"), and, for a complete dump, red links (mwaddlink keeps only targets that are pages). What was
 left out is counted and reported with the table (``Backtest.excluded``, the manifest's
 ``gold_excluded``). Articles without any gold link are skipped.
 
@@ -83,8 +84,9 @@ class Unlinked:
 def remove_links(
     article: ParsedArticle, *, namespace_prefixes: Collection[str], within: tuple[int, int] | None = None
 ) -> Unlinked:
-    """Replace each top-level article link with a non-empty anchor by that anchor (markup stripped);
-    with ``within`` = (start, end), only the links that start in that span of the wikitext."""
+    """Replace each top-level article link with a non-empty anchor by its rendered text (anchor, markup
+    stripped, and link trail); with ``within`` = (start, end), only the links that start in that span of
+    the wikitext."""
     pieces: list[str] = []
     pairs: set[tuple[str, str]] = set()
     position = 0
@@ -95,9 +97,9 @@ def remove_links(
         if within is not None and not within[0] <= link.start < within[1]:
             continue
         pieces.append(text[position : link.start])
-        pieces.append(link.anchor)
-        pairs.add((normalise_anchor(link.anchor), link.target))
-        position = link.end
+        pieces.append(link.text)
+        pairs.add((normalise_anchor(link.text), link.target))
+        position = link.trail_end
     pieces.append(text[position:])
     return Unlinked("".join(pieces), frozenset(pairs))
 
@@ -247,12 +249,12 @@ def backtest_pages(
     pages_tally, sentences_tally = _Tally(thresholds, PROTOCOL_PAGE), _Tally(thresholds, PROTOCOL_MWADDLINK)
     excluded: Counter[str] = Counter()
     excluded_targets = excluded_target_ids(bundle)
-    namespaces, prefixes = bundle.namespaces, bundle.namespace_prefixes
+    namespaces, prefixes, trail = bundle.namespaces, bundle.namespace_prefixes, bundle.link_trail
     for page in pages:
         title = normalise_title(page.title)
-        parsed = parse_article(page.text, namespaces)
+        parsed = parse_article(page.text, namespaces, trail)
         unlinked = remove_links(parsed, namespace_prefixes=prefixes)
-        article = parse_article(unlinked.wikitext, namespaces)
+        article = parse_article(unlinked.wikitext, namespaces, trail)
         gold, left_out = gold_pairs(unlinked, article, title, bundle, existing, excluded_targets)
         excluded += left_out
         if gold:
@@ -270,7 +272,7 @@ def backtest_pages(
         }
         if gold:
             end = sentence.end - (len(parsed.wikitext) - len(delinked.wikitext))
-            article = text_only_within(parse_article(delinked.wikitext, namespaces), sentence.start, end)
+            article = text_only_within(parse_article(delinked.wikitext, namespaces, trail), sentence.start, end)
             scored = score_page(article, title=title, bundle=bundle, deadline_s=None)
             sentences_tally.add(gold, _predicted(scored, bundle, thresholds, excluded_targets), reachable(gold, bundle))
     return Backtest(pages_tally.table(bundle.wiki), dict(sorted(excluded.items())), sentences_tally.table(bundle.wiki))

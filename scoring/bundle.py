@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scoring import native
 from scoring.anchors import Anchors
 from scoring.features import FEATURES, feature_tables
+from scoring.linktrail import LinkTrail, for_language, parse_rule
 from scoring.model import LinkModel, ModelMismatch
 from scoring.namespaces import Namespaces, canonical_namespaces
 from scoring.pages import Pages
@@ -138,13 +139,18 @@ class Artifact(_Frozen):
 
 class SiteKnowledge(_Frozen):
     """What the wiki's own dump says about it (scoring/site_scan.py): namespace names and aliases,
-    disambiguation templates, and the size of the page table (pages.py) written next to it."""
+    disambiguation templates, and the size of the page table (pages.py) written next to it; and its
+    link-trail rule, which comes from its language (or its MediaWiki:Linktrail)."""
 
     namespaces: Namespaces
     disambiguation_templates: tuple[str, ...] = Field(description="normalised names, without namespace prefix")
     pages: int = Field(description="main-namespace pages the dump lists (page table, pages.py)")
     pages_complete: bool = Field(
         default=False, description="the page table lists every page of the wiki: a title missing from it is a red link"
+    )
+    link_trail: str | None = Field(
+        default=None, description="the wiki's link-trail rule (scoring/linktrail.py), resolved from its language at "
+        "training or given with --link-trail; None in bundles written before it: the rule of the manifest's language"
     )
 
 
@@ -241,6 +247,14 @@ class Bundle:
     def namespaces(self) -> Namespaces:
         site = self.manifest.siteinfo
         return site.namespaces if site is not None else canonical_namespaces()
+
+    @cached_property
+    def link_trail(self) -> LinkTrail:
+        """The rule the bundle was trained with; for a bundle written before it was stored, its language's."""
+        site = self.manifest.siteinfo
+        if site is not None and site.link_trail is not None:
+            return parse_rule(site.link_trail)
+        return for_language(self.language)
 
     @cached_property
     def namespace_prefixes(self) -> frozenset[str]:

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from scoring.anchors import is_number_anchor
 from scoring.backtest import remove_links
 from scoring.dumps import MalformedPage, is_article, iter_pages, split_of
+from scoring.linktrail import LinkTrail
 from scoring.mentions import find_mentions
 from scoring.native import AnchorIndex, build_anchor_index
 from scoring.relatedness import DocumentFrequencies, TargetContexts, Vectoriser
@@ -46,7 +47,7 @@ def _article_links(article: ParsedArticle, prefixes: frozenset[str]) -> Iterator
     """(anchor key, target title, top level) of every article link with a usable anchor."""
     for link in article.links:
         if link.anchor and is_article_link(link.target, prefixes):
-            key = normalise_anchor(link.anchor)
+            key = normalise_anchor(link.text)  # with its link trail: "[[bus]]es" is the anchor "buses"
             if key and not is_number_anchor(key):
                 yield key, link.target, link.top_level
 
@@ -57,6 +58,7 @@ class LinkCounts:
 
     language: str
     prefixes: frozenset[str]
+    trail: LinkTrail
     redirects: dict[str, str] = field(default_factory=dict)  # ns-0 redirect title -> target title
     articles: set[str] = field(default_factory=set)  # titles of ns-0 articles (any split)
     aslink: Counter[str] = field(default_factory=Counter)  # link occurrences per anchor key
@@ -91,7 +93,7 @@ class LinkCounts:
                 self.test_articles += 1
                 continue
             self.train_articles += 1
-            article = parse_article(page.text)
+            article = parse_article(page.text, link_trail=self.trail)
             links = list(_article_links(article, self.prefixes))
             self.aslink.update(key for key, _, _ in links)
             unlinked = remove_links(article, namespace_prefixes=self.prefixes)
@@ -183,7 +185,7 @@ class ContextCounts:
                        disable=not progress, mininterval=1)
         for line in records:
             record = json.loads(line)
-            article = parse_article(record["text"])
+            article = parse_article(record["text"], link_trail=links.trail)
             sample = self._count_article(record, article, vectoriser)
             own = [sample.own_target] if sample.own_target >= 0 else []
             contexts.add(np.array(sorted(sample.linked) + own, dtype=np.int64), sample.vector)

@@ -18,8 +18,8 @@ BLOCKQUOTE. In each text node it runs ONE global, case-sensitive regex that alte
 phrases (no word boundaries, despite its comment), and counts every match per phrase; the suggestion
 whose ``match_index`` equals the count so far is annotated there. So the rank is a case-sensitive,
 non-overlapping substring count (inside longer words too) over ``ParsedArticle.editor_spans`` (top-level
-text plus text inside span/div/small/sup/... tags, minus link trails), in page order — excluded
-sections included.
+text plus text inside span/div/small/sup/... tags, minus link trails: Parsoid puts the letters the
+wiki's trail rule accepts inside the link), in page order — excluded sections included.
 
 Two consequences handled here:
 - ``Mention.match_index`` is that count for the phrase on its own. A mention the scan cannot reach
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from scoring.native import AnchorIndex
 from scoring.titles import normalise_anchor
-from scoring.tokenize import anchor_hits, is_spaceless
+from scoring.tokenize import anchor_hits
 from scoring.wikitext import ParsedArticle, TextRun
 
 __all__ = ["LEAD", "Mention", "editor_match_indices", "find_mentions"]
@@ -65,25 +65,20 @@ class _EditorText:
     """The page text the editor searches, joined into one string with a separator per DOM text node,
     and the map from wikitext offsets into it."""
 
-    def __init__(self, article: ParsedArticle, language: str) -> None:
+    def __init__(self, article: ParsedArticle) -> None:
         text = article.wikitext
-        keep_trails = is_spaceless(language)  # no link trails without spaces between words
         parts: list[str] = []
-        self._starts: list[int] = []  # wikitext start of each kept span
+        self._starts: list[int] = []  # wikitext start of each span (link trails are already left out)
         self._joined_starts: list[int] = []
         self._ends: list[int] = []
         length = 0
         for span in article.editor_spans:
-            start = span.start
-            if span.after_link and not keep_trails:
-                while start < span.end and text[start].isalpha():  # the link trail renders in the link
-                    start += 1
-            self._starts.append(start)
+            self._starts.append(span.start)
             self._ends.append(span.end)
             self._joined_starts.append(length)
-            parts.append(text[start : span.end])
+            parts.append(text[span.start : span.end])
             parts.append(_SEPARATOR)
-            length += span.end - start + 1
+            length += span.end - span.start + 1
         self.joined = "".join(parts)
 
     def position(self, offset: int) -> int | None:
@@ -143,7 +138,7 @@ def find_mentions(
     del title
     lead_excluded = LEAD in excluded_sections
     excluded = frozenset(s.strip().casefold() for s in excluded_sections if s != LEAD)
-    editor = _EditorText(article, language)
+    editor = _EditorText(article)
     seen: set[int] = set()  # anchor indices already yielded (one index per key)
     for run_index, run in enumerate(article.runs):
         if _excluded(run, lead_excluded, excluded):
@@ -185,15 +180,13 @@ def _js_key_order(phrases: list[str]) -> list[str]:
     return indices + [p for p in phrases if p not in index_set]
 
 
-def editor_match_indices(
-    article: ParsedArticle, links: Sequence[tuple[str, int]], *, language: str
-) -> list[int | None]:
+def editor_match_indices(article: ParsedArticle, links: Sequence[tuple[str, int]]) -> list[int | None]:
     """For suggestions ``(link_text, wikitext_offset)`` in gelr_data order, the ``match_index`` each
     needs so that the editor, searching all of them at once, annotates exactly that occurrence; None
     for a suggestion it cannot reach (another phrase's match covers it). Suggestions that get None are
     left out of the simulation, and it is rerun until stable, so the non-None values are right for the
     list without them."""
-    editor = _EditorText(article, language)
+    editor = _EditorText(article)
     active = [editor.position(offset) is not None for _, offset in links]
     while True:
         result = _simulate(editor, links, active)

@@ -149,7 +149,7 @@ def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlock
     for link in article.links:
         if not is_article_target(link.target, prefixes):
             continue
-        anchors.append(normalise_anchor(link.anchor))
+        anchors.append(normalise_anchor(link.text))
         target = bundle.targets.id_of(link.target)
         if target >= 0:
             targets.add(target)
@@ -274,7 +274,7 @@ def select(
     return links
 
 
-def place(article: ParsedArticle, links: Sequence[GelrLink], *, language: str, max_links: int | None) -> list[GelrLink]:
+def place(article: ParsedArticle, links: Sequence[GelrLink], *, max_links: int | None) -> list[GelrLink]:
     """Step 3: the first ``max_links`` of ``links`` (discovery order) that GrowthExperiments' editor can
     find, with the ``match_index`` it needs when all of them are searched together
     (``mentions.editor_match_indices``). A link the editor cannot reach is dropped and the next one
@@ -285,7 +285,7 @@ def place(article: ParsedArticle, links: Sequence[GelrLink], *, language: str, m
         room = len(pending) if max_links is None else max_links - len(kept)
         trial = [link for link, _ in kept] + pending[:room]
         pending = pending[room:]
-        indices = editor_match_indices(article, [(l.link_text, l.wikitext_offset) for l in trial], language=language)
+        indices = editor_match_indices(article, [(l.link_text, l.wikitext_offset) for l in trial])
         kept = [(link, index) for link, index in zip(trial, indices) if index is not None]
     return [
         link.model_copy(update={"match_index": index, "link_index": position})
@@ -316,9 +316,9 @@ def recommend(
     means no limit. ``excluded_sections`` are heading texts (case-folded exact match), ``"%LEAD%"`` for
     the lead. ``excluded_targets``: titles never to suggest, on top of the bundle's own (see the module
     docstring). ``task_timestamp`` defaults to now (Unix seconds). ``parsed``: the caller's own
-    ``parse_article(wikitext, bundle.namespaces)``, to save parsing twice. Raises ``ArticleTooLarge``, or
-    ValueError for
-    a threshold outside [0, 1], ``max_links`` < 1 or ``parsed`` of other text. ``page_id``/``rev_id``
+    ``parse_article(wikitext, bundle.namespaces, bundle.link_trail)``, to save parsing twice. Raises
+    ``ArticleTooLarge``, or ValueError for a threshold outside [0, 1], ``max_links`` < 1 or ``parsed`` of
+    other text. ``page_id``/``rev_id``
     name the revision in errors; they do not change the result. ``stages`` (optional, for benchmarks)
     gets the seconds spent per stage added: "parse", "mentions", "features", "model", "place"."""
     if not 0.0 <= threshold <= 1.0:
@@ -334,7 +334,7 @@ def recommend(
         raise ValueError(f"page {page_id} revision {rev_id}: parsed article is not of the given wikitext")
     started = clock()
     lap = _Laps(stages)
-    article = parsed or parse_article(wikitext, bundle.namespaces)
+    article = parsed or parse_article(wikitext, bundle.namespaces, bundle.link_trail)
     lap("parse")
     remaining = None if deadline_s is None else deadline_s - (clock() - started)
     scored = score_page(
@@ -344,8 +344,7 @@ def recommend(
     lap.restart()
     excluded = excluded_target_ids(bundle, excluded_targets)
     links = place(
-        article, select(scored, bundle, threshold=threshold, max_links=None, excluded=excluded),
-        language=bundle.language, max_links=max_links,
+        article, select(scored, bundle, threshold=threshold, max_links=None, excluded=excluded), max_links=max_links
     )
     lap("place")
     meta = GelrMeta(

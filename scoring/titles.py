@@ -17,7 +17,8 @@ from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import unquote
 
-__all__ = ["is_article_link", "is_article_target", "namespace_prefix", "normalise_anchor", "normalise_title", "read_title_list"]
+__all__ = ["LANGUAGE_PREFIXES", "is_article_link", "is_article_target", "namespace_prefix", "normalise_anchor",
+           "normalise_title", "read_title_list"]
 
 # MediaWiki treats these as spaces in titles and collapses runs of them (MediaWikiTitleCodec).
 _SPACES = re.compile(r"[ _\u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
@@ -50,7 +51,8 @@ def _names(block: str) -> frozenset[str]:
     return frozenset(word.replace("_", " ").casefold() for word in block.split())
 
 
-_OTHER_WIKIS = _names(_INTERWIKI) | _names(_LANGUAGES)
+LANGUAGE_PREFIXES = _names(_LANGUAGES)  # interlanguage links
+_OTHER_WIKIS = _names(_INTERWIKI) | LANGUAGE_PREFIXES
 
 
 def _upper_first(text: str) -> str:

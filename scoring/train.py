@@ -43,6 +43,7 @@ from scoring.corpus import ContextCounts, LinkCounts, spool_file
 from scoring.dumps import read_siteinfo
 from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, training_rows
 from scoring.features import FEATURES
+from scoring.linktrail import for_language, parse_rule
 from scoring.model import LinkModel
 from scoring.pages import write_pages
 from scoring.recommend import APPLICATION_VERSION
@@ -133,6 +134,7 @@ def train(
     *,
     wiki: str,
     language: str | None = None,
+    link_trail: str | None = None,
     threshold: float = 0.5,
     force: bool = False,
     coverage: str = "auto",
@@ -150,12 +152,15 @@ def train(
     page table) to read the wiki's own data from (pass 0) when ``dump`` is only a part of it; its
     page table then counts as complete, so the worker prunes red links of a partial-dump model.
 
-    ``language`` defaults to the dump's ``xml:lang``; ``coverage`` is explained in
+    ``language`` defaults to the dump's ``xml:lang``; ``link_trail`` (a rule in linktrail.py's forms, for a
+    wiki with its own MediaWiki:Linktrail) to the language's rule, and is stored in the bundle;
+    ``coverage`` is explained in
     ``corpus.ContextCounts.prepare``. ``excluded_targets``: titles never to suggest (see step 3).
     ``shared_model`` names a shared model of ``models_dir`` (shared.py) to use instead of fitting one;
     the training rows are stored either way. Raises TrainingError when the dump yields no usable
     training data, ValueError for an unreadable dump header or a gate ``threshold`` that is not one of
-    the backtest thresholds, BundleError for a missing shared model."""
+    the backtest thresholds, LinkTrailError for a rule that is no character class, BundleError for a
+    missing shared model."""
     if threshold not in THRESHOLDS:
         raise ValueError(f"gate threshold must be one of {THRESHOLDS}, got {threshold}")
     shared = None if shared_model is None else shared_ref(models_dir, shared_model)
@@ -163,9 +168,10 @@ def train(
     dump = Path(dump)
     site = read_siteinfo(dump)
     language = language or site.language or wiki.removesuffix("wiki")
+    trail = parse_rule(link_trail) if link_trail else for_language(language)
     scan = scan_site(pages_dump or dump, read_siteinfo(pages_dump) if pages_dump else site, progress=progress)
     prefixes = scan.namespaces.prefixes()
-    links = LinkCounts(language=language, prefixes=prefixes)
+    links = LinkCounts(language=language, prefixes=prefixes, trail=trail)
     with spool_file() as spool:
         links.read_dump(dump, spool, progress)
         if not links.train_articles:
@@ -233,6 +239,7 @@ def train(
                 disambiguation_templates=scan.disambiguation_templates,
                 pages=len(scan.titles),
                 pages_complete=pages_dump is not None or counts.complete,
+                link_trail=trail.pattern,
             ),
             shared_model=shared,
         )

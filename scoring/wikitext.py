@@ -13,6 +13,11 @@ Guarantees (offsets are Python string indices, i.e. Unicode code points, into th
   mwaddlink's defect, reference §2.8). ``run.section`` is the stripped source of the nearest
   preceding top-level heading of any level (None for the lead), so excluding a section never
   excludes its sub-sections.
+- Link trails: the letters right after a link's "]]" that the wiki's rule accepts (``linktrail.py``;
+  "[[bus]]es" renders as one link, "buses") belong to the link (``Link.trail``), not to the text after
+  it: no run or editor span holds them. File, media, category and interlanguage links take no trail.
+  The text after a link still counts as glued to it, so a word character right after the trail (one
+  the rule rejects) keeps the link inside a longer word.
 - ``links``: every wikilink anywhere — inside templates (also nested), refs, tags, file captions, and
   the captions of ``<gallery>``/``<imagemap>`` (scanned again, since mwparserfromhell keeps those
   verbatim); not inside comments or ``<nowiki>``. ``wikitext[link.start:link.end] == "[[...]]"``.
@@ -30,11 +35,13 @@ import html.entities
 from bisect import bisect_right
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
 
-from addlink_native.scan import Scanner
+from addlink_native.scan import Scanner, Trail
 
-from scoring.namespaces import CATEGORY, TEMPLATE, Namespaces, canonical_namespaces
-from scoring.titles import is_article_link, namespace_prefix, normalise_title
+from scoring.linktrail import LinkTrail, for_language
+from scoring.namespaces import CATEGORY, FILE, MEDIA, TEMPLATE, Namespaces, canonical_namespaces
+from scoring.titles import LANGUAGE_PREFIXES, is_article_link, namespace_prefix, normalise_title
 
 __all__ = [
     "RETRY_BUDGET",
@@ -46,20 +53,32 @@ __all__ = [
     "TextRun",
     "parse_article",
     "plain_text_with_links",
+    "untrailed_prefixes",
 ]
 
 
 @dataclass(frozen=True)
 class Link:
-    """A wikilink. ``target`` is normalised (fragment dropped); ``anchor`` is the visible text: the
-    label with markup stripped, or the title exactly as written. ``top_level`` is True for links that
-    are direct children of the page (not inside a template, tag or other link)."""
+    """A wikilink. ``target`` is normalised (fragment dropped); ``anchor`` is the label with markup
+    stripped, or the title exactly as written; ``trail`` the link trail after "]]" (``wikitext[end:
+    trail_end]``). ``top_level`` is True for links that are direct children of the page (not inside
+    a template, tag or other link)."""
 
     target: str
     anchor: str
     start: int
     end: int
     top_level: bool
+    trail: str = ""
+
+    @property
+    def text(self) -> str:
+        """The rendered link text: the anchor and its trail ("[[bus]]es" -> "buses")."""
+        return self.anchor + self.trail
+
+    @property
+    def trail_end(self) -> int:
+        return self.end + len(self.trail)
 
 
 @dataclass(frozen=True)
@@ -83,12 +102,11 @@ class TextRun:
 class EditorSpan:
     """Text that GrowthExperiments' VisualEditor plugin searches when it locates a suggestion: a run
     of Text nodes at top level or inside HTML tags it descends into (span, div, small, sup, ...; not
-    b/i, headings, tables, blockquote, refs or other extension tags). ``after_link``: the span starts
-    right after a wikilink's "]]", so its first letters may be that link's trail (inside the link)."""
+    b/i, headings, tables, blockquote, refs or other extension tags), less link trails (Parsoid puts
+    them inside the link's ``<a>``)."""
 
     start: int
     end: int
-    after_link: bool
 
 
 @dataclass(frozen=True)
@@ -112,9 +130,9 @@ class LinkedSpan:
 
 @dataclass(frozen=True)
 class PlainText:
-    """Top-level text with each top-level article link replaced by its anchor. Every other node
+    """Top-level text with each top-level article link replaced by its rendered text. Every other node
     (templates, tags, non-article links, comments, headings...) becomes one "\\n", so no sentence or
-    n-gram crosses it. A link trail stays glued to its anchor ("[[Link]]s" -> "Links", span "Link")."""
+    n-gram crosses it. A link's span covers its trail ("[[Link]]s" -> "Links", span "Links")."""
 
     text: str
     links: tuple[LinkedSpan, ...]
@@ -179,6 +197,7 @@ _INVISIBLE_TAGS = frozenset(
 # Characters the tokenizer may re-scan for openers that never close (unclosed openers x text length)
 # before those openers are read as text: 4,000 unclosed "{{" in 24 KB would otherwise cost 100 M.
 RETRY_BUDGET = 20_000_000
+DEFAULT_TRAIL = for_language("en")  # MessagesEn's, MediaWiki's fallback
 
 
 def _template_name(raw: str, namespaces: Namespaces) -> str | None:
@@ -217,7 +236,7 @@ def plain_text_with_links(article: ParsedArticle, *, namespace_prefixes: Collect
     (``titles.is_article_link``) with a non-empty anchor become text; other links are separators."""
     pieces: list[tuple[int, int, str, str | None]] = [(r.start, r.end, r.text, None) for r in article.runs]
     pieces += [
-        (link.start, link.end, link.anchor, link.target)
+        (link.start, link.trail_end, link.text, link.target)
         for link in article.links
         if link.top_level and link.anchor and is_article_link(link.target, namespace_prefixes)
     ]
@@ -250,23 +269,42 @@ _SCANNER = Scanner(
 )
 
 
-def parse_article(wikitext: str, namespaces: Namespaces | None = None) -> ParsedArticle:
+def untrailed_prefixes(namespaces: Namespaces) -> frozenset[str]:
+    """Title prefixes of links that take no trail: MediaWiki appends the letters after a file, media,
+    category or interlanguage link as text (unless the title starts with ":", a plain link)."""
+    return frozenset(
+        name for number in (MEDIA, FILE, CATEGORY) for name in namespaces.names.get(number, ())
+    ) | LANGUAGE_PREFIXES
+
+
+@cache
+def _native_trail(trail: LinkTrail, untrailed: frozenset[str]) -> Trail:
+    return Trail(list(trail.ranges), set(untrailed))
+
+
+def parse_article(
+    wikitext: str, namespaces: Namespaces | None = None, link_trail: LinkTrail | None = None
+) -> ParsedArticle:
     """Parse ``wikitext`` once; see the module docstring for the guarantees. ``namespaces``: the
     wiki's (``Bundle.namespaces``), to tell its templates and categories; MediaWiki's canonical
-    names only when None. Raises TypeError for a non-str argument."""
+    names only when None. ``link_trail``: the wiki's rule (``Bundle.link_trail``); MediaWiki's
+    default ``[a-z]*`` when None. Raises TypeError for a non-str argument."""
     if not isinstance(wikitext, str):
         raise TypeError(f"wikitext must be str, not {type(wikitext).__name__}")
-    runs, links, templates, spans = _SCANNER.scan(wikitext)
     namespaces = namespaces or canonical_namespaces()
+    runs, links, templates, spans = _SCANNER.scan(
+        wikitext, _native_trail(link_trail or DEFAULT_TRAIL, untrailed_prefixes(namespaces))
+    )
     return ParsedArticle(
         wikitext=wikitext,
         links=tuple(
-            Link(normalise_title(title), anchor, start, end, top_level) for start, end, title, anchor, top_level in links
+            Link(normalise_title(title), anchor, start, end, top_level, wikitext[end:trail_end])
+            for start, end, title, anchor, top_level, trail_end in links
         ),
         runs=tuple(TextRun(start, wikitext[start:end], section, before, after) for start, end, section, before, after in runs),
         templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw, namespaces)))),
         categories=tuple(
-            dict.fromkeys(c for _s, _e, title, _a, _t in links if (c := _category(title, namespaces)))
+            dict.fromkeys(c for _s, _e, title, *_ in links if (c := _category(title, namespaces)))
         ),
-        editor_spans=tuple(EditorSpan(start, end, after_link) for start, end, after_link in spans),
+        editor_spans=tuple(EditorSpan(start, end) for start, end in spans),
     )

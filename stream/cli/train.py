@@ -31,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dump", required=True, type=Path, help="pages-articles XML dump")
     parser.add_argument("--models", required=True, type=Path, help="models directory (bundle goes to MODELS/WIKI)")
     parser.add_argument("--language", help="content language code (default: the dump's xml:lang)")
+    parser.add_argument(
+        "--link-trail",
+        metavar="REGEX",
+        help="the wiki's link-trail rule when it has its own MediaWiki:Linktrail, as '[a-zäöü]*' or "
+        "'/^([a-zäöü]+)(.*)$/sDu' (default: the rule of the language, from MediaWiki's messages)",
+    )
     parser.add_argument("--threshold", type=float, default=0.5, help="gate threshold (default 0.5)")
     parser.add_argument(
         "--coverage",
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             args.models,
             wiki=args.wiki,
             language=args.language,
+            link_trail=args.link_trail,
             threshold=args.threshold,
             force=args.force,
             coverage=args.coverage,
@@ -129,7 +136,8 @@ def summary(report: TrainReport) -> str:
         lines.append(
             f"from the dump: {site.pages} main-namespace pages in the page table; categories {', '.join(local.get(14, ()))}; "
             f"templates {', '.join(local.get(10, ()))}; files {', '.join(local.get(6, ()))}; "
-            f"disambiguation templates {', '.join(site.disambiguation_templates) or 'none (name them in the settings)'}"
+            f"disambiguation templates {', '.join(site.disambiguation_templates) or 'none (name them in the settings)'}; "
+            f"link trail {site.link_trail}"
         )
     lines += [render(table, None) for table in (manifest.backtest_mwaddlink, manifest.backtest) if table is not None]
     if manifest.backtest is not None:

@@ -28,8 +28,7 @@ from typing import Any, Protocol, TypeVar
 
 from pebble import ProcessExpired, ProcessPool
 
-from scoring.bundle import BundleCache
-from scoring.namespaces import Namespaces
+from scoring.bundle import Bundle, BundleCache
 from scoring.recommend import Recommendation, recommend
 from scoring.titles import normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
@@ -113,14 +112,15 @@ class _LastParse:
 
     def __init__(self) -> None:
         self._text: str | None = None
-        self._namespaces: Namespaces | None = None
+        self._bundle: Bundle | None = None
         self._article: ParsedArticle | None = None
 
-    def __call__(self, wikitext: str, namespaces: Namespaces) -> ParsedArticle:
-        if self._article is None or self._text != wikitext or self._namespaces is not namespaces:
+    def __call__(self, wikitext: str, bundle: Bundle) -> ParsedArticle:
+        """``wikitext`` parsed with the wiki's namespaces and link-trail rule (its bundle's)."""
+        if self._article is None or self._text != wikitext or self._bundle is not bundle:
             self._article = None  # free the previous page before parsing the next
-            self._article = parse_article(wikitext, namespaces)
-            self._text, self._namespaces = wikitext, namespaces
+            self._article = parse_article(wikitext, bundle.namespaces, bundle.link_trail)
+            self._text, self._bundle = wikitext, bundle
         return self._article
 
 
@@ -148,10 +148,10 @@ class InlineScorer:
         self._parse = _LastParse()
 
     def parse(self, wiki_id: str, wikitext: str, budget: Budget) -> ArticleFacts:
-        return self._parse(wikitext, self._bundles.get(wiki_id).namespaces)
+        return self._parse(wikitext, self._bundles.get(wiki_id))
 
     def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget) -> Recommendation:
-        parsed = self._parse(article.wikitext, self._bundles.get(item.wiki_id).namespaces)
+        parsed = self._parse(article.wikitext, self._bundles.get(item.wiki_id))
         return _recommend(self._bundles, parsed, ScoreRequest.of(item, wiki), budget.remaining())
 
 
@@ -170,13 +170,13 @@ def _child_start(models_dir: str, memory_limit_bytes: int | None) -> None:
 
 def _child_parse(wiki_id: str, wikitext: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     assert _child_bundles is not None, "scoring process not initialised"
-    article = _child_parse_cached(wikitext, _child_bundles.get(wiki_id).namespaces)
+    article = _child_parse_cached(wikitext, _child_bundles.get(wiki_id))
     return article.templates, article.categories
 
 
 def _child_score(wikitext: str, request: ScoreRequest, soft_deadline_s: float) -> Recommendation:
     assert _child_bundles is not None, "scoring process not initialised"
-    parsed = _child_parse_cached(wikitext, _child_bundles.get(request.wiki_id).namespaces)
+    parsed = _child_parse_cached(wikitext, _child_bundles.get(request.wiki_id))
     return _recommend(_child_bundles, parsed, request, soft_deadline_s)
 
 

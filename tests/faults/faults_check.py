@@ -68,7 +68,7 @@ def expected_rows(settings: Settings, workload: Workload) -> dict[int, Expected]
             continue
         item = WorkItem.from_event(parse_event(json_bytes(final.last_event)),
                                    SourceMessage("faults", 0, 0, None, b"", None), include_wikitext=True)
-        article = parse_article(item.wikitext, bundle.namespaces) if item.wikitext is not None else None
+        article = parse_article(item.wikitext, bundle.namespaces, bundle.link_trail) if item.wikitext is not None else None
         if pre_score_verdict(item, article, wiki, facts[0], datetime.now(UTC)) is not None:
             expected[final.page_id] = Expected(frozenset({"none"}), None)
             continue

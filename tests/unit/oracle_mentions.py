@@ -30,7 +30,7 @@ def find_mentions(
 ) -> Iterator[Mention]:
     lead_excluded = LEAD in excluded_sections
     excluded = frozenset(s.strip().casefold() for s in excluded_sections if s != LEAD)
-    editor = _EditorText(article, language)
+    editor = _EditorText(article)
     seen: set[str] = set()
     anchor_cache: dict[str, bool] = {}
     for run_index, run in enumerate(article.runs):

@@ -32,11 +32,12 @@ import markup_guard
 import wikitext_oracle
 from scoring.backtest import remove_links
 from scoring.dumps import is_article, iter_pages, read_siteinfo
+from scoring.linktrail import LinkTrail, for_language
 from scoring.namespaces import Namespaces
 from scoring.wikitext import ParsedArticle, parse_article
 
 FIELDS = ("runs", "links", "templates", "categories", "editor_spans")
-Parser = Callable[[str, Namespaces], ParsedArticle]
+Parser = Callable[[str, Namespaces, LinkTrail], ParsedArticle]
 
 
 @dataclass
@@ -83,14 +84,15 @@ def only_overlong_names(oracle: ParsedArticle, native: ParsedArticle) -> bool:
     return others_equal and kept == native.templates
 
 
-def parse_unchunked(text: str, namespaces: Namespaces | None = None) -> ParsedArticle:
+def parse_unchunked(text: str, namespaces: Namespaces | None = None, trail: LinkTrail | None = None) -> ParsedArticle:
     """The oracle reading ``text`` as one piece, as mwparserfromhell itself would."""
     with mock.patch.object(markup_guard, "CHUNK_CHARS", max(len(text), markup_guard.CHUNK_CHARS)):
-        return wikitext_oracle.parse_article(text, namespaces)
+        return wikitext_oracle.parse_article(text, namespaces, trail)
 
 
 def compare(
-    title: str, oracle: ParsedArticle, native: ParsedArticle, namespaces: Namespaces, into: DumpDiff, examples: int
+    title: str, oracle: ParsedArticle, native: ParsedArticle, namespaces: Namespaces, trail: LinkTrail,
+    into: DumpDiff, examples: int,
 ) -> None:
     if not differs(oracle, native):
         return
@@ -98,7 +100,7 @@ def compare(
     if only_overlong_names(oracle, native):
         into.overlong_names.append(title)
         return
-    if len(text) > markup_guard.CHUNK_CHARS and not differs(parse_unchunked(text, namespaces), native):
+    if len(text) > markup_guard.CHUNK_CHARS and not differs(parse_unchunked(text, namespaces, trail), native):
         into.chunk_cuts.append(title)
         return
     for name in FIELDS:
@@ -115,13 +117,18 @@ def namespaces_of(dump: Path) -> Namespaces:
     return Namespaces.build(read_siteinfo(dump).namespaces)
 
 
-def texts(dump: Path, namespaces: Namespaces) -> Iterator[tuple[str, str]]:
+def trail_of(dump: Path) -> LinkTrail:
+    """The link-trail rule of the dump's language (its ``xml:lang``)."""
+    return for_language(read_siteinfo(dump).language or "en")
+
+
+def texts(dump: Path, namespaces: Namespaces, trail: LinkTrail) -> Iterator[tuple[str, str]]:
     """(label, wikitext) for every article of ``dump``: as written, then with its links removed."""
     for page in iter_pages(dump, on_error=lambda _error: None):
         if not is_article(page):
             continue
         yield page.title, page.text
-        article = wikitext_oracle.parse_article(page.text, namespaces)
+        article = wikitext_oracle.parse_article(page.text, namespaces, trail)
         unlinked = remove_links(article, namespace_prefixes=namespaces.prefixes())
         yield f"{page.title} (links removed)", unlinked.wikitext
 
@@ -130,10 +137,11 @@ def diff_dump(
     dump: Path, *, oracle: Parser = wikitext_oracle.parse_article, native: Parser = parse_article, examples: int = 3
 ) -> DumpDiff:
     result = DumpDiff(dump.name)
-    namespaces = namespaces_of(dump)
-    for label, text in texts(dump, namespaces):
+    namespaces, trail = namespaces_of(dump), trail_of(dump)
+    for label, text in texts(dump, namespaces, trail):
         result.articles += 1
-        compare(label, oracle(text, namespaces), native(text, namespaces), namespaces, result, examples)
+        compare(label, oracle(text, namespaces, trail), native(text, namespaces, trail), namespaces, trail, result,
+                examples)
     return result
 
 

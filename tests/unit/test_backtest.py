@@ -6,6 +6,7 @@ from model_fixture import DATA, publish_handmade
 from scoring.backtest import THRESHOLDS, Unlinked, backtest_pages, gate, gold_pairs, remove_links
 from scoring.bundle import BacktestRow, BacktestTable, load_bundle
 from scoring.dumps import DumpPage
+from scoring.linktrail import for_language
 from scoring.sentence_unit import first_linked_sentence, text_only_within
 from scoring.namespaces import canonical_namespaces
 from scoring.wikitext import parse_article
@@ -15,7 +16,7 @@ PREFIXES = canonical_namespaces().prefixes()
 PAGE = (
     "{{Infobox|capital=[[Rome]]}}\n"
     "'''Italy''' borders [[France]] and [[Austria|Austrians]]; [[Rome]] is its capital. "
-    "[[File:Flag.svg|thumb|[[Paris]]]] [[1861]] [[Lutetia|Paris]] [[Italy]]s\n"
+    "[[File:Flag.svg|thumb|[[Paris]]]] [[1861]] [[Lutetia|Paris]] [[Italy|Ital]]y\n"
     "[[Category:Countries]]"
 )
 
@@ -24,7 +25,7 @@ def test_remove_links_turns_top_level_article_links_into_their_text():
     unlinked = remove_links(parse_article(PAGE), namespace_prefixes=PREFIXES)
     assert unlinked.wikitext == (
         "{{Infobox|capital=[[Rome]]}}\n'''Italy''' borders France and Austrians; Rome is its capital. "
-        "[[File:Flag.svg|thumb|[[Paris]]]] 1861 Paris Italys\n[[Category:Countries]]"
+        "[[File:Flag.svg|thumb|[[Paris]]]] 1861 Paris Italy\n[[Category:Countries]]"
     )
     assert unlinked.pairs == {("france", "France"), ("austrians", "Austria"), ("rome", "Rome"),
                               ("1861", "1861"), ("paris", "Lutetia"), ("italy", "Italy")}
@@ -48,10 +49,32 @@ def test_gold_leaves_out_what_the_rules_forbid(tmp_path):
 def test_anchor_found_only_inside_longer_words_is_not_gold(tmp_path):
     publish_handmade(tmp_path)
     bundle = load_bundle(tmp_path, "testwiki")
-    unlinked = remove_links(parse_article("The [[atom]]s and [[Paris]] again."), namespace_prefixes=PREFIXES)
+    # "s" is the link trail (rendered "atoms"), but "é" is not in English's rule: "atomsé" is one word.
+    unlinked = remove_links(parse_article("The [[atom]]sé and [[Paris]] again."), namespace_prefixes=PREFIXES)
+    assert unlinked.pairs == {("atoms", "Atom"), ("paris", "Paris")}
     gold, excluded = gold_pairs(unlinked, parse_article(unlinked.wikitext), "Physics", bundle, None)
     assert gold == {("paris", "Paris")}
     assert sum(excluded.values()) == 1 and "inside longer words" in next(iter(excluded))
+
+
+@pytest.mark.parametrize(
+    "language, page, pair",
+    [
+        ("en", "The [[bus]]es are red.", ("buses", "Bus")),
+        ("en", "The [[Omnibus|bus]]es are red.", ("buses", "Omnibus")),
+        ("el", "Η [[Αθήνα]]ς είναι.", ("αθήνας", "Αθήνα")),
+        ("uk", "Місто [[Київ]]ом було.", ("київом", "Київ")),
+    ],
+)
+def test_a_trailed_link_is_gold_with_its_rendered_text(tmp_path, language, page, pair):
+    publish_handmade(tmp_path)
+    bundle = load_bundle(tmp_path, "testwiki")
+    trail = for_language(language)
+    unlinked = remove_links(parse_article(page, link_trail=trail), namespace_prefixes=PREFIXES)
+    assert unlinked.pairs == {pair} and unlinked.wikitext == page.replace("[[", "").replace("]]", "").replace(
+        "Omnibus|", "")
+    gold, excluded = gold_pairs(unlinked, parse_article(unlinked.wikitext, link_trail=trail), "Page", bundle, None)
+    assert gold == {pair} and not excluded
 
 
 def table(precision: float, recall: float) -> BacktestTable:
@@ -77,7 +100,7 @@ def test_unlinked_has_no_markup_left_from_removed_links():
 def test_training_pass_names_and_skips_malformed_pages(capsys):
     from scoring.corpus import LinkCounts, spool_file
 
-    counts = LinkCounts(language="en", prefixes=PREFIXES)
+    counts = LinkCounts(language="en", prefixes=PREFIXES, trail=for_language("en"))
     with spool_file() as spool:
         counts.read_dump(DATA / "text" / "malformed-pages.xml", spool, progress=False)
     err = capsys.readouterr().err

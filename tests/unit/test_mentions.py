@@ -95,24 +95,24 @@ def test_editor_match_indices_with_competing_phrases() -> None:
     # Alone, "York" at 13 is the second match; with "New York" also suggested the alternation
     # consumes "New York" first, so the editor sees "York" at 13 as the first one.
     assert _placed("New York and York", {"york"})[0] == ("York", 4, 0)
-    assert editor_match_indices(article, [("York", 13), ("New York", 0)], language="en") == [0, 0]
+    assert editor_match_indices(article, [("York", 13), ("New York", 0)]) == [0, 0]
     # "New" wins at offset 0, so "New York" can never be annotated.
-    assert editor_match_indices(article, [("New", 0), ("New York", 0)], language="en") == [0, None]
+    assert editor_match_indices(article, [("New", 0), ("New York", 0)]) == [0, None]
 
 
 def test_editor_match_indices_phrase_leaves_the_race_once_found() -> None:
     article = parse_article("ab b ab b")
     # Once "ab" (offset 0) is found the regex is rebuilt without it; the second "ab" then yields
     # its "b" to the scan for "b".
-    assert editor_match_indices(article, [("ab", 0), ("b", 8)], language="en") == [0, 2]
+    assert editor_match_indices(article, [("ab", 0), ("b", 8)]) == [0, 2]
 
 
 def test_editor_match_indices_javascript_key_order() -> None:
     article = parse_article("In 2004 Paris 2004")
     # Integer-like keys come first in a JavaScript object whatever the insertion order.
-    assert editor_match_indices(article, [("Paris", 8), ("2004", 14)], language="en") == [0, 1]
+    assert editor_match_indices(article, [("Paris", 8), ("2004", 14)]) == [0, 1]
 
 
 def test_editor_match_indices_outside_editor_text() -> None:
     article = parse_article("{{T|Paris}} Paris")
-    assert editor_match_indices(article, [("Paris", 4), ("Paris", 12)], language="en") == [None, 0]
+    assert editor_match_indices(article, [("Paris", 4), ("Paris", 12)]) == [None, 0]

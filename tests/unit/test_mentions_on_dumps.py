@@ -31,7 +31,8 @@ from oracle_tokenize import word_ngram_keys
 from scoring.dumps import is_article, iter_pages, read_siteinfo
 from scoring.mentions import find_mentions
 from scoring.native import build_anchor_index
-from scoring.tokenize import at_word_boundary, is_spaceless, is_word_char
+from scoring.linktrail import for_language
+from scoring.tokenize import at_word_boundary, is_word_char
 from scoring.wikitext import ParsedArticle, parse_article
 
 COMMITTED = sorted((Path(__file__).resolve().parents[1] / "data" / "dumps").glob("*-sample.xml.bz2"))
@@ -55,16 +56,9 @@ def _top_level_nodes(text: str) -> list[tuple[int, int, object]]:
     return nodes
 
 
-def _editor_nodes(article: ParsedArticle, language: str) -> list[str]:
-    """The editor's text nodes: editor spans without the link trail that renders inside the link."""
-    texts = []
-    for span in article.editor_spans:
-        start = span.start
-        if span.after_link and not is_spaceless(language):
-            while start < span.end and article.wikitext[start].isalpha():
-                start += 1
-        texts.append((start, article.wikitext[start : span.end]))
-    return texts
+def _editor_nodes(article: ParsedArticle) -> list[tuple[int, str]]:
+    """The editor's text nodes: the editor spans (the link trail renders inside the link, not in them)."""
+    return [(span.start, article.wikitext[span.start : span.end]) for span in article.editor_spans]
 
 
 def _editor_rank(nodes: list[tuple[int, str]], phrase: str, offset: int) -> int | None:
@@ -89,8 +83,9 @@ def _check_page(title: str, text: str, language: str, exclude: bool) -> int:
     nodes = _top_level_nodes(text)
     headings = [(s, str(n.title).strip()) for s, _, n in nodes if isinstance(n, Heading)]
     excluded = ["%LEAD%", headings[0][1]] if exclude and headings else []
-    article = parse_article(text)
-    editor_nodes = _editor_nodes(article, language)
+    trail = for_language(language)
+    article = parse_article(text, link_trail=trail)
+    editor_nodes = _editor_nodes(article)
     node_starts = [s for s, _, _ in nodes]
     count = 0
     for m in find_mentions(article, language=language, title=title, excluded_sections=excluded,
@@ -100,10 +95,15 @@ def _check_page(title: str, text: str, language: str, exclude: bool) -> int:
         index = bisect.bisect_right(node_starts, start) - 1
         node_start, node_end, node = nodes[index]
         assert isinstance(node, Text) and end <= node_end, (title, m)
+        value = node.value
+        if index > 0 and isinstance(nodes[index - 1][2], Wikilink):  # the link trail renders in the link
+            skip = trail.length(value, 0)
+            node_start, value = node_start + skip, value[skip:]
+            assert start >= node_start, (title, m)
         section = next((h for s, h in reversed(headings) if s < start), None)
         if excluded:
             assert section is not None and section.casefold() != excluded[1].casefold(), (title, m)
-        assert at_word_boundary(node.value, start - node_start, end - node_start, language), (title, m)
+        assert at_word_boundary(value, start - node_start, end - node_start, language), (title, m)
         if start == node_start and index > 0 and _glue_neighbour(nodes[index - 1][2]):
             assert not is_word_char(m.text[0]), (title, m)
         if end == node_end and index + 1 < len(nodes) and _glue_neighbour(nodes[index + 1][2]):

@@ -37,6 +37,7 @@ from scoring.recommend import page_blocks, recommend
 from scoring.relatedness import word_hashes
 from scoring.titles import is_article_link, normalise_anchor, normalise_title
 from scoring.tokenize import sentences
+from scoring.linktrail import LinkTrail, for_language
 from scoring.wikitext import ParsedArticle, parse_article
 
 COMMITTED = sorted((Path(__file__).resolve().parents[1] / "data" / "dumps").glob("*-sample.xml.bz2"))
@@ -44,22 +45,22 @@ FULL = sorted(Path(os.environ["ADDLINK_SAMPLE_DUMPS"]).glob("*.xml*")) if os.env
     "ADDLINK_SAMPLE_DUMPS") else []
 
 
-def _articles(path: Path, namespaces: Namespaces) -> Iterator[tuple[str, ParsedArticle]]:
+def _articles(path: Path, namespaces: Namespaces, trail: LinkTrail) -> Iterator[tuple[str, ParsedArticle]]:
     """Each article as it is, and with its article links turned into text (more to find)."""
     for page in iter_pages(path):
         if is_article(page):
-            article = parse_article(page.text, namespaces)
+            article = parse_article(page.text, namespaces, trail)
             yield page.title, article
             unlinked = remove_links(article, namespace_prefixes=namespaces.prefixes())
-            yield page.title, parse_article(unlinked.wikitext, namespaces)
+            yield page.title, parse_article(unlinked.wikitext, namespaces, trail)
 
 
-def _dump_anchors(path: Path, namespaces: Namespaces) -> dict[str, list[str]]:
+def _dump_anchors(path: Path, namespaces: Namespaces, trail: LinkTrail) -> dict[str, list[str]]:
     anchors: dict[str, set[str]] = {}
     for page in iter_pages(path):
         if is_article(page):
-            for link in parse_article(page.text, namespaces).links:
-                key = normalise_anchor(link.anchor)
+            for link in parse_article(page.text, namespaces, trail).links:
+                key = normalise_anchor(link.text)
                 if key and is_article_link(link.target, namespaces.prefixes()):
                     anchors.setdefault(key, set()).add(link.target)
     return {key: sorted(targets) for key, targets in anchors.items()}
@@ -107,12 +108,13 @@ def _check_dump(path: Path, models: Path, monkeypatch: pytest.MonkeyPatch, *, ev
     site = read_siteinfo(path)
     language, namespaces = site.language, Namespaces.build(site.namespaces)
     wiki = f"{language}wiki"
-    anchors = _dump_anchors(path, namespaces)
+    trail = for_language(language)
+    anchors = _dump_anchors(path, namespaces, trail)
     publish_dictionary(models, wiki, language, anchors)
     bundle = load_bundle(models, wiki)
     index = bundle.anchors.keys  # the dump's anchors as a published bundle's memory-mapped FST
     mentions = links = 0
-    for number, (title, article) in enumerate(_articles(path, namespaces)):
+    for number, (title, article) in enumerate(_articles(path, namespaces, trail)):
         for run in article.runs:
             assert sentences(run.text, language) == oracle_tokenize.sentences(run.text, language), title
         excluded = ["%LEAD%"] if number % 4 == 3 else []
@@ -150,5 +152,6 @@ def test_native_feature_rows_match_python_with_a_trained_bundle(tmp_path_factory
     """Real counts, kurtosis (NaN too), relatedness vectors and link probabilities: a trained bundle."""
     bundle = load_bundle(trained_models(tmp_path_factory.mktemp("models")), "ltgwiki")
     namespaces = bundle.namespaces
-    rows = sum(_features_agree(bundle, article, normalise_title(title)) for title, article in _articles(LTG_EXCERPT, namespaces))
+    articles = _articles(LTG_EXCERPT, namespaces, bundle.link_trail)
+    rows = sum(_features_agree(bundle, article, normalise_title(title)) for title, article in articles)
     assert rows > 0

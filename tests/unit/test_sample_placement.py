@@ -18,24 +18,18 @@ from scoring.bundle import load_bundle
 from scoring.dumps import is_article, iter_pages
 from scoring.recommend import recommend
 from scoring.titles import normalise_title
-from scoring.tokenize import at_word_boundary, is_spaceless
+from scoring.linktrail import for_language
+from scoring.tokenize import at_word_boundary
 from scoring.wikitext import ParsedArticle, parse_article
 
 LANGUAGES = ["el", "uk", "vi", "ja", "mr", "ltg"]
 JS_ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
 
 
-def text_nodes(article: ParsedArticle, language: str) -> list[tuple[int, str]]:
-    """(wikitext offset, text) of each DOM text node the editor walks: the editor spans, less a link
-    trail's letters (rendered inside the link) where words are separated by spaces."""
-    nodes = []
-    for span in article.editor_spans:
-        start = span.start
-        if span.after_link and not is_spaceless(language):
-            while start < span.end and article.wikitext[start].isalpha():
-                start += 1
-        nodes.append((start, article.wikitext[start:span.end]))
-    return nodes
+def text_nodes(article: ParsedArticle) -> list[tuple[int, str]]:
+    """(wikitext offset, text) of each DOM text node the editor walks: the editor spans (which leave a
+    link trail's letters to the link, where Parsoid renders them)."""
+    return [(span.start, article.wikitext[span.start : span.end]) for span in article.editor_spans]
 
 
 def editor_annotations(nodes: list[tuple[int, str]], links) -> dict[int, int]:
@@ -77,18 +71,21 @@ def test_every_suggestion_is_placed_exactly(language, tmp_path: Path):
     pages = sample_articles(language)
     prefixes = local_prefixes(DATA / "dumps" / f"{language}-sample.xml.bz2")
     anchors: dict[str, set[str]] = {}
+    trail = for_language(language)
     for page in pages:
-        for key, target in remove_links(parse_article(page.text), namespace_prefixes=prefixes).pairs:
+        for key, target in remove_links(parse_article(page.text, link_trail=trail), namespace_prefixes=prefixes).pairs:
             anchors.setdefault(key, set()).add(target)
     publish_dictionary(tmp_path, f"{language}wiki", language, {k: sorted(t) for k, t in anchors.items()})
     bundle = load_bundle(tmp_path, f"{language}wiki")
+    assert bundle.link_trail == trail
     checked = 0
     for page in pages:
-        for text in (page.text, remove_links(parse_article(page.text), namespace_prefixes=prefixes).wikitext):
+        unlinked = remove_links(parse_article(page.text, link_trail=trail), namespace_prefixes=prefixes)
+        for text in (page.text, unlinked.wikitext):
             links = recommend(text, title=normalise_title(page.title), page_id=page.page_id, rev_id=page.rev_id,
                               bundle=bundle, threshold=0.0, max_links=25, deadline_s=None).links
-            article = parse_article(text)
-            annotated = editor_annotations(text_nodes(article, language), links)
+            article = parse_article(text, link_trail=trail)
+            annotated = editor_annotations(text_nodes(article), links)
             for number, link in enumerate(links):
                 start, end = link.wikitext_offset, link.wikitext_offset + len(link.link_text)
                 assert text[start:end] == link.link_text

@@ -96,25 +96,25 @@ def test_templates_and_categories_with_the_wikis_own_namespace_names() -> None:
 def test_glue_flags() -> None:
     runs = parse_article("[[Star]]ship is '''big'''ness x<ref>r</ref> y\n* item").runs
     flags = {r.text: (r.glued_before, r.glued_after) for r in runs}
-    assert flags["ship is "] == (True, True)  # flags describe the neighbours, not the run's own edges
+    assert flags[" is "] == (True, True)  # flags describe the neighbours, not the run's own edges
     assert flags["ness x"] == (True, False)  # the ref after "x" renders apart from it
     assert flags[" y\n"] == (False, False)
 
 
 def test_editor_spans_follow_the_editor_walk() -> None:
     text = "Foo <span>bar</span> <b>no</b> <small>tiny <u>u</u></small> [[L]]trail <ref>r</ref>"
-    spans = [(text[s.start : s.end], s.after_link) for s in parse_article(text).editor_spans]
-    assert ("bar", False) in spans and ("tiny ", False) in spans and ("u", False) in spans
-    assert ("trail ", True) in spans
-    assert all("no" != t and "r" != t for t, _ in spans)
+    spans = [text[s.start : s.end] for s in parse_article(text).editor_spans]
+    assert "bar" in spans and "tiny " in spans and "u" in spans
+    assert " " == spans[-1]  # the link trail renders inside the link: no span holds it
+    assert all("no" != t and "r" != t for t in spans)
 
 
 def test_plain_text_with_links() -> None:
     article = parse_article("The [[United States|US]] army{{cn}} and [[File:x.png]] [[Berlin]]s [[en:Foo]].")
     plain = plain_text_with_links(article, namespace_prefixes=canonical_namespaces().prefixes())
     assert plain.text == "The US army\n and \n Berlins \n."
-    assert plain.links == (LinkedSpan(4, 6, "United States"), LinkedSpan(19, 25, "Berlin"))
-    assert [plain.text[s.start : s.end] for s in plain.links] == ["US", "Berlin"]
+    assert plain.links == (LinkedSpan(4, 6, "United States"), LinkedSpan(19, 26, "Berlin"))
+    assert [plain.text[s.start : s.end] for s in plain.links] == ["US", "Berlins"]
 
 
 def test_rejects_non_str() -> None:
@@ -172,7 +172,10 @@ def test_real_articles_offsets(sample: Path) -> None:
         text = page.text
         article = parse_article(text)
         top = mwparserfromhell.parse(text).filter_text(recursive=False)
-        assert "".join(r.text for r in article.runs) == "".join(str(n) for n in top)
+        # The top-level text is the runs and the trails of the top-level links between them.
+        pieces = sorted([(r.start, r.text) for r in article.runs]
+                        + [(link.end, link.trail) for link in article.links if link.top_level and link.trail])
+        assert "".join(piece for _, piece in pieces) == "".join(str(n) for n in top)
         for run in article.runs:
             assert text[run.start : run.end] == run.text
         assert len(article.links) >= len(mwparserfromhell.parse(text).filter_wikilinks())

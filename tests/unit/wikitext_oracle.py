@@ -17,18 +17,21 @@ from mwparserfromhell.wikicode import Wikicode
 
 from markup_guard import chunk_bounds, neutralise, restore
 from node_offsets import children, tag_children
+from scoring.linktrail import LinkTrail
 from scoring.namespaces import Namespaces, canonical_namespaces
-from scoring.titles import normalise_title
+from scoring.titles import namespace_prefix, normalise_title
 from scoring.wikitext import (
     _REPARSED_TAGS,
     _SEPARATING_TAGS,
     _TRANSPARENT_TAGS,
+    DEFAULT_TRAIL,
     EditorSpan,
     Link,
     ParsedArticle,
     TextRun,
     _category,
     _template_name,
+    untrailed_prefixes,
 )
 
 __all__ = ["WikitextTooDeep", "parse_article"]
@@ -59,6 +62,21 @@ def _is_glue(node: Node | None, edge_char_at: int) -> bool:
     return True  # links (trails), templates, bold/italic, external links, arguments
 
 
+def _trail(nodes: list[Node], index: int, trail: LinkTrail, untrailed: frozenset[str]) -> str:
+    """The link trail after ``nodes[index]`` (a wikilink): the letters ``trail`` accepts at the start of
+    the Text nodes right after it; none after a link whose prefix is ``untrailed`` (files, categories...)."""
+    title = str(nodes[index].title).lstrip()
+    if not title.startswith(":") and namespace_prefix(title) in untrailed:
+        return ""
+    following = []
+    for node in nodes[index + 1 :]:
+        if not isinstance(node, Text):
+            break
+        following.append(node.value)
+    text = "".join(following)
+    return text[: trail.length(text, 0)]
+
+
 def _neighbour(nodes: list[Node], index: int, step: int) -> Node | None:
     index += step
     while 0 <= index < len(nodes) and isinstance(nodes[index], Comment):
@@ -69,8 +87,10 @@ def _neighbour(nodes: list[Node], index: int, step: int) -> Node | None:
 class _Walker:
     """Collects links, templates and categories from a whole tree, with absolute offsets."""
 
-    def __init__(self, namespaces: Namespaces) -> None:
+    def __init__(self, namespaces: Namespaces, trail: LinkTrail) -> None:
         self.namespaces = namespaces
+        self.trail = trail
+        self.untrailed = untrailed_prefixes(namespaces)
         self.links: list[Link] = []
         self.templates: dict[str, None] = {}
         self.categories: dict[str, None] = {}
@@ -78,20 +98,22 @@ class _Walker:
     def walk(self, code: Wikicode, base: int) -> None:
         """Visit every node of a nested ``code`` that starts at ``base`` in the page."""
         pos = base
-        for node in code.nodes:
+        for index, node in enumerate(code.nodes):
             if isinstance(node, Text):
                 pos += len(node.value)
                 continue
             source = str(node)
-            self.visit(node, source, pos, top_level=False)
+            trail = _trail(code.nodes, index, self.trail, self.untrailed) if isinstance(node, Wikilink) else ""
+            self.visit(node, source, pos, top_level=False, trail=trail)
             pos += len(source)
 
-    def visit(self, node: Node, source: str, pos: int, *, top_level: bool) -> None:
-        """Record ``node`` (whose ``str`` is ``source``, starting at ``pos``) and descend into it."""
+    def visit(self, node: Node, source: str, pos: int, *, top_level: bool, trail: str) -> None:
+        """Record ``node`` (whose ``str`` is ``source``, starting at ``pos``, followed by the link trail
+        ``trail`` when it is a link) and descend into it."""
         if "[[" not in source and "{{" not in source:
             return  # no link or template can be inside
         if isinstance(node, Wikilink):
-            self._add_link(node, pos, len(source), top_level)
+            self._add_link(node, pos, len(source), top_level, trail)
         elif isinstance(node, Template):
             name = _template_name(str(node.name), self.namespaces)
             if name:
@@ -101,7 +123,7 @@ class _Walker:
         for offset, child in children(node):
             self.walk(child, pos + offset)
 
-    def _add_link(self, node: Wikilink, pos: int, length: int, top_level: bool) -> None:
+    def _add_link(self, node: Wikilink, pos: int, length: int, top_level: bool, trail: str) -> None:
         self.links.append(
             Link(
                 target=normalise_title(str(node.title)),
@@ -109,6 +131,7 @@ class _Walker:
                 start=pos,
                 end=pos + length,
                 top_level=top_level,
+                trail=trail,
             )
         )
         category = _category(str(node.title), self.namespaces)
@@ -121,31 +144,30 @@ class _Walker:
                 self.walk(mwparserfromhell.parse(str(child)), pos + offset)
 
 
-def _text_spans(nodes: list[Node], base: int, into: list[EditorSpan]) -> None:
-    """Append the editor spans among ``nodes`` (starting at ``base``), descending into transparent tags."""
+def _text_spans(nodes: list[Node], base: int, into: list[EditorSpan], walker: _Walker) -> None:
+    """Append the editor spans among ``nodes`` (starting at ``base``), descending into transparent tags;
+    a link's trail is not searched (it is inside the link)."""
     pos = base
     span_start: int | None = None
-    after_link = False
-    previous: Node | None = None
-    for node in nodes:
+    for index, node in enumerate(nodes):
         if isinstance(node, Text):
             if span_start is None:
-                span_start, after_link = pos, isinstance(previous, Wikilink)
+                span_start = pos
             pos += len(node.value)
-            previous = node
             continue
-        if span_start is not None:
-            into.append(EditorSpan(span_start, pos, after_link))
-            span_start = None
+        if span_start is not None and span_start < pos:
+            into.append(EditorSpan(span_start, pos))
+        span_start = None
         source = str(node)
         if isinstance(node, Tag) and not node.wiki_markup and not node.self_closing:
             if str(node.tag).strip().lower() in _TRANSPARENT_TAGS:
                 offset = next(o for o, child in tag_children(node) if child is node.contents)
-                _text_spans(node.contents.nodes, pos + offset, into)
+                _text_spans(node.contents.nodes, pos + offset, into, walker)
         pos += len(source)
-        previous = node
-    if span_start is not None:
-        into.append(EditorSpan(span_start, pos, after_link))
+        if isinstance(node, Wikilink):
+            span_start = pos + len(_trail(nodes, index, walker.trail, walker.untrailed))
+    if span_start is not None and span_start < pos:
+        into.append(EditorSpan(span_start, pos))
 
 
 def _top_level(code: Wikicode, walker: _Walker) -> list[TextRun]:
@@ -156,25 +178,31 @@ def _top_level(code: Wikicode, walker: _Walker) -> list[TextRun]:
     section: str | None = None
     pos = 0
     i = 0
+    trail = ""  # the trail of the link just visited, which the next run leaves to it
     while i < len(nodes):
         node = nodes[i]
         if not isinstance(node, Text):
             if isinstance(node, Heading):
                 section = str(node.title).strip()
             source = str(node)
-            walker.visit(node, source, pos, top_level=True)
+            trail = _trail(nodes, i, walker.trail, walker.untrailed) if isinstance(node, Wikilink) else ""
+            walker.visit(node, source, pos, top_level=True, trail=trail)
             pos += len(source)
             i += 1
             continue
-        first, start, parts = i, pos, []
+        first, start, parts = i, pos + len(trail), []
         while i < len(nodes) and isinstance(nodes[i], Text):
             parts.append(nodes[i].value)
             pos += len(nodes[i].value)
             i += 1
+        text = "".join(parts)[len(trail) :]
+        trail = ""
+        if not text:
+            continue
         runs.append(
             TextRun(
                 start=start,
-                text="".join(parts),
+                text=text,
                 section=section,
                 glued_before=_is_glue(_neighbour(nodes, first, -1), -1),
                 glued_after=_is_glue(_neighbour(nodes, i - 1, 1), 0),
@@ -187,7 +215,9 @@ class WikitextTooDeep(ValueError):
     """The page nests markup deeper than the parser's tree can be walked (hundreds of bare ``{{``)."""
 
 
-def parse_article(wikitext: str, namespaces: Namespaces | None = None) -> ParsedArticle:
+def parse_article(
+    wikitext: str, namespaces: Namespaces | None = None, link_trail: LinkTrail | None = None
+) -> ParsedArticle:
     """Parse ``wikitext`` once; see the module docstring for the guarantees. Raises TypeError for a
     non-str argument and WikitextTooDeep for nesting beyond Python's recursion limit."""
     if not isinstance(wikitext, str):
@@ -195,10 +225,10 @@ def parse_article(wikitext: str, namespaces: Namespaces | None = None) -> Parsed
     source = neutralise(wikitext)
     try:
         code = _parse_in_chunks(source)
-        walker = _Walker(namespaces or canonical_namespaces())
+        walker = _Walker(namespaces or canonical_namespaces(), link_trail or DEFAULT_TRAIL)
         runs = _top_level(code, walker)
         editor_spans: list[EditorSpan] = []
-        _text_spans(code.nodes, 0, editor_spans)
+        _text_spans(code.nodes, 0, editor_spans, walker)
     except RecursionError:
         raise WikitextTooDeep("markup nested too deeply to parse (Python's recursion limit)") from None
     article = ParsedArticle(
@@ -229,7 +259,7 @@ def _restored(article: ParsedArticle) -> ParsedArticle:
     return ParsedArticle(
         wikitext=text,
         links=tuple(
-            Link(restore(link.target), restore(link.anchor), link.start, link.end, link.top_level)
+            Link(restore(link.target), restore(link.anchor), link.start, link.end, link.top_level, link.trail)
             for link in article.links
         ),
         runs=tuple(

@@ -10,7 +10,22 @@ mod tokenizer;
 mod tree;
 
 type RunRow = (u32, u32, Option<String>, bool, bool);
-type LinkRow = (u32, u32, String, String, bool);
+type LinkRow = (u32, u32, String, String, bool, u32);
+
+/// A link-trail rule (scoring/linktrail.py): the accepted code points as sorted, disjoint, inclusive
+/// ranges, and the casefolded title prefixes whose links take no trail (scoring/wikitext.py).
+#[pyclass(frozen)]
+struct Trail {
+    rule: tree::Trail,
+}
+
+#[pymethods]
+impl Trail {
+    #[new]
+    fn new(ranges: Vec<(char, char)>, untrailed: HashSet<String>) -> Self {
+        Trail { rule: tree::Trail { ranges, untrailed } }
+    }
+}
 
 /// Scanner configured with the tables scoring owns (entity names, tag classes).
 #[pyclass(frozen)]
@@ -33,18 +48,20 @@ impl Scanner {
         Scanner { tables: tree::Tables { entities, entity_names, separating, transparent, invisible, reparsed, retry_budget } }
     }
 
-    /// (runs, links, raw template names, editor spans) of ``text``; see scoring/wikitext.py.
+    /// (runs, links, raw template names, editor spans) of ``text``, links followed by ``trail``'s
+    /// letters taking them; see scoring/wikitext.py.
     #[allow(clippy::type_complexity)]
     fn scan(
         &self,
         py: Python<'_>,
         text: &str,
-    ) -> (Vec<RunRow>, Vec<LinkRow>, Vec<String>, Vec<(u32, u32, bool)>) {
+        trail: &Trail,
+    ) -> (Vec<RunRow>, Vec<LinkRow>, Vec<String>, Vec<(u32, u32)>) {
         let chars: Vec<char> = text.chars().collect();
-        let scanned = py.allow_threads(|| tree::Article::scan(&chars, &self.tables));
+        let scanned = py.allow_threads(|| tree::Article::scan(&chars, &self.tables, &trail.rule));
         (
             scanned.runs.into_iter().map(|r| (r.start, r.end, r.section, r.glued_before, r.glued_after)).collect(),
-            scanned.links.into_iter().map(|l| (l.start, l.end, l.title, l.anchor, l.top_level)).collect(),
+            scanned.links.into_iter().map(|l| (l.start, l.end, l.title, l.anchor, l.top_level, l.trail_end)).collect(),
             scanned.templates,
             scanned.spans,
         )
@@ -54,6 +71,7 @@ impl Scanner {
 pub fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
     let module = PyModule::new(parent.py(), "scan")?;
     module.add_class::<Scanner>()?;
+    module.add_class::<Trail>()?;
     parent.add_submodule(&module)?;
     // Make ``import addlink_native.scan`` work, not only attribute access.
     parent.py().import("sys")?.getattr("modules")?.set_item("addlink_native.scan", &module)?;

@@ -126,6 +126,44 @@ pub struct Tables {
     pub retry_budget: u64,
 }
 
+/// A link-trail rule: sorted, disjoint, inclusive code-point ranges (scoring/linktrail.py), and the
+/// prefixes (casefolded) of links MediaWiki leaves the trail after as text: files, media,
+/// categories, interlanguage links (unless the title starts with ":").
+pub struct Trail {
+    pub ranges: Vec<(char, char)>,
+    pub untrailed: HashSet<String>,
+}
+
+impl Trail {
+    /// ``titles.namespace_prefix`` of a raw title not starting with ":" is not in ``untrailed``.
+    fn taken_by(&self, title: &[char]) -> bool {
+        let first = title.iter().position(|&c| !py_space(c)).unwrap_or(title.len());
+        let rest = &title[first..];
+        if rest.first() == Some(&':') {
+            return true;
+        }
+        let Some(colon) = rest.iter().position(|&c| c == ':') else { return true };
+        let head: String = rest[..colon].iter().map(|&c| if c == '_' { ' ' } else { c }).collect();
+        // Python's casefold as far as namespace names and language codes need it.
+        let prefix = head.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase().replace('ς', "σ").replace('ß', "ss");
+        !self.untrailed.contains(&prefix)
+    }
+
+    fn accepts(&self, c: char) -> bool {
+        self.ranges
+            .binary_search_by(|&(first, last)| {
+                if last < c {
+                    std::cmp::Ordering::Less
+                } else if first > c {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
+    }
+}
+
 pub struct Run {
     pub start: u32,
     pub end: u32,
@@ -140,13 +178,15 @@ pub struct Link {
     pub title: String,
     pub anchor: String,
     pub top_level: bool,
+    /// End of the link trail after "]]" (``end`` when there is none).
+    pub trail_end: u32,
 }
 
 pub struct Scanned {
     pub runs: Vec<Run>,
     pub links: Vec<Link>,
     pub templates: Vec<String>,
-    pub spans: Vec<(u32, u32, bool)>,
+    pub spans: Vec<(u32, u32)>,
 }
 
 fn py_space(c: char) -> bool {
@@ -167,6 +207,7 @@ pub struct Article<'a> {
     chars: &'a [char],
     source: &'a [char],
     tables: &'a Tables,
+    trail: &'a Trail,
 }
 
 impl<'a> Article<'a> {
@@ -245,6 +286,19 @@ impl<'a> Article<'a> {
         }
     }
 
+    /// Where the text after ``node`` starts: past its link trail when it is a wikilink (the trail's
+    /// letters render inside the link), never past ``limit`` (the next node, or the parent's end).
+    fn after(&self, node: &Node, limit: u32) -> u32 {
+        let mut pos = node.end;
+        let title_end = if node.a == UNSET { node.end - 2 } else { node.a };
+        if node.kind == Kind::Wikilink && self.trail.taken_by(&self.source[(node.start + 2) as usize..title_end as usize]) {
+            while pos < limit && self.trail.accepts(self.source[pos as usize]) {
+                pos += 1;
+            }
+        }
+        pos
+    }
+
     /// ``_is_glue`` for a neighbouring node.
     fn node_glue(&self, node: &Node, last: bool) -> bool {
         match node.kind {
@@ -306,7 +360,7 @@ impl<'a> Article<'a> {
                 let level = node.level as u32;
                 section = Some(py_strip(&text(self.source, node.start + level, node.end - level)).to_string());
             }
-            pos = node.end;
+            pos = self.after(node, nodes.get(i + 1).map_or(root.end, |next| next.start));
         }
         if pos < root.end {
             runs.push(Run {
@@ -322,8 +376,9 @@ impl<'a> Article<'a> {
 
     /// Links and template names of the whole tree, in the oracle's walk order (pre-order).
     fn walk(&self, root: &Node, links: &mut Vec<Link>, templates: &mut Vec<String>) {
-        let mut todo: Vec<(&Node, i64, bool)> = root.children.iter().rev().map(|n| (n, 0i64, true)).collect();
-        while let Some((node, offset, top)) = todo.pop() {
+        let mut todo: Vec<(&Node, i64, bool, u32)> = Vec::new();
+        push_children(&mut todo, root, 0, true);
+        while let Some((node, offset, top, limit)) = todo.pop() {
             let shift = |p: u32| (p as i64 + offset) as u32;
             match node.kind {
                 Kind::Wikilink => {
@@ -335,7 +390,8 @@ impl<'a> Article<'a> {
                     } else {
                         py_strip(&self.strip(node.b, node.end - 2, &node.children)).to_string()
                     };
-                    links.push(Link { start: shift(node.start), end: shift(node.end), title, anchor, top_level: top });
+                    let trail_end = shift(self.after(node, limit));
+                    links.push(Link { start: shift(node.start), end: shift(node.end), title, anchor, top_level: top, trail_end });
                 }
                 Kind::Template => {
                     let name_end = if node.a == UNSET { node.end - 2 } else { node.a };
@@ -352,7 +408,7 @@ impl<'a> Article<'a> {
                 Kind::Tag if self.tables.reparsed.contains(&node.name) && node.b != UNSET && node.c != UNSET => {
                     // mwparserfromhell keeps these tags' contents verbatim; their captions hold links.
                     let (b, c) = (node.b as usize, node.c as usize);
-                    let sub = Article { chars: &self.chars[b..c], source: &self.source[b..c], tables: self.tables };
+                    let sub = Article { chars: &self.chars[b..c], source: &self.source[b..c], tables: self.tables, trail: self.trail };
                     let tree = Article::parse(sub.chars, self.tables);
                     let mut sub_links = Vec::new();
                     sub.walk(&tree, &mut sub_links, templates);
@@ -360,43 +416,42 @@ impl<'a> Article<'a> {
                     for mut link in sub_links {
                         link.start = (link.start as i64 + base) as u32;
                         link.end = (link.end as i64 + base) as u32;
+                        link.trail_end = (link.trail_end as i64 + base) as u32;
                         link.top_level = false;
                         links.push(link);
                     }
                 }
                 _ => {}
             }
-            for child in node.children.iter().rev() {
-                todo.push((child, offset, false));
-            }
+            push_children(&mut todo, node, offset, false);
         }
     }
 
-    /// ``_text_spans``: text among ``nodes`` from ``base`` to ``limit``, descending into transparent tags.
-    fn spans(&self, nodes: &[Node], base: u32, limit: u32, into: &mut Vec<(u32, u32, bool)>) {
+    /// ``_text_spans``: text among ``nodes`` from ``base`` to ``limit``, descending into transparent
+    /// tags; a link's trail is inside the link, so no span holds it.
+    fn spans(&self, nodes: &[Node], base: u32, limit: u32, into: &mut Vec<(u32, u32)>) {
         let mut pos = base;
-        let mut previous_is_link = false;
-        for node in nodes.iter().filter(|n| n.start >= base && n.end <= limit) {
+        let inside: Vec<&Node> = nodes.iter().filter(|n| n.start >= base && n.end <= limit).collect();
+        for (i, node) in inside.iter().enumerate() {
             if pos < node.start {
-                into.push((pos, node.start, previous_is_link));
+                into.push((pos, node.start));
             }
             if node.kind == Kind::Tag && node.markup == Markup::None && !node.self_closing
                 && self.tables.transparent.contains(&node.name) && node.b != UNSET && node.c != UNSET
             {
                 self.spans(&node.children, node.b, node.c, into);
             }
-            previous_is_link = node.kind == Kind::Wikilink;
-            pos = node.end;
+            pos = self.after(node, inside.get(i + 1).map_or(limit, |next| next.start));
         }
         if pos < limit {
-            into.push((pos, limit, previous_is_link));
+            into.push((pos, limit));
         }
     }
 
-    pub fn scan(source: &'a [char], tables: &'a Tables) -> Scanned {
+    pub fn scan(source: &'a [char], tables: &'a Tables, trail: &'a Trail) -> Scanned {
         let guarded = guard::neutralise(source, tables.retry_budget);
         let chars = guarded.as_deref().unwrap_or(source);
-        let article = Article { chars, source, tables };
+        let article = Article { chars, source, tables, trail };
         let root = Article::parse(chars, tables);
         let mut links = Vec::new();
         let mut templates = Vec::new();
@@ -404,5 +459,15 @@ impl<'a> Article<'a> {
         let mut spans = Vec::new();
         article.spans(&root.children, 0, root.end, &mut spans);
         Scanned { runs: article.runs(&root), links, templates, spans }
+    }
+}
+
+/// Push ``parent``'s children onto the walk's stack (so they pop in order), each with the limit of
+/// its link trail: the next sibling's start, or the parent's end.
+fn push_children<'n>(todo: &mut Vec<(&'n Node, i64, bool, u32)>, parent: &'n Node, offset: i64, top: bool) {
+    let mut limit = parent.end;
+    for child in parent.children.iter().rev() {
+        todo.push((child, offset, top, limit));
+        limit = child.start;
     }
 }
