@@ -15,6 +15,13 @@ The first six are mwaddlink's (reference mwaddlink.md §2.6); the rest add what 
     rank             position of the target among the anchor's candidates (0 = most frequent)
     position         offset of the mention / length of the wikitext (0 = top of the page)
     capitalised      1 if the mention's first character is uppercase as written
+    title_anchor     1 if the anchor is the target's own title (normalised like anchors)
+    redirect_anchor  1 if the anchor is the title of a redirect to the target
+
+The last two say where a candidate comes from: an anchor the articles link (freq > 0), a title or a
+redirect title that is a candidate for its own text (freq 0 when never linked; anchors.py), or both.
+Two flags rather than one "source" value because the sources overlap: most linked anchors of an
+article are also its title, and a single value would hide one of the two facts.
 
 Training computes the same columns with the page itself left out of every count (train.py), so the
 two paths meet in ``FeatureColumns``, whose field order is the column order of the model.
@@ -54,6 +61,8 @@ class FeatureColumns:
     rank: np.ndarray
     position: np.ndarray
     capitalised: np.ndarray
+    title_anchor: np.ndarray
+    redirect_anchor: np.ndarray
 
     def matrix(self) -> np.ndarray:
         """The float32 model input, shape (rows, len(FEATURES)), C-contiguous."""
@@ -79,7 +88,7 @@ def feature_tables(anchors: Anchors, targets: Targets) -> native.FeatureTables:
     return native.FeatureTables(
         offsets=anchors.offsets, target=anchors.target, count=anchors.count, jaro=anchors.jaro,
         ngram=anchors.ngram, kurtosis=anchors.kurtosis, total=anchors.total, link_prob=anchors.link_prob,
-        articles=targets.articles, known=targets.known,
+        source=anchors.source, articles=targets.articles, known=targets.known,
     )
 
 
