@@ -39,7 +39,8 @@ from scoring.anchors import Anchors
 from scoring.relatedness import cosine_rows
 from scoring.targets import Targets
 
-__all__ = ["FEATURES", "MAX_CANDIDATES", "CandidateBatch", "FeatureColumns", "feature_tables", "page_candidates"]
+__all__ = ["FEATURES", "MAX_CANDIDATES", "CandidateBatch", "FeatureColumns", "feature_tables", "join_batches",
+           "page_candidates"]
 
 MAX_CANDIDATES = 10
 
@@ -81,6 +82,17 @@ class CandidateBatch:
     mention: np.ndarray  # int32 index into ``kept``
     target: np.ndarray  # int32 target id
     features: np.ndarray  # float32 (rows, len(FEATURES))
+
+
+def join_batches(first: CandidateBatch, second: CandidateBatch, offset: int) -> CandidateBatch:
+    """``second``'s rows after ``first``'s, as one batch over the caller's two mention lists put end
+    to end (``offset``: the length of the list ``first.kept`` indexes)."""
+    return CandidateBatch(
+        kept=np.concatenate([first.kept, second.kept + offset]).astype(np.int32),
+        mention=np.concatenate([first.mention, second.mention + len(first.kept)]).astype(np.int32),
+        target=np.concatenate([first.target, second.target]).astype(np.int32),
+        features=np.concatenate([first.features, second.features]),
+    )
 
 
 def feature_tables(anchors: Anchors, targets: Targets) -> native.FeatureTables:

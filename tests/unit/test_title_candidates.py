@@ -19,7 +19,8 @@ from scoring.backtest import reachable
 from scoring.bundle import ROWS_FILE, Bundle, load_bundle
 from scoring.dumps import split_of
 from scoring.features import FEATURES
-from scoring.recommend import score_page
+from scoring.overlay import TitleOverlay
+from scoring.recommend import recommend, score_page
 from scoring.train import train
 from scoring.wikitext import parse_article
 
@@ -119,3 +120,39 @@ def test_training_rows_and_scoring_carry_the_source_features(bundle: Bundle) -> 
     assert by_key["zorbaville"][redirect] == 1.0 and by_key["zorbaville"][title] == 0.0
     assert by_key["zorba town"][title] == 1.0 and by_key["zorba town"][freq] == 0.0
     assert all(math.isfinite(value) for row in by_key.values() for value in row)
+
+
+# --- articles created after training (scoring/overlay.py) ---------------------------------------------
+
+
+def overlay_of(bundle: Bundle, *titles: str) -> TitleOverlay:
+    return TitleOverlay.build(titles, anchors=bundle.anchors, targets=bundle.targets, language=bundle.language)
+
+
+def suggested(bundle: Bundle, text: str, overlay: TitleOverlay | None, title: str = "Trip", **options) -> list[str]:
+    result = recommend(text, title=title, page_id=1, rev_id=1, bundle=bundle, threshold=0.0, max_links=None,
+                       deadline_s=None, overlay=overlay, **options)
+    return [link.link_target for link in result.links]
+
+
+def test_an_article_created_after_training_is_a_target_for_its_own_text(bundle: Bundle) -> None:
+    text = "We sailed from Athens to Quixote Bay."
+    assert "Quixote Bay" not in suggested(bundle, text, None)
+    overlay = overlay_of(bundle, "Quixote_Bay", "Athens", "1999", "Zorbaville")
+    # Known targets, number-only titles and texts that are already anchors stay the bundle's.
+    assert overlay.titles == ("Quixote Bay",)
+    assert "Quixote Bay" in suggested(bundle, text, overlay)
+
+    scored = score_page(parse_article(text), title="Trip", bundle=bundle, deadline_s=None, overlay=overlay)
+    (row,) = [i for i, target in enumerate(scored.batch.target.tolist()) if scored.title(bundle, target) == "Quixote Bay"]
+    features = dict(zip(FEATURES, scored.batch.features[row].tolist()))
+    assert features["title_anchor"] == 1 and features["redirect_anchor"] == 0
+    assert features["freq"] == features["target_known"] == features["relatedness"] == features["link_prob"] == 0
+    assert scored.mentions[scored.batch.mention[row]].text == "Quixote Bay"
+
+
+def test_a_new_article_follows_the_pages_rules(bundle: Bundle) -> None:
+    overlay = overlay_of(bundle, "Quixote Bay")
+    assert "Quixote Bay" not in suggested(bundle, "Quixote Bay is here. [[Quixote Bay|The bay]].", overlay)
+    assert "Quixote Bay" not in suggested(bundle, "Quixote Bay is a bay.", overlay, title="Quixote Bay")
+    assert "Quixote Bay" not in suggested(bundle, "To Quixote Bay.", overlay, excluded_targets=["Quixote_Bay"])
