@@ -262,7 +262,7 @@ def _overlay_candidates(article: ParsedArticle, title: str, bundle: Bundle, over
     numbers = [overlay.keys.get(m.key) for m in found]
     length = max(len(article.wikitext), 1)
     linked = frozenset(link.target for link in article.links) | {normalise_title(title)}
-    batch = overlay.rows(numbers, np.array([m.wikitext_offset / length for m in found], dtype=np.float32),
+    batch = overlay.rows([m.key for m in found], np.array([m.wikitext_offset / length for m in found], dtype=np.float32),
                          np.array([m.text[:1].isupper() for m in found], dtype=np.float32), linked, len(bundle.targets))
     return found, numbers, batch
 

@@ -3,9 +3,9 @@
 Ingest records each main-namespace article created, undeleted or moved to in Redis, and takes it out
 when its page is deleted, moved away or replaced by a redirect (stream/pipeline/state.py,
 ``<prefix>:articles:<wiki>``). The worker reads that set at most every ``scoring.new_titles_refresh_s``
-per wiki, keeps the titles its bundle does not already have as targets, and hands them to the scorer
-as plain data with a version that changes only when they do, so the scoring process rebuilds its
-overlay only then. A page created now is a target in other pages within that interval.
+per wiki and hands the titles to the scorer as plain data with a version that changes only when they
+do, so the scoring process rebuilds its overlay (which leaves out what the bundle knows) only then. A
+page created now is a target in other pages within that interval.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from scoring.bundle import Bundle
 from stream.core.quiet import Clock
 
 __all__ = ["NewTitles", "NewTitlesReader"]
@@ -41,17 +40,17 @@ class NewTitlesReader:
         self._clock = clock
         self._token = secrets.token_hex(4)  # versions of another worker process never collide with ours
         self._count = 0
-        self._read: dict[str, tuple[float, Bundle, NewTitles]] = {}
+        self._read: dict[str, tuple[float, NewTitles]] = {}
 
-    def get(self, wiki_id: str, bundle: Bundle) -> NewTitles:
-        """The wiki's new titles that ``bundle`` has no target for (may read Redis: raises RedisError)."""
+    def get(self, wiki_id: str) -> NewTitles:
+        """The wiki's new titles (may read Redis: raises RedisError)."""
         now = self._clock.monotonic()
         last = self._read.get(wiki_id)
-        if last is not None and last[1] is bundle and now - last[0] < self._refresh_s:
-            return last[2]
-        titles = tuple(title for title in self._state.new_articles(wiki_id) if bundle.targets.id_of(title) < 0)
-        current = last[2] if last is not None and last[2].titles == titles else self._version(titles)
-        self._read[wiki_id] = (now, bundle, current)
+        if last is not None and now - last[0] < self._refresh_s:
+            return last[1]
+        titles = tuple(self._state.new_articles(wiki_id))
+        current = last[1] if last is not None and last[1].titles == titles else self._version(titles)
+        self._read[wiki_id] = (now, current)
         return current
 
     def _version(self, titles: tuple[str, ...]) -> NewTitles:

@@ -157,7 +157,7 @@ class _Overlays:
                 raise OverlayMissing(version)
             titles = held[1]
         if held is None or held[0] != version or held[2] is not bundle:
-            overlay = TitleOverlay.build(titles, anchors=bundle.anchors, targets=bundle.targets, language=bundle.language)
+            overlay = TitleOverlay.build(titles, anchors=bundle.anchors, language=bundle.language)
             held = self._by_wiki[bundle.wiki] = (version, titles, bundle, overlay)
         return held[3]
 

@@ -277,7 +277,7 @@ class WorkerHandler:
         new_titles = None
         if bundle is not None:
             with self._timer.stage("redis"):
-                new_titles = self._new_titles.get(wiki_id, bundle)
+                new_titles = self._new_titles.get(wiki_id)
         started = self._clock.monotonic()
         with self._timer.stage("scoring"):
             recommendation = self._scorer.score(item, wiki, article, budget, new_titles)

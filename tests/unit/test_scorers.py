@@ -91,7 +91,7 @@ def test_no_budget_left_fails_at_once(process_scorer: ProcessScorer) -> None:
 def test_articles_created_after_the_bundle_are_targets_in_both_scorers(models_dir: Path,
                                                                        process_scorer: ProcessScorer) -> None:
     work = item("Πήγαμε από την Αθήνα στη Νέα Σμύρνη.")
-    new = NewTitles("v1", ("Νέα_Σμύρνη", "Αθήνα"))  # Αθήνα is a target of the bundle already
+    new = NewTitles("v1", ("Νέα Σμύρνη", "Αθήνα"))  # Αθήνα is a target of the bundle already
 
     def targets(scorer, titles: NewTitles | None) -> list[str]:
         budget = Budget.start(30.0)
