@@ -60,6 +60,7 @@ class LinkCounts:
     language: str
     prefixes: frozenset[str]
     disambiguation_templates: frozenset[str] = frozenset()  # normalised names (site_scan), no prefix
+    listed: frozenset[str] = frozenset()  # article titles of the page table (pass 0: the whole wiki with --pages-dump)
     redirects: dict[str, str] = field(default_factory=dict)  # ns-0 redirect title -> target title
     articles: set[str] = field(default_factory=set)  # titles of ns-0 articles (any split)
     disambiguation: set[str] = field(default_factory=set)  # titles of the articles that are disambiguation pages
@@ -76,15 +77,16 @@ class LinkCounts:
 
     def title_targets(self, complete: bool) -> dict[str, dict[str, bool]]:
         """Every title as a candidate for its own text: ``{anchor key: {target title: via a redirect}}``
-        from each article title and each redirect title (resolved one hop; on a ``complete`` dump only
-        onto an article). Number-only keys and disambiguation pages as targets are left out, as
-        mwaddlink leaves them out of its dictionary; ``via a redirect`` is True when some redirect
-        with that key's text points to the target."""
+        from each article title (of the dump and of the page table) and each redirect title of the dump
+        (resolved one hop; on a ``complete`` dump only onto an article). Number-only keys and
+        disambiguation pages as targets are left out, as mwaddlink leaves them out of its dictionary
+        (a page-table title outside the dump cannot be told a disambiguation page: it is kept); ``via a
+        redirect`` is True when some redirect with that key's text points to the target."""
         found: dict[str, dict[str, bool]] = {}
-        for title in self.articles - self.disambiguation:
+        for title in (self.articles | self.listed) - self.disambiguation:
             self._add_title(found, title, title, redirect=False)
         for title, target in self.redirects.items():
-            if target not in self.disambiguation and (not complete or target in self.articles):
+            if target not in self.disambiguation and (not complete or target in self.articles or target in self.listed):
                 self._add_title(found, title, target, redirect=True)
         return found
 
@@ -194,7 +196,7 @@ class ContextCounts:
             coverage == "auto" and occurrences > 0 and internal / occurrences >= COMPLETE_DUMP_SHARE
         )
         if complete:
-            universe &= links.articles
+            universe &= links.articles | links.listed
             titles = links.title_targets(complete=True)
         for targets in titles.values():
             universe.update(targets)

@@ -176,7 +176,8 @@ def train(
     scan = scan_site(pages_dump or dump, read_siteinfo(pages_dump) if pages_dump else site, progress=progress)
     prefixes = scan.namespaces.prefixes()
     links = LinkCounts(
-        language=language, prefixes=prefixes, disambiguation_templates=frozenset(scan.disambiguation_templates)
+        language=language, prefixes=prefixes, disambiguation_templates=frozenset(scan.disambiguation_templates),
+        listed=frozenset(title for title, redirect in zip(scan.titles, scan.redirects) if not redirect),
     )
     with spool_file() as spool:
         links.read_dump(dump, spool, progress)

@@ -37,7 +37,7 @@ def _page(page_id: int, title: str, text: str, ns: int = 0, redirect: str | None
             f"<timestamp>2023-01-01T00:00:00Z</timestamp><model>wikitext</model><text>{text}</text></revision></page>\n")
 
 
-def tiny_dump(path: Path) -> Path:
+def tiny_dump(path: Path, *extra: str) -> Path:
     train_ids = [i for i in range(100, 400) if split_of(i) == "train"]
     test_ids = [i for i in range(100, 400) if split_of(i) == "test"]
     pages = [
@@ -59,7 +59,7 @@ def tiny_dump(path: Path) -> Path:
         _page(page_id, f"Trip {n}", "We went from [[Athens]] to [[Zorba Town]] and [[Zorbaville]]. Then [[Sparta]].")
         for n, page_id in enumerate(test_ids[:10])
     ]
-    path.write_text(HEADER + "".join(pages) + "</mediawiki>\n", encoding="utf-8")
+    path.write_text(HEADER + "".join(pages) + "".join(extra) + "</mediawiki>\n", encoding="utf-8")
     return path
 
 
@@ -96,6 +96,17 @@ def test_disambiguation_pages_and_number_titles_are_no_candidates(bundle: Bundle
     assert candidates(bundle, "mercury") is None
     assert candidates(bundle, "1861") is None
     assert candidates(bundle, "mercury (planet)") == [("Mercury (planet)", 0, TITLE_SOURCE)]
+
+
+def test_titles_of_the_whole_wikis_page_table_are_candidates_too(tmp_path: Path) -> None:
+    """With --pages-dump (the whole wiki), an article the training dump lacks is a candidate for its title."""
+    dump = tiny_dump(tmp_path / "tiny.xml")
+    whole = tiny_dump(tmp_path / "whole.xml", _page(5000, "Far Island", "An island."))
+    train(dump, tmp_path / "models", wiki="testwiki", force=True, max_rounds=20, n_jobs=1, progress=False,
+          pages_dump=whole)
+    bundle = load_bundle(tmp_path / "models", "testwiki")
+    assert candidates(bundle, "far island") == [("Far Island", 0, TITLE_SOURCE)]
+    assert bundle.targets.known[bundle.targets.id_of("Far Island")] == 0  # no text of it in the training dump
 
 
 def test_gold_links_to_titles_nobody_linked_are_reachable(bundle: Bundle) -> None:
