@@ -12,6 +12,15 @@ Files in the bundle directory (all ``.npy``, opened with ``mmap_mode="r"``):
     candidate_target.npy    int32 target id, rows sorted by count (descending), then title
     candidate_count.npy     int32 number of source articles linking the anchor to the target
     candidate_jaro.npy      float32 Jaro similarity of the anchor and the lowercased target title
+    candidate_source.npy    int8 where the candidate comes from, bits: ``TITLE_SOURCE`` (the anchor is
+                            the target's own title) and ``REDIRECT_SOURCE`` (the anchor is the title of
+                            a redirect to the target); 0 for an anchor only ever linked to the target
+
+Besides the anchors the training articles link, every article title and every redirect title of the
+dump is a candidate for its own text (``normalise_anchor(title)`` -> the article, a redirect resolved
+one hop), with count 0 when never linked (train.py). Each title adds at most one candidate row and
+one anchor, so at enwiki's size (17 M main-namespace titles, redirects included) the dictionary grows
+by at most 17 M rows; scoring still reads at most ``features.MAX_CANDIDATES`` rows per anchor.
 
 Everything that depends only on the dictionary is computed here, at training time, so scoring a
 candidate costs array reads, not Python calls.
@@ -28,8 +37,10 @@ import numpy as np
 from rapidfuzz.distance import Jaro
 
 from scoring import native
+from scoring.titles import normalise_anchor
 
-__all__ = ["ANCHOR_FILES", "AnchorSet", "Anchors", "is_number_anchor", "padded_kurtosis", "write_anchors"]
+__all__ = ["ANCHOR_FILES", "REDIRECT_SOURCE", "TITLE_SOURCE", "AnchorSet", "Anchors", "candidate_source",
+           "is_number_anchor", "padded_kurtosis", "source_flags", "write_anchors"]
 
 _ARRAYS = (
     "anchor_link_prob",
@@ -40,12 +51,15 @@ _ARRAYS = (
     "candidate_target",
     "candidate_count",
     "candidate_jaro",
+    "candidate_source",
 )
 ANCHOR_FILES = _ARRAYS
 ANCHOR_INDEX_FILE = "anchors.fst"
 _KURTOSIS_LENGTH = 1000
 # mwaddlink drops anchors that are only a number or a number pair ("1821", "3/4", "1990-1995").
 _NUMBER_ANCHOR = re.compile(r"[0-9]+(?:[/-][0-9]+)?")
+TITLE_SOURCE = 1
+REDIRECT_SOURCE = 2
 
 
 def is_number_anchor(key: str) -> bool:
@@ -68,14 +82,27 @@ def padded_kurtosis(counts: Sequence[int] | np.ndarray) -> float:
     return float(m4 / (m2 * m2) - 3.0)
 
 
+def candidate_source(key: str, target_title: str, redirected: bool) -> int:
+    """The ``candidate_source`` bits of anchor ``key`` and a target: whether ``key`` is the target's own
+    title, and whether it is the title of a redirect to it (``redirected``, known from the dump)."""
+    return (TITLE_SOURCE if normalise_anchor(target_title) == key else 0) | (REDIRECT_SOURCE if redirected else 0)
+
+
+def source_flags(source: int) -> tuple[int, int]:
+    """The ``title_anchor`` and ``redirect_anchor`` feature values (0/1) of ``candidate_source`` bits."""
+    return int(source & TITLE_SOURCE != 0), int(source & REDIRECT_SOURCE != 0)
+
+
 @dataclass(frozen=True)
 class AnchorSet:
-    """One anchor's entry as written: candidates are (target id, count), any order."""
+    """One anchor's entry as written: candidates are (target id, count), any order; ``redirected``
+    holds the targets that a redirect titled ``key`` points to."""
 
     key: str
     link_prob: float
     ngram: int
     candidates: Sequence[tuple[int, int]]
+    redirected: frozenset[int] = frozenset()
 
 
 def write_anchors(directory: Path, anchors: Sequence[AnchorSet], target_titles: Sequence[str]) -> list[Path]:
@@ -84,6 +111,7 @@ def write_anchors(directory: Path, anchors: Sequence[AnchorSet], target_titles: 
     targets: list[int] = []
     counts: list[int] = []
     jaro: list[float] = []
+    source: list[int] = []
     kurtosis = np.empty(len(anchors), dtype=np.float32)
     total = np.empty(len(anchors), dtype=np.int32)
     for i, entry in enumerate(anchors):
@@ -91,6 +119,7 @@ def write_anchors(directory: Path, anchors: Sequence[AnchorSet], target_titles: 
         targets.extend(t for t, _ in ranked)
         counts.extend(c for _, c in ranked)
         jaro.extend(Jaro.similarity(entry.key, target_titles[t].lower()) for t, _ in ranked)
+        source.extend(candidate_source(entry.key, target_titles[t], t in entry.redirected) for t, _ in ranked)
         offsets[i + 1] = len(targets)
         kurtosis[i] = padded_kurtosis([c for _, c in ranked])
         total[i] = sum(c for _, c in ranked)
@@ -103,6 +132,7 @@ def write_anchors(directory: Path, anchors: Sequence[AnchorSet], target_titles: 
         "candidate_target": np.array(targets, dtype=np.int32),
         "candidate_count": np.array(counts, dtype=np.int32),
         "candidate_jaro": np.array(jaro, dtype=np.float32),
+        "candidate_source": np.array(source, dtype=np.int8),
     }
     keys = [a.key for a in anchors]
     paths = [native.write_anchor_index(directory / ANCHOR_INDEX_FILE, keys, list(range(len(keys))))]
@@ -129,6 +159,7 @@ class Anchors:
         self.target = arrays["candidate_target"]
         self.count = arrays["candidate_count"]
         self.jaro = arrays["candidate_jaro"]
+        self.source = arrays["candidate_source"]
         self._offsets_view = memoryview(self.offsets)
 
     def __len__(self) -> int:

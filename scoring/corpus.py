@@ -1,12 +1,13 @@
 """Training statistics from a dump, in two streaming passes (used by train.py).
 
-Pass 1 (``LinkCounts.read_dump``) reads the dump once: redirects, article titles, and for every
-training article its links (all article links, templates included, as mwaddlink counts them) and the
+Pass 1 (``LinkCounts.read_dump``) reads the dump once: redirects, article titles, disambiguation
+pages, and for every training article its links (all article links, templates included, as mwaddlink counts them) and the
 document frequencies for relatedness; each training article's wikitext with its top-level links
 turned into text is spooled to a temporary file, so the dump is parsed only once.
 
 Pass 2 (``ContextCounts.read_spool``) reads the spool back and, now that the redirects and the
-candidate anchors are known, counts per anchor its plain-text occurrences (for link probability),
+candidate anchors are known (the keys linked more than once, and every title's own text, see
+``LinkCounts.title_targets``), counts per anchor its plain-text occurrences (for link probability),
 per (anchor, target) the number of source articles, per target its linking articles and context
 vector, and keeps a compact ``ArticleSample`` of up to ``max_samples`` articles for the training rows.
 
@@ -34,6 +35,7 @@ from scoring.linktrail import LinkTrail
 from scoring.mentions import find_mentions
 from scoring.native import AnchorIndex, build_anchor_index
 from scoring.relatedness import DocumentFrequencies, TargetContexts, Vectoriser
+from scoring.site_scan import DISAMBIGUATION_MAGIC_WORD
 from scoring.titles import is_article_link, normalise_anchor, normalise_title
 from scoring.tokenize import anchor_hits
 from scoring.wikitext import ParsedArticle, parse_article
@@ -59,8 +61,11 @@ class LinkCounts:
     language: str
     prefixes: frozenset[str]
     trail: LinkTrail
+    disambiguation_templates: frozenset[str] = frozenset()  # normalised names (site_scan), no prefix
+    listed: frozenset[str] = frozenset()  # article titles of the page table (pass 0: the whole wiki with --pages-dump)
     redirects: dict[str, str] = field(default_factory=dict)  # ns-0 redirect title -> target title
     articles: set[str] = field(default_factory=set)  # titles of ns-0 articles (any split)
+    disambiguation: set[str] = field(default_factory=set)  # titles of the articles that are disambiguation pages
     aslink: Counter[str] = field(default_factory=Counter)  # link occurrences per anchor key
     df: DocumentFrequencies = field(default_factory=DocumentFrequencies)
     pages: int = 0
@@ -71,6 +76,28 @@ class LinkCounts:
     def resolve(self, title: str) -> str:
         """One redirect hop, as mwaddlink."""
         return self.redirects.get(title, title)
+
+    def title_targets(self, complete: bool) -> dict[str, dict[str, bool]]:
+        """Every title as a candidate for its own text: ``{anchor key: {target title: via a redirect}}``
+        from each article title (of the dump and of the page table) and each redirect title of the dump
+        (resolved one hop; on a ``complete`` dump only onto an article). Number-only keys and
+        disambiguation pages as targets are left out, as mwaddlink leaves them out of its dictionary
+        (a page-table title outside the dump cannot be told a disambiguation page: it is kept); ``via a
+        redirect`` is True when some redirect with that key's text points to the target."""
+        found: dict[str, dict[str, bool]] = {}
+        for title in (self.articles | self.listed) - self.disambiguation:
+            self._add_title(found, title, title, redirect=False)
+        for title, target in self.redirects.items():
+            if target not in self.disambiguation and (not complete or target in self.articles or target in self.listed):
+                self._add_title(found, title, target, redirect=True)
+        return found
+
+    @staticmethod
+    def _add_title(found: dict[str, dict[str, bool]], title: str, target: str, *, redirect: bool) -> None:
+        key = normalise_anchor(title)
+        if key and not is_number_anchor(key):
+            targets = found.setdefault(key, {})
+            targets[target] = targets.get(target, False) or redirect
 
     def read_dump(self, dump: Path, spool: IO[str], progress: bool) -> None:
         def malformed(error: MalformedPage) -> None:
@@ -89,11 +116,18 @@ class LinkCounts:
             if not is_article(page):
                 continue
             self.articles.add(title)
-            if split_of(page.page_id) == "test":
+            test = split_of(page.page_id) == "test"
+            # A test article is parsed only to tell whether it is a disambiguation page.
+            article = None if test and not self.disambiguation_templates else parse_article(page.text, link_trail=self.trail)
+            if DISAMBIGUATION_MAGIC_WORD in page.text or (
+                article is not None and not self.disambiguation_templates.isdisjoint(article.templates)
+            ):
+                self.disambiguation.add(title)
+            if test:
                 self.test_articles += 1
                 continue
             self.train_articles += 1
-            article = parse_article(page.text, link_trail=self.trail)
+            assert article is not None
             links = list(_article_links(article, self.prefixes))
             self.aslink.update(key for key, _, _ in links)
             unlinked = remove_links(article, namespace_prefixes=self.prefixes)
@@ -123,10 +157,12 @@ class ArticleSample:
 
 @dataclass
 class ContextCounts:
-    """Pass 2 results over the candidate anchors (keys linked more than once)."""
+    """Pass 2 results over the candidate anchors (keys linked more than once, and titles' own text)."""
 
     links: LinkCounts
     candidates: frozenset[str]
+    titled: dict[str, frozenset[int]]  # key -> targets it is a candidate for as their title or redirect title
+    redirected: dict[str, frozenset[int]]  # key -> targets a redirect with that text points to
     candidate_keys: list[str]  # sorted; the position of a key is its value in ``candidate_index``
     candidate_index: AnchorIndex
     titles: list[str]  # target id -> title (sorted, so ids are deterministic)
@@ -146,7 +182,8 @@ class ContextCounts:
         training articles' link occurrences point at articles of the dump)."""
         if coverage not in ("auto", "complete", "partial"):
             raise ValueError(f"coverage must be auto, complete or partial, not {coverage!r}")
-        candidates = frozenset(k for k, n in links.aslink.items() if n > 1)
+        titles = links.title_targets(complete=False)
+        candidates = frozenset(k for k, n in links.aslink.items() if n > 1) | titles.keys()
         spool.seek(0)
         universe: set[str] = set()
         occurrences = internal = 0
@@ -161,16 +198,26 @@ class ContextCounts:
             coverage == "auto" and occurrences > 0 and internal / occurrences >= COMPLETE_DUMP_SHARE
         )
         if complete:
-            universe &= links.articles
-        titles = sorted(universe)
+            universe &= links.articles | links.listed
+            titles = links.title_targets(complete=True)
+        for targets in titles.values():
+            universe.update(targets)
+        ordered = sorted(universe)
+        ids = {t: i for i, t in enumerate(ordered)}
         keys = sorted(candidates)
         return cls(
             links=links,
             candidates=candidates,
+            titled={key: frozenset(ids[t] for t in targets) for key, targets in titles.items()},
+            redirected={
+                key: redirected
+                for key, targets in titles.items()
+                if (redirected := frozenset(ids[t] for t, via in targets.items() if via))
+            },
             candidate_keys=keys,
             candidate_index=build_anchor_index(keys),
-            titles=titles,
-            target_ids={t: i for i, t in enumerate(titles)},
+            titles=ordered,
+            target_ids=ids,
             complete=complete,
         )
 

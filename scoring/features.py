@@ -15,6 +15,13 @@ The first six are mwaddlink's (reference mwaddlink.md §2.6); the rest add what 
     rank             position of the target among the anchor's candidates (0 = most frequent)
     position         offset of the mention / length of the wikitext (0 = top of the page)
     capitalised      1 if the mention's first character is uppercase as written
+    title_anchor     1 if the anchor is the target's own title (normalised like anchors)
+    redirect_anchor  1 if the anchor is the title of a redirect to the target
+
+The last two say where a candidate comes from: an anchor the articles link (freq > 0), a title or a
+redirect title that is a candidate for its own text (freq 0 when never linked; anchors.py), or both.
+Two flags rather than one "source" value because the sources overlap: most linked anchors of an
+article are also its title, and a single value would hide one of the two facts.
 
 Training computes the same columns with the page itself left out of every count (train.py), so the
 two paths meet in ``FeatureColumns``, whose field order is the column order of the model.
@@ -32,7 +39,8 @@ from scoring.anchors import Anchors
 from scoring.relatedness import cosine_rows
 from scoring.targets import Targets
 
-__all__ = ["FEATURES", "MAX_CANDIDATES", "CandidateBatch", "FeatureColumns", "feature_tables", "page_candidates"]
+__all__ = ["FEATURES", "MAX_CANDIDATES", "CandidateBatch", "FeatureColumns", "feature_tables", "join_batches",
+           "page_candidates"]
 
 MAX_CANDIDATES = 10
 
@@ -54,6 +62,8 @@ class FeatureColumns:
     rank: np.ndarray
     position: np.ndarray
     capitalised: np.ndarray
+    title_anchor: np.ndarray
+    redirect_anchor: np.ndarray
 
     def matrix(self) -> np.ndarray:
         """The float32 model input, shape (rows, len(FEATURES)), C-contiguous."""
@@ -74,12 +84,23 @@ class CandidateBatch:
     features: np.ndarray  # float32 (rows, len(FEATURES))
 
 
+def join_batches(first: CandidateBatch, second: CandidateBatch, offset: int) -> CandidateBatch:
+    """``second``'s rows after ``first``'s, as one batch over the caller's two mention lists put end
+    to end (``offset``: the length of the list ``first.kept`` indexes)."""
+    return CandidateBatch(
+        kept=np.concatenate([first.kept, second.kept + offset]).astype(np.int32),
+        mention=np.concatenate([first.mention, second.mention + len(first.kept)]).astype(np.int32),
+        target=np.concatenate([first.target, second.target]).astype(np.int32),
+        features=np.concatenate([first.features, second.features]),
+    )
+
+
 def feature_tables(anchors: Anchors, targets: Targets) -> native.FeatureTables:
     """The native engine's view of a bundle's anchor and target arrays (no copy; build once per bundle)."""
     return native.FeatureTables(
         offsets=anchors.offsets, target=anchors.target, count=anchors.count, jaro=anchors.jaro,
         ngram=anchors.ngram, kurtosis=anchors.kurtosis, total=anchors.total, link_prob=anchors.link_prob,
-        articles=targets.articles, known=targets.known,
+        source=anchors.source, articles=targets.articles, known=targets.known,
     )
 
 

@@ -17,6 +17,11 @@ Semantics are mwaddlink v2's (reference mwaddlink.md §2.5–2.10), computed in 
    ``match_index`` it needs (mentions.editor_match_indices).
 ``recommend`` = all three, wrapped in ``Gelr`` with the bundle's dataset checksums.
 
+Articles created after training (``overlay.TitleOverlay``, given by the caller) are candidates for
+their own text too: their mentions are found in a second walk over the page, their rows join the
+same model call, and they come after the bundle's mentions in step 2 (a new article never takes the
+words of a mention the dictionary already knows).
+
 Excluded targets (over-linking control, e.g. every country): titles the wiki never wants suggested,
 those the bundle was trained without plus the caller's (``excluded_target_ids``). A mention whose
 best candidate is excluded is skipped, not given its second-best candidate: that would be another
@@ -37,9 +42,10 @@ from importlib import metadata
 import numpy as np
 
 from scoring.bundle import Bundle
-from scoring.features import CandidateBatch, page_candidates
+from scoring.features import CandidateBatch, join_batches, page_candidates
 from scoring.gelr import Gelr, GelrLink, GelrMeta
 from scoring.mentions import Mention, editor_match_indices, find_mentions
+from scoring.overlay import TitleOverlay
 from scoring.titles import is_article_target, normalise_anchor, normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
 
@@ -71,10 +77,25 @@ class ScoredPage:
     """Every candidate of a page with its score, before selection (see ``select``)."""
 
     mentions: tuple[Mention, ...]
-    anchor_index: tuple[int, ...]  # each mention's index in the bundle's anchor dictionary
+    anchor_index: tuple[int, ...]  # each mention's index in the bundle's anchor dictionary, or in the overlay's
     batch: CandidateBatch
     scores: np.ndarray  # float32, one per row of ``batch``
     complete: bool  # False when the deadline stopped mention collection early
+    overlay: TitleOverlay | None = None
+    overlay_from: int = 0  # mentions from this one on are the overlay's (when there is one)
+
+    def candidate_ids(self, bundle: Bundle, mention: int) -> list[int]:
+        """Target ids of every candidate of a mention's anchor (not only those scored)."""
+        if self.overlay is not None and mention >= self.overlay_from:
+            return self.overlay.candidates(self.anchor_index[mention], len(bundle.targets))
+        rows = bundle.anchors.candidate_rows(self.anchor_index[mention])
+        return bundle.anchors.target[rows.start : rows.stop].tolist()
+
+    def title(self, bundle: Bundle, target: int) -> str:
+        first = len(bundle.targets)
+        if self.overlay is not None and target >= first:
+            return self.overlay.titles[target - first]
+        return bundle.targets.title(target)
 
 
 @dataclass(frozen=True)
@@ -159,20 +180,17 @@ def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlock
     return PageBlocks("\0".join(anchors), frozenset(targets))
 
 
-def excluded_target_ids(bundle: Bundle, titles: Iterable[str] = ()) -> frozenset[int]:
+def excluded_target_ids(bundle: Bundle, titles: Iterable[str] = (), overlay: TitleOverlay | None = None) -> frozenset[int]:
     """Target ids never to suggest: the bundle's ``manifest.excluded_targets`` and ``titles``, normalised
     like link targets. A target is resolved one redirect hop (``Targets.id_of``), as links are in
     training: excluding a title excludes every redirect to it, and naming a redirect excludes its
-    target. Titles the bundle does not know are ignored (it can never suggest them)."""
-    ids = (bundle.targets.id_of(normalise_title(title)) for title in (*bundle.manifest.excluded_targets, *titles))
-    return frozenset(target for target in ids if target >= 0)
-
-
-def _has_candidate_in(bundle: Bundle, anchor_index: int, linked: frozenset[int] | set[int]) -> bool:
-    if not linked:
-        return False
-    rows = bundle.anchors.candidate_rows(anchor_index)
-    return any(t in linked for t in bundle.anchors.target[rows.start : rows.stop].tolist())
+    target. Titles the bundle does not know are ignored (it can never suggest them), unless they are
+    targets of the ``overlay``."""
+    normalised = [normalise_title(title) for title in (*bundle.manifest.excluded_targets, *titles)]
+    ids = {target for target in map(bundle.targets.id_of, normalised) if target >= 0}
+    if overlay is not None:
+        ids |= overlay.ids_of(normalised, len(bundle.targets))
+    return frozenset(ids)
 
 
 def score_page(
@@ -184,11 +202,13 @@ def score_page(
     deadline_s: float | None = DEFAULT_DEADLINE_S,
     clock: Callable[[], float] = time.monotonic,
     stages: Stages | None = None,
+    overlay: TitleOverlay | None = None,
 ) -> ScoredPage:
     """Step 1 of the module docstring. ``deadline_s`` counts from the call (None = no limit); it is
     checked before each mention is taken. Between two checks runs at most one text run's native
     n-gram walk (each n-gram costs a few FST steps, so even the longest run takes milliseconds).
-    ``stages`` (optional) gets the seconds spent in "mentions", "features" and "model" added."""
+    ``stages`` (optional) gets the seconds spent in "mentions", "features" and "model" added.
+    ``overlay``: articles created after training, scored after the bundle's mentions."""
     lap = _Laps(stages)
     deadline = _Deadline(deadline_s, clock)
     blocks = page_blocks(article, title, bundle)
@@ -218,12 +238,33 @@ def score_page(
         np.array([m.text[:1].isupper() for m in candidates], dtype=np.float32),
         linked=blocks.targets,
     )
-    mentions = tuple(candidates[i] for i in batch.kept.tolist())
-    anchor_index = tuple(indices[i] for i in batch.kept.tolist())
+    mentions = [candidates[i] for i in batch.kept.tolist()]
+    anchor_index = [indices[i] for i in batch.kept.tolist()]
+    overlay_from = len(mentions)
+    if overlay is not None and len(overlay) and complete:
+        fresh, numbers, extra = _overlay_candidates(article, title, bundle, overlay, blocks, excluded_sections)
+        batch = join_batches(batch, extra, len(candidates))
+        mentions += [fresh[i] for i in extra.kept.tolist()]
+        anchor_index += [numbers[i] for i in extra.kept.tolist()]
     lap("features")
     scores = bundle.model.predict(batch.features)
     lap("model")
-    return ScoredPage(mentions, anchor_index, batch, scores, complete)
+    return ScoredPage(tuple(mentions), tuple(anchor_index), batch, scores, complete, overlay, overlay_from)
+
+
+def _overlay_candidates(article: ParsedArticle, title: str, bundle: Bundle, overlay: TitleOverlay, blocks: PageBlocks,
+                        excluded_sections: Sequence[str]) -> tuple[list[Mention], list[int], CandidateBatch]:
+    """The overlay's mentions (the same rules as the bundle's: not inside the title or a linked anchor,
+    no candidate linked on the page or the page itself), their overlay anchor numbers and their rows."""
+    found = [m for m in find_mentions(article, language=bundle.language, title=title,
+                                      excluded_sections=excluded_sections, anchors=overlay.keys)
+             if not blocks.blocks_key(m.key)]
+    numbers = [overlay.keys.get(m.key) for m in found]
+    length = max(len(article.wikitext), 1)
+    linked = frozenset(link.target for link in article.links) | {normalise_title(title)}
+    batch = overlay.rows([m.key for m in found], np.array([m.wikitext_offset / length for m in found], dtype=np.float32),
+                         np.array([m.text[:1].isupper() for m in found], dtype=np.float32), linked, len(bundle.targets))
+    return found, numbers, batch
 
 
 def select(
@@ -250,7 +291,7 @@ def select(
             continue
         if any(mention.key in anchor for anchor in accepted_anchors):
             continue
-        if _has_candidate_in(bundle, scored.anchor_index[i], accepted_targets):
+        if accepted_targets and not accepted_targets.isdisjoint(scored.candidate_ids(bundle, i)):
             continue
         best = start + int(np.argmax(scores[start:end]))
         score = float(scores[best])
@@ -262,7 +303,7 @@ def select(
         links.append(
             GelrLink(
                 link_text=mention.text,
-                link_target=bundle.targets.title(target),
+                link_target=scored.title(bundle, target),
                 match_index=mention.match_index,
                 wikitext_offset=mention.wikitext_offset,
                 score=score,
@@ -309,6 +350,7 @@ def recommend(
     parsed: ParsedArticle | None = None,
     clock: Callable[[], float] = time.monotonic,
     stages: Stages | None = None,
+    overlay: TitleOverlay | None = None,
 ) -> Recommendation:
     """Recommend links for one revision of an article.
 
@@ -320,7 +362,8 @@ def recommend(
     ``ArticleTooLarge``, or ValueError for a threshold outside [0, 1], ``max_links`` < 1 or ``parsed`` of
     other text. ``page_id``/``rev_id``
     name the revision in errors; they do not change the result. ``stages`` (optional, for benchmarks)
-    gets the seconds spent per stage added: "parse", "mentions", "features", "model", "place"."""
+    gets the seconds spent per stage added: "parse", "mentions", "features", "model", "place".
+    ``overlay``: articles created after training as targets too (see the module docstring)."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be within [0, 1], got {threshold}")
     if max_links is not None and max_links < 1:
@@ -339,10 +382,10 @@ def recommend(
     remaining = None if deadline_s is None else deadline_s - (clock() - started)
     scored = score_page(
         article, title=title, bundle=bundle, excluded_sections=excluded_sections, deadline_s=remaining, clock=clock,
-        stages=stages,
+        stages=stages, overlay=overlay,
     )
     lap.restart()
-    excluded = excluded_target_ids(bundle, excluded_targets)
+    excluded = excluded_target_ids(bundle, excluded_targets, overlay)
     links = place(
         article, select(scored, bundle, threshold=threshold, max_links=None, excluded=excluded), max_links=max_links
     )

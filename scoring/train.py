@@ -6,7 +6,8 @@ Steps, in order:
 1. Pass 1 over the dump and pass 2 over the spooled training articles (corpus.py).
 2. The anchor dictionary with mwaddlink's filters: anchors linked more than once (aslink > 1), link
    probability >= 0.065, number-only anchors dropped; targets resolved one redirect hop; targets are
-   titles, kept whether or not they are pages of the dump.
+   titles, kept whether or not they are pages of the dump. Beyond mwaddlink, every article title and
+   redirect title of the dump is a candidate for its own text, linked or not (anchors.py).
 3. Leave-one-out training rows (examples.py), stored in the bundle; excluded targets (over-linking
    control: titles, resolved one redirect hop like link targets) yield no rows, and the bundle records
    them so that the backtest and every scorer leave them out too; hyper-parameters chosen by
@@ -41,7 +42,7 @@ from scoring.bundle import (
 )
 from scoring.corpus import ContextCounts, LinkCounts, spool_file
 from scoring.dumps import read_siteinfo
-from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, training_rows
+from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, link_probability, training_rows
 from scoring.features import FEATURES
 from scoring.linktrail import for_language, parse_rule
 from scoring.model import LinkModel
@@ -72,15 +73,21 @@ class TrainReport:
 
 
 def _dictionary(counts: ContextCounts) -> Dictionary:
+    """mwaddlink's filtered dictionary (step 2) with every title's own text added (anchors.py): an anchor
+    that passes the filters keeps all its linked targets plus its title targets; one that does not, but
+    is a title, keeps only its title targets (their counts are the links they got, often 0)."""
     links = counts.links
-    candidates: dict[str, dict[int, int]] = {}
+    linked: dict[str, dict[int, int]] = {}
     for (key, target), n in sorted(counts.pair_articles.items()):
-        candidates.setdefault(key, {})[target] = n
-    kept = {
-        key: cands
-        for key, cands in candidates.items()
-        if links.aslink[key] > 1 and links.aslink[key] / (links.aslink[key] + counts.astext[key]) >= MIN_LINK_PROBABILITY
-    }
+        linked.setdefault(key, {})[target] = n
+    kept: dict[str, dict[int, int]] = {}
+    for key in sorted(linked.keys() | counts.titled.keys()):
+        pairs = linked.get(key, {})
+        titled = {t: pairs.get(t, 0) for t in sorted(counts.titled.get(key, ()))}
+        if pairs and links.aslink[key] > 1 and link_probability(links.aslink[key], counts.astext[key]) >= MIN_LINK_PROBABILITY:
+            kept[key] = {**pairs, **titled}
+        elif titled:
+            kept[key] = titled
     known = np.array([t in links.articles for t in counts.titles], dtype=np.int8)
     return Dictionary(
         candidates=kept,
@@ -90,6 +97,8 @@ def _dictionary(counts: ContextCounts) -> Dictionary:
         titles=counts.titles,
         target_articles=counts.target_articles,
         target_known=known,
+        titled={k: counts.titled[k] for k in kept if k in counts.titled},
+        redirected={k: counts.redirected[k] for k in kept if k in counts.redirected},
     )
 
 
@@ -105,6 +114,7 @@ def _write_tables(directory: Path, dictionary: Dictionary, counts: ContextCounts
             link_prob=dictionary.link_prob(key),
             ngram=dictionary.ngram[key],
             candidates=[(new_id[t], c) for t, c in cands.items()],
+            redirected=frozenset(new_id[t] for t in dictionary.redirected.get(key, ())),
         )
         for key, cands in sorted(dictionary.candidates.items())
     ]
@@ -171,7 +181,11 @@ def train(
     trail = parse_rule(link_trail) if link_trail else for_language(language)
     scan = scan_site(pages_dump or dump, read_siteinfo(pages_dump) if pages_dump else site, progress=progress)
     prefixes = scan.namespaces.prefixes()
-    links = LinkCounts(language=language, prefixes=prefixes, trail=trail)
+    links = LinkCounts(
+        language=language, prefixes=prefixes, trail=trail,
+        disambiguation_templates=frozenset(scan.disambiguation_templates),
+        listed=frozenset(title for title, redirect in zip(scan.titles, scan.redirects) if not redirect),
+    )
     with spool_file() as spool:
         links.read_dump(dump, spool, progress)
         if not links.train_articles:
@@ -180,7 +194,7 @@ def train(
         contexts = counts.read_spool(spool, max_samples, progress)
     dictionary = _dictionary(counts)
     if not dictionary.candidates:
-        raise TrainingError(f"{dump}: no anchor is linked more than once with link probability >= 0.065")
+        raise TrainingError(f"{dump}: no anchor is linked more than once with link probability >= 0.065, and no title")
     excluded = tuple(dict.fromkeys(t for t in map(normalise_title, excluded_targets) if t))
     excluded_ids = frozenset(
         target for title in excluded if (target := counts.target_ids.get(links.resolve(title))) is not None

@@ -259,6 +259,9 @@ class PipelineSettings(ConfigSection):
 class ScoringSettings(ConfigSection):
     deadline_seconds: float = Field(default=5.0, gt=0, description="per article, parsing and scoring; slower = error event")
     memory_limit_mb: int | None = Field(default=2048, ge=256, description="address-space cap of the scoring process (None: none)")
+    new_titles_refresh_s: float = Field(default=60.0, ge=0, description="how often the worker reads again the "
+                                        "articles created since its bundles (Redis), which it offers as targets; "
+                                        "a new article is suggested in other pages after at most this long")
 
 
 class RegenerationSettings(ConfigSection):

@@ -204,7 +204,8 @@ class IngestHandler:
         for title in titles_gone(event):
             self._state.mark_gone(wiki_id, title, event.dt)
         for title, created_id in titles_created(event):
-            self._state.mark_present(wiki_id, title, event.dt, created_id)
+            article = created_id == page_id and not event.page.is_redirect  # a move's redirect has its own id
+            self._state.mark_present(wiki_id, title, event.dt, created_id, article=article)
         if writes.row is not None:  # older rows (or a tag) may exist: invalidate now, not later
             self._apply(event, writes, event.page_change_kind)
         item = WorkItem.from_event(event, message, include_wikitext=True)

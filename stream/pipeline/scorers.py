@@ -13,6 +13,12 @@ Inside the budget the soft deadline still applies: ``recommend`` stops collectin
 before the budget ends and scores what it found (``complete=False``), so a long page usually ends with
 links rather than an error. :class:`InlineScorer` runs the same steps in the calling thread with only
 the soft deadline (the reference the scoring process is tested against).
+
+Articles created after the bundle (stream/pipeline/new_titles.py) reach ``recommend`` as an overlay
+(scoring/overlay.py) that each scorer builds once per version of the titles and keeps per wiki. The
+titles travel to the scoring process only when their version changed (pickling tens of thousands of
+titles per page would cost more than scoring it); a process started since (after a kill) says so
+with :class:`OverlayMissing` and gets them with the retried page.
 """
 
 from __future__ import annotations
@@ -29,15 +35,17 @@ from typing import Any, Protocol, TypeVar
 from pebble import ProcessExpired, ProcessPool
 
 from scoring.bundle import Bundle, BundleCache
+from scoring.overlay import TitleOverlay
 from scoring.recommend import Recommendation, recommend
 from scoring.titles import normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
 from stream.config import WikiSettings
 from stream.core.eligibility import ArticleFacts
 from stream.core.events import WorkItem
+from stream.pipeline.new_titles import NewTitles
 
-__all__ = ["Budget", "InlineScorer", "PageFacts", "ProcessScorer", "ScoreRequest", "Scorer", "ScoringFailed",
-           "ScoringTimeout"]
+__all__ = ["Budget", "InlineScorer", "OverlayMissing", "PageFacts", "ProcessScorer", "ScoreRequest", "Scorer",
+           "ScoringFailed", "ScoringTimeout"]
 
 T = TypeVar("T")
 
@@ -52,6 +60,10 @@ class ScoringTimeout(Exception):
 
 class ScoringFailed(Exception):
     """The scoring process died (memory limit, crash) while handling the page."""
+
+
+class OverlayMissing(Exception):
+    """The scoring process has no overlay of the requested version (it started since): send the titles."""
 
 
 @dataclass(frozen=True)
@@ -80,12 +92,14 @@ class ScoreRequest:
     max_links: int | None
     excluded_sections: tuple[str, ...]
     excluded_targets: tuple[str, ...] = ()
+    new_titles_version: str = ""  # NewTitles.version of the overlay to score with; "" = none
 
     @classmethod
-    def of(cls, item: WorkItem, wiki: WikiSettings) -> ScoreRequest:
+    def of(cls, item: WorkItem, wiki: WikiSettings, new_titles: NewTitles | None = None) -> ScoreRequest:
         return cls(wiki_id=item.wiki_id, title=normalise_title(item.page_title), page_id=item.page_id,
                    rev_id=item.rev_id, threshold=wiki.minimum_link_score, max_links=wiki.maximum_links_per_task,
-                   excluded_sections=tuple(wiki.excluded_sections), excluded_targets=wiki.excluded_targets)
+                   excluded_sections=tuple(wiki.excluded_sections), excluded_targets=wiki.excluded_targets,
+                   new_titles_version=new_titles.version if new_titles else "")
 
 
 @dataclass(frozen=True)
@@ -103,8 +117,10 @@ class Scorer(Protocol):
         """What the rules need of the page, templates and categories told apart with the wiki's
         namespace names (its bundle); raises ScoringTimeout when the budget runs out."""
 
-    def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget) -> Recommendation:
-        """Recommendations for the page ``parse`` was given last (raises on a model that cannot be loaded)."""
+    def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget,
+              new_titles: NewTitles | None = None) -> Recommendation:
+        """Recommendations for the page ``parse`` was given last (raises on a model that cannot be loaded);
+        ``new_titles``: the wiki's articles created since its bundle, as targets too."""
 
 
 class _LastParse:
@@ -124,7 +140,30 @@ class _LastParse:
         return self._article
 
 
-def _recommend(bundles: BundleCache, article: ParsedArticle, request: ScoreRequest, soft_deadline_s: float) -> Recommendation:
+class _Overlays:
+    """Each wiki's overlay, built again when the titles' version or the wiki's bundle changes."""
+
+    def __init__(self) -> None:
+        self._by_wiki: dict[str, tuple[str, tuple[str, ...], Bundle, TitleOverlay]] = {}
+
+    def get(self, bundle: Bundle, version: str, titles: tuple[str, ...] | None) -> TitleOverlay | None:
+        """The overlay of ``version`` (None when ``version`` is ""); ``titles`` None: the ones already
+        held, or OverlayMissing."""
+        if not version:
+            return None
+        held = self._by_wiki.get(bundle.wiki)
+        if titles is None:
+            if held is None or held[0] != version:
+                raise OverlayMissing(version)
+            titles = held[1]
+        if held is None or held[0] != version or held[2] is not bundle:
+            overlay = TitleOverlay.build(titles, anchors=bundle.anchors, language=bundle.language)
+            held = self._by_wiki[bundle.wiki] = (version, titles, bundle, overlay)
+        return held[3]
+
+
+def _recommend(bundles: BundleCache, article: ParsedArticle, request: ScoreRequest, soft_deadline_s: float,
+               overlay: TitleOverlay | None = None) -> Recommendation:
     return recommend(
         article.wikitext,
         title=request.title,
@@ -137,6 +176,7 @@ def _recommend(bundles: BundleCache, article: ParsedArticle, request: ScoreReque
         excluded_targets=request.excluded_targets,
         deadline_s=max(soft_deadline_s, 0.0),
         parsed=article,
+        overlay=overlay,
     )
 
 
@@ -146,19 +186,25 @@ class InlineScorer:
     def __init__(self, bundles: BundleCache) -> None:
         self._bundles = bundles
         self._parse = _LastParse()
+        self._overlays = _Overlays()
 
     def parse(self, wiki_id: str, wikitext: str, budget: Budget) -> ArticleFacts:
         return self._parse(wikitext, self._bundles.get(wiki_id))
 
-    def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget) -> Recommendation:
-        parsed = self._parse(article.wikitext, self._bundles.get(item.wiki_id))
-        return _recommend(self._bundles, parsed, ScoreRequest.of(item, wiki), budget.remaining())
+    def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget,
+              new_titles: NewTitles | None = None) -> Recommendation:
+        bundle = self._bundles.get(item.wiki_id)
+        parsed = self._parse(article.wikitext, bundle)
+        request = ScoreRequest.of(item, wiki, new_titles)
+        overlay = self._overlays.get(bundle, request.new_titles_version, new_titles.titles if new_titles else ())
+        return _recommend(self._bundles, parsed, request, budget.remaining(), overlay)
 
 
 # --- the scoring process ------------------------------------------------------------------------------
 
 _child_bundles: BundleCache | None = None
 _child_parse_cached = _LastParse()
+_child_overlays = _Overlays()
 
 
 def _child_start(models_dir: str, memory_limit_bytes: int | None) -> None:
@@ -174,10 +220,13 @@ def _child_parse(wiki_id: str, wikitext: str) -> tuple[tuple[str, ...], tuple[st
     return article.templates, article.categories
 
 
-def _child_score(wikitext: str, request: ScoreRequest, soft_deadline_s: float) -> Recommendation:
+def _child_score(wikitext: str, request: ScoreRequest, soft_deadline_s: float,
+                 titles: tuple[str, ...] | None = None) -> Recommendation:
     assert _child_bundles is not None, "scoring process not initialised"
-    parsed = _child_parse_cached(wikitext, _child_bundles.get(request.wiki_id))
-    return _recommend(_child_bundles, parsed, request, soft_deadline_s)
+    bundle = _child_bundles.get(request.wiki_id)
+    overlay = _child_overlays.get(bundle, request.new_titles_version, titles)
+    parsed = _child_parse_cached(wikitext, bundle)
+    return _recommend(_child_bundles, parsed, request, soft_deadline_s, overlay)
 
 
 def _child_ready() -> bool:
@@ -195,18 +244,33 @@ class ProcessScorer:
         self._pool = ProcessPool(max_workers=1, context=multiprocessing.get_context("spawn"),
                                  initializer=_child_start, initargs=(str(models_dir), limit))
         self._pool.schedule(_child_ready)  # start the child now: its imports take a second or two
+        self._sent: dict[str, str] = {}  # wiki -> the titles' version last sent to the scoring process
 
     def parse(self, wiki_id: str, wikitext: str, budget: Budget) -> ArticleFacts:
         templates, categories = self._run(_child_parse, (wiki_id, wikitext), budget, "parsing")
         return PageFacts(wikitext, templates, categories)
 
-    def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget) -> Recommendation:
-        return self.recommend(article.wikitext, ScoreRequest.of(item, wiki), budget)
+    def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget,
+              new_titles: NewTitles | None = None) -> Recommendation:
+        return self.recommend(article.wikitext, ScoreRequest.of(item, wiki, new_titles), budget,
+                              new_titles.titles if new_titles else ())
 
-    def recommend(self, wikitext: str, request: ScoreRequest, budget: Budget) -> Recommendation:
-        """``scoring.recommend`` for ``request`` within ``budget`` (parses unless it just parsed ``wikitext``)."""
-        soft = budget.remaining() * SOFT_DEADLINE_SHARE
-        return self._run(_child_score, (wikitext, request, soft), budget, "scoring")
+    def recommend(self, wikitext: str, request: ScoreRequest, budget: Budget,
+                  new_titles: tuple[str, ...] = ()) -> Recommendation:
+        """``scoring.recommend`` for ``request`` within ``budget`` (parses unless it just parsed ``wikitext``);
+        ``new_titles``: the titles of ``request.new_titles_version``."""
+        version = request.new_titles_version
+
+        def attempt(titles: tuple[str, ...] | None) -> Recommendation:
+            soft = budget.remaining() * SOFT_DEADLINE_SHARE
+            return self._run(_child_score, (wikitext, request, soft, titles), budget, "scoring")
+
+        try:
+            result = attempt(None if self._sent.get(request.wiki_id) == version else new_titles)
+        except OverlayMissing:
+            result = attempt(new_titles)
+        self._sent[request.wiki_id] = version
+        return result
 
     def _run(self, function: Callable[..., T], args: Sequence[Any], budget: Budget, what: str) -> T:
         remaining = budget.remaining()

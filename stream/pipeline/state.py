@@ -11,6 +11,13 @@ spaces; TTLs from `redis.*_ttl_s`, refreshed on every write):
                                             in ms (older events never override newer ones)
                                             TTL gone_title_ttl_s (90 days: longer than a model
                                             bundle lives, since bundles propose trained titles)
+    <prefix>:articles:<wiki>          sorted set  titles of main-namespace articles (not redirects)
+                                            created, undeleted or moved to, score = event time in
+                                            ms; a title leaves when its page is gone or is a
+                                            redirect. Written with the title hash in one script;
+                                            members older than gone_title_ttl_s are trimmed on
+                                            write, so it holds at most that long's creations.
+                                            The worker offers them as targets (stream/pipeline/new_titles.py)
     <prefix>:generation               string  random id set once; a different or missing value
                                             means Redis lost its state (count it, expect extra work)
 
@@ -83,8 +90,9 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
-# KEYS[1] title key; ARGV dt_ms, gone ("1"/"0"), page_id ("" = unknown), ttl.
-# Returns 1 if applied, 0 if a newer event already decided this title.
+# KEYS[1] title key, KEYS[2] the wiki's articles set; ARGV dt_ms, gone ("1"/"0"), page_id ("" = unknown),
+# ttl, article ("1": an article now has this title), title. Returns 1 if applied, 0 if a newer event
+# already decided this title.
 _MARK_TITLE = """
 local known = tonumber(redis.call('HGET', KEYS[1], 'dt'))
 if known and tonumber(ARGV[1]) < known then return 0 end
@@ -92,6 +100,10 @@ redis.call('HSET', KEYS[1], 'dt', ARGV[1], 'gone', ARGV[2])
 if ARGV[3] == '' then redis.call('HDEL', KEYS[1], 'page_id')
 else redis.call('HSET', KEYS[1], 'page_id', ARGV[3]) end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
+if ARGV[5] == '1' then redis.call('ZADD', KEYS[2], ARGV[1], ARGV[6])
+else redis.call('ZREM', KEYS[2], ARGV[6]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (tonumber(ARGV[1]) - 1000 * tonumber(ARGV[4])))
+redis.call('EXPIRE', KEYS[2], ARGV[4])
 return 1
 """
 
@@ -163,6 +175,9 @@ class PageState:
     def title_key(self, wiki: str, title: str) -> str:
         return f"{self._prefix}:title:{wiki}:{normalise_title(title)}"
 
+    def articles_key(self, wiki: str) -> str:
+        return f"{self._prefix}:articles:{wiki}"
+
     # --- latest revision per page ---------------------------------------------------------------
 
     def record_revision(self, wiki: str, page_id: int, rev_id: int, *, revive: bool = False) -> bool:
@@ -210,15 +225,23 @@ class PageState:
     def mark_gone(self, wiki: str, title: str, dt: datetime) -> bool:
         """The title lost its page at `dt` (deleted, or moved away without leaving a redirect).
         False if a later event already said otherwise."""
-        return self._title(wiki, title, dt, gone=True, page_id=None)
+        return self._title(wiki, title, dt, gone=True, page_id=None, article=False)
 
-    def mark_present(self, wiki: str, title: str, dt: datetime, page_id: int | None = None) -> bool:
-        """The title has a page again at `dt` (created, undeleted, moved to). False if stale."""
-        return self._title(wiki, title, dt, gone=False, page_id=page_id)
+    def mark_present(self, wiki: str, title: str, dt: datetime, page_id: int | None = None, *,
+                     article: bool = False) -> bool:
+        """The title has a page again at `dt` (created, undeleted, moved to); ``article``: that page is
+        a main-namespace article, not a redirect (it joins the wiki's new articles). False if stale."""
+        return self._title(wiki, title, dt, gone=False, page_id=page_id, article=article)
 
-    def _title(self, wiki: str, title: str, dt: datetime, *, gone: bool, page_id: int | None) -> bool:
-        args = [_millis(dt), int(gone), "" if page_id is None else page_id, self._settings.gone_title_ttl_s]
-        return bool(self._mark_title(keys=[self.title_key(wiki, title)], args=args))
+    def _title(self, wiki: str, title: str, dt: datetime, *, gone: bool, page_id: int | None, article: bool) -> bool:
+        args = [_millis(dt), int(gone), "" if page_id is None else page_id, self._settings.gone_title_ttl_s,
+                int(article), normalise_title(title)]
+        return bool(self._mark_title(keys=[self.title_key(wiki, title), self.articles_key(wiki)], args=args))
+
+    def new_articles(self, wiki: str) -> list[str]:
+        """Titles of the articles the stream saw created, undeleted or moved to (and not gone or
+        turned into a redirect since), oldest first; at most ``gone_title_ttl_s`` of them."""
+        return [title.decode() for title in self._redis.zrange(self.articles_key(wiki), 0, -1)]
 
     def is_gone(self, wiki: str, title: str) -> bool:
         return self._redis.hget(self.title_key(wiki, title), "gone") == b"1"

@@ -11,7 +11,8 @@ For each work item (in per-page order, see stream/pipeline/ingest.py):
    of the page (its writes may still be buffered, invisible to MariaDB reads): skip (the newer item
    decides the page);
 4. otherwise evaluate: parse, the pre-scoring rules (``stream.core.eligibility``), the model
-   (``scoring.recommend``), pruning and the decision; parsing and scoring share the page's budget
+   (``scoring.recommend``, with the articles created since the bundle as targets too:
+   stream/pipeline/new_titles.py), pruning and the decision; parsing and scoring share the page's budget
    (``scoring.deadline_seconds``, a hard bound with ``stream.pipeline.scorers.ProcessScorer``: past it the item
    fails with ScoringTimeout and goes to the error topic);
 5. bring the page to the state of this revision: rows of older revisions deleted, the row written
@@ -45,6 +46,7 @@ from stream.core.eligibility import (ArticleFacts, Outcome, StoreFacts, prune_an
 from stream.core.events import InvalidEvent, SourceMessage, WorkItem, parse_work_item
 from stream.pipeline.ingest import RowStore
 from stream.observe.metrics import Sensor, StageTimer
+from stream.pipeline.new_titles import NewTitlesReader
 from stream.pipeline.page_lookup import PageLookup
 from stream.core.page_core import (ChangeKind, Evaluation, PageChange, PageFacts, PageRecord, PageWrites, apply, decide,
                                    superseded)
@@ -127,6 +129,7 @@ class WorkerHandler:
         self._timer = StageTimer(sensor, "worker", clock)
         self._quiet_override = quiet_period_override_s
         self._handled = HandledRevisions()
+        self._new_titles = NewTitlesReader(state, settings.scoring.new_titles_refresh_s, clock)
         self._batch_items: dict[tuple[str, int, int], WorkItem] = {}
         self._batch_pages: dict[tuple[str, int], PageRecord | None] = {}
 
@@ -271,9 +274,13 @@ class WorkerHandler:
     def _score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget,
                facts: StoreFacts, bundle: Bundle | None) -> Evaluation:
         wiki_id = item.wiki_id
+        new_titles = None
+        if bundle is not None:
+            with self._timer.stage("redis"):
+                new_titles = self._new_titles.get(wiki_id)
         started = self._clock.monotonic()
         with self._timer.stage("scoring"):
-            recommendation = self._scorer.score(item, wiki, article, budget)
+            recommendation = self._scorer.score(item, wiki, article, budget, new_titles)
         self._sensor.on_scored(wiki_id, self._clock.monotonic() - started)
         if not recommendation.complete:
             log.warning("scoring deadline passed; recommending from the part scored", extra={

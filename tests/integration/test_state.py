@@ -155,6 +155,20 @@ def test_naive_event_times_are_refused(state: PageState) -> None:
         state.mark_gone(WIKI, "Lītne", datetime(2026, 1, 1))
 
 
+def test_new_articles_follow_their_titles_last_event(client: redis.Redis, settings: RedisSettings) -> None:
+    state = PageState(client, settings.model_copy(update={"gone_title_ttl_s": 3600}))
+    state.mark_present(WIKI, "Jaunais_rakstīņs", T0, page_id=9001, article=True)
+    state.mark_present(WIKI, "Vecais", T0 - timedelta(hours=2), page_id=9002, article=True)  # trimmed below
+    state.mark_present(WIKI, "Pāradresaceja", T0, page_id=9003)  # a redirect: no article
+    state.mark_present(WIKI, "Izdzāsts", T0, page_id=9004, article=True)
+    assert state.mark_gone(WIKI, "Izdzāsts", T0 - timedelta(seconds=1)) is False  # older: the article stays
+    assert sorted(state.new_articles(WIKI)) == ["Izdzāsts", "Jaunais rakstīņs"]  # "Vecais" is over the TTL
+    assert 3500 < client.ttl(state.articles_key(WIKI)) <= 3600
+    state.mark_gone(WIKI, "Izdzāsts", T0 + timedelta(seconds=1))  # deleted or moved away
+    state.mark_present(WIKI, "Jaunais rakstīņs", T0 + timedelta(seconds=2), page_id=9005)  # now a redirect
+    assert state.new_articles(WIKI) == [] and state.new_articles("elwiki") == []
+
+
 # --- documented key names and TTLs ------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from scoring.anchors import Anchors
+from scoring.anchors import REDIRECT_SOURCE, TITLE_SOURCE, Anchors
 from scoring.features import MAX_CANDIDATES, CandidateBatch, FeatureColumns
 from scoring.relatedness import cosine_rows
 from scoring.targets import Targets
@@ -39,6 +39,7 @@ def page_candidates(anchors: Anchors, targets: Targets, page_vector: np.ndarray,
     anchor = anchor_index[owner]
     target = np.asarray(anchors.target[rows], dtype=np.int32)
     freq = np.asarray(anchors.count[rows], dtype=np.float32)
+    source = np.asarray(anchors.source[rows], dtype=np.int8)
     ambig = (np.asarray(anchors.offsets[anchor + 1]) - np.asarray(anchors.offsets[anchor])).astype(np.float32)
     columns = FeatureColumns(
         ngram=anchors.ngram[anchor],
@@ -54,5 +55,7 @@ def page_candidates(anchors: Anchors, targets: Targets, page_vector: np.ndarray,
         rank=rank,
         position=np.asarray(position, dtype=np.float32)[kept][owner],
         capitalised=np.asarray(capitalised, dtype=np.float32)[kept][owner],
+        title_anchor=(source & TITLE_SOURCE) != 0,
+        redirect_anchor=(source & REDIRECT_SOURCE) != 0,
     )
     return CandidateBatch(kept=kept, mention=owner, target=target, features=columns.matrix())

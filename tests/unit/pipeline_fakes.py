@@ -87,6 +87,7 @@ class FakePageState:
     def __init__(self) -> None:
         self.records: dict[tuple[str, int], tuple[int, bool]] = {}
         self.title_records: dict[tuple[str, str], TitleRecord] = {}
+        self.articles: dict[tuple[str, str], bool] = {}  # (wiki, title) -> an article was created there
         self.batch_reads = 0
 
     def record_revision(self, wiki: str, page_id: int, rev_id: int, *, revive: bool = False) -> bool:
@@ -119,9 +120,14 @@ class FakePageState:
         self.title_records[(wiki, title.replace("_", " "))] = TitleRecord(gone=True, page_id=None)
         return True
 
-    def mark_present(self, wiki: str, title: str, dt, page_id: int | None = None) -> bool:
+    def mark_present(self, wiki: str, title: str, dt, page_id: int | None = None, *, article: bool = False) -> bool:
         self.title_records[(wiki, title.replace("_", " "))] = TitleRecord(gone=False, page_id=page_id)
+        self.articles[(wiki, title.replace("_", " "))] = article
         return True
+
+    def new_articles(self, wiki: str) -> list[str]:
+        return [title for (w, title), article in self.articles.items() if w == wiki and article
+                and not self.title_records[(w, title)].gone]
 
     def titles(self, wiki: str, titles) -> dict[str, TitleRecord]:
         found = {t: self.title_records.get((wiki, t.replace("_", " "))) for t in titles}
@@ -131,6 +137,7 @@ class FakePageState:
         """What a Redis restart without persistence does."""
         self.records.clear()
         self.title_records.clear()
+        self.articles.clear()
 
 
 class FakeStore:

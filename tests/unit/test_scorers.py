@@ -17,6 +17,7 @@ from scoring.bundle import BundleCache
 from scoring.dumps import is_article, iter_pages
 from stream.config import WikiSettings
 from stream.core.events import WorkItem
+from stream.pipeline.new_titles import NewTitles
 from stream.pipeline.scorers import Budget, InlineScorer, ProcessScorer, ScoringTimeout
 
 GREEK = WikiSettings(language="el", minimum_link_score=0.0)
@@ -85,3 +86,23 @@ def test_a_page_over_its_budget_times_out_on_time_and_the_next_page_is_scored(
 def test_no_budget_left_fails_at_once(process_scorer: ProcessScorer) -> None:
     with pytest.raises(ScoringTimeout, match="no time left"):
         process_scorer.parse("elwiki", "Η γέφυρα.", Budget(time.monotonic() - 1))
+
+
+def test_articles_created_after_the_bundle_are_targets_in_both_scorers(models_dir: Path,
+                                                                       process_scorer: ProcessScorer) -> None:
+    work = item("Πήγαμε από την Αθήνα στη Νέα Σμύρνη.")
+    new = NewTitles("v1", ("Νέα Σμύρνη", "Αθήνα"))  # Αθήνα is a target of the bundle already
+
+    def targets(scorer, titles: NewTitles | None) -> list[str]:
+        budget = Budget.start(30.0)
+        facts = scorer.parse(work.wiki_id, work.wikitext, budget)
+        return [link.link_target for link in scorer.score(work, GREEK, facts, budget, titles).links]
+
+    inline = InlineScorer(BundleCache(models_dir))
+    assert targets(inline, None) == targets(process_scorer, None) == ["Αθήνα"]
+    assert targets(inline, new) == targets(process_scorer, new) == ["Αθήνα", "Νέα Σμύρνη"]
+    # The version was sent: later pages carry no titles. A scoring process started since (after a kill)
+    # does not hold them and asks; the page is scored again with them.
+    process_scorer._sent["elwiki"] = "v2"
+    assert targets(process_scorer, NewTitles("v2", ("Νέα Σμύρνη",))) == ["Αθήνα", "Νέα Σμύρνη"]
+    assert targets(process_scorer, NewTitles("v2", ())) == ["Αθήνα", "Νέα Σμύρνη"], "v2 is held, not resent"

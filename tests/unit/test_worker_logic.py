@@ -40,7 +40,7 @@ class FixedScorer:
     def parse(self, wiki_id, wikitext, budget) -> ParsedArticle:
         return parse_article(wikitext)
 
-    def score(self, item, wiki, article, budget) -> Recommendation:
+    def score(self, item, wiki, article, budget, new_titles=None) -> Recommendation:
         self.calls += 1
         meta = GelrMeta(application_version="test", dataset_checksums={"model": "abc"}, task_timestamp=1)
         return Recommendation(gelr=Gelr(links=tuple(self.links), meta=meta), complete=True,

@@ -11,8 +11,11 @@ use pyo3::types::PyBytes;
 mod words;
 
 /// Column order of `features.FEATURES`; `RELATEDNESS` is written as 0 here.
-const COLUMNS: usize = 13;
+const COLUMNS: usize = 15;
 const RELATEDNESS: usize = 4;
+/// `anchors.TITLE_SOURCE` and `anchors.REDIRECT_SOURCE`, the bits of `candidate_source`.
+const TITLE_SOURCE: i8 = 1;
+const REDIRECT_SOURCE: i8 = 2;
 
 /// A C-contiguous numpy array (often memory-mapped) held for the object's lifetime.
 struct Column<T: Element> {
@@ -50,6 +53,7 @@ pub struct FeatureTables {
     kurtosis: Column<f32>,
     total: Column<i32>,
     link_prob: Column<f32>,
+    source: Column<i8>,
     articles: Column<i32>,
     known: Column<i8>,
 }
@@ -66,7 +70,7 @@ impl FeatureTables {
     fn compute(&self, anchors: &[i64], position: &[f32], capitalised: &[f32], linked: &[i32], limit: usize) -> PyResult<Rows> {
         let (offsets, target, count) = (self.offsets.slice(), self.target.slice(), self.count.slice());
         let (jaro, ngram, kurtosis) = (self.jaro.slice(), self.ngram.slice(), self.kurtosis.slice());
-        let (total, link_prob) = (self.total.slice(), self.link_prob.slice());
+        let (total, link_prob, source) = (self.total.slice(), self.link_prob.slice(), self.source.slice());
         let (articles, known) = (self.articles.slice(), self.known.slice());
         let mut rows = Rows { kept: Vec::new(), mention: Vec::new(), target: Vec::new(), features: Vec::new() };
         for (i, &anchor) in anchors.iter().enumerate() {
@@ -103,6 +107,8 @@ impl FeatureTables {
                 values[10] = rank as f32;
                 values[11] = position[i];
                 values[12] = capitalised[i];
+                values[13] = f32::from(u8::from(source[row] & TITLE_SOURCE != 0));
+                values[14] = f32::from(u8::from(source[row] & REDIRECT_SOURCE != 0));
                 rows.mention.push(owner);
                 rows.target.push(t);
                 rows.features.extend_from_slice(&values);
@@ -123,7 +129,7 @@ type RowBytes<'py> = (Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyByt
 #[pymethods]
 impl FeatureTables {
     #[new]
-    #[pyo3(signature = (*, offsets, target, count, jaro, ngram, kurtosis, total, link_prob, articles, known))]
+    #[pyo3(signature = (*, offsets, target, count, jaro, ngram, kurtosis, total, link_prob, source, articles, known))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         offsets: &Bound<'_, PyAny>,
@@ -134,6 +140,7 @@ impl FeatureTables {
         kurtosis: &Bound<'_, PyAny>,
         total: &Bound<'_, PyAny>,
         link_prob: &Bound<'_, PyAny>,
+        source: &Bound<'_, PyAny>,
         articles: &Bound<'_, PyAny>,
         known: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
@@ -146,6 +153,7 @@ impl FeatureTables {
             kurtosis: input("kurtosis", kurtosis)?,
             total: input("total", total)?,
             link_prob: input("link_prob", link_prob)?,
+            source: input("source", source)?,
             articles: input("articles", articles)?,
             known: input("known", known)?,
         };
@@ -153,7 +161,7 @@ impl FeatureTables {
         let rows = tables.target.slice().len();
         let per_anchor = [tables.ngram.slice().len(), tables.kurtosis.slice().len(), tables.total.slice().len(),
                           tables.link_prob.slice().len()];
-        let per_row = [tables.count.slice().len(), tables.jaro.slice().len()];
+        let per_row = [tables.count.slice().len(), tables.jaro.slice().len(), tables.source.slice().len()];
         let last = tables.offsets.slice().last().copied().unwrap_or(0);
         if per_anchor.iter().any(|&n| n != anchors) || per_row.iter().any(|&n| n != rows) || last as usize != rows
             || tables.known.slice().len() != tables.articles.slice().len()
@@ -167,7 +175,7 @@ impl FeatureTables {
     /// capitalisation `capitalised` (float32, one per mention) and the page's linked target ids
     /// `linked` (int32, sorted): the mentions kept (int32 indices into `anchors`: none of their
     /// candidates is linked), and for the top `limit` candidates of each kept mention, the kept
-    /// mention's number (int32), the target id (int32) and the feature row (float32, 13 columns,
+    /// mention's number (int32), the target id (int32) and the feature row (float32, 15 columns,
     /// relatedness 0), each as bytes.
     #[pyo3(signature = (anchors, position, capitalised, linked, *, limit))]
     fn rows<'py>(
