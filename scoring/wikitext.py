@@ -302,8 +302,8 @@ def parse_article(
         ),
         runs=tuple(TextRun(start, wikitext[start:end], section, before, after) for start, end, section, before, after in runs),
         templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw, namespaces)))),
-        categories=tuple(
-            dict.fromkeys(c for _s, _e, title, *_ in links if (c := _category(title, namespaces)))
+        categories=tuple(  # a title without ":" names no namespace: most links are skipped at once
+            dict.fromkeys(c for _s, _e, title, *_ in links if ":" in title and (c := _category(title, namespaces)))
         ),
         editor_spans=tuple(EditorSpan(start, end) for start, end in spans),
     )
