@@ -2,17 +2,23 @@
 
 Guarantees: the model is stored with ``Booster.save_model`` as UBJSON (the format xgboost keeps
 loadable across versions; never pickle), carries its feature names, and refuses to load when they
-differ from the code's columns. ``predict`` makes one ``inplace_predict`` call for a whole matrix
-(every candidate of a page at once), single-threaded, and is safe to call from several threads.
+differ from the code's columns. ``predict`` scores a whole matrix (every candidate of a page) in one
+call, single-threaded, and is safe to call from several threads: the trees are evaluated by the
+native engine (``native.Forest``), bit-identical to XGBoost's ``inplace_predict`` without its fixed
+cost of milliseconds per call (tests/unit/test_model.py holds them equal).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
+
+from scoring import native
 
 __all__ = ["DEFAULT_PARAMS", "LinkModel", "ModelMismatch"]
 
@@ -74,9 +80,38 @@ class LinkModel:
         booster.load_model(str(path))
         return cls(booster, feature_names)
 
+    @cached_property
+    def _forest(self) -> native.Forest:
+        # Built on first use, not at load: reading the trees costs tens of milliseconds.
+        return forest(self.booster)
+
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Probability of being a link, float32, one per row; an empty matrix gives an empty array."""
         if features.shape[0] == 0:
             return np.zeros(0, dtype=np.float32)
-        scores = self.booster.inplace_predict(features, missing=np.nan, validate_features=False)
-        return np.asarray(scores, dtype=np.float32).reshape(-1)
+        matrix = np.ascontiguousarray(features, dtype=np.float32)
+        return np.frombuffer(self._forest.predict(matrix), dtype=np.float32)
+
+
+def forest(booster: xgb.Booster) -> native.Forest:
+    """The native engine's copy of a binary:logistic gbtree booster with numerical splits only (what
+    ``LinkModel.fit`` trains); ModelMismatch for any other kind, whose arithmetic it does not copy."""
+    learner = json.loads(booster.save_raw("json"))["learner"]
+    booster_kind, objective = learner["gradient_booster"]["name"], learner["objective"]["name"]
+    param = learner["learner_model_param"]
+    trees = learner["gradient_booster"]["model"]["trees"] if booster_kind == "gbtree" else []
+    if (booster_kind, objective) != ("gbtree", "binary:logistic") or any(any(tree["split_type"]) for tree in trees):
+        raise ModelMismatch(f"cannot evaluate a {booster_kind} {objective} model with these splits natively")
+    base_score = np.atleast_1d(json.loads(param["base_score"]))  # "[4.38E-1]" (xgboost 3) or "4.38E-1"
+    if base_score.size != 1:
+        raise ModelMismatch(f"cannot evaluate a model of {base_score.size} outputs natively")
+    return native.Forest(
+        sizes=[len(tree["left_children"]) for tree in trees],
+        left=[i for tree in trees for i in tree["left_children"]],
+        right=[i for tree in trees for i in tree["right_children"]],
+        feature=[i for tree in trees for i in tree["split_indices"]],
+        value=[v for tree in trees for v in tree["split_conditions"]],
+        default_left=[bool(d) for tree in trees for d in tree["default_left"]],
+        base_score=float(base_score[0]),
+        features=booster.num_features(),
+    )

@@ -102,6 +102,11 @@ class Namespaces(BaseModel):
         """The namespace named by the prefix of ``title`` (as written), or None."""
         return self.number(namespace_prefix(title))
 
+    @cached_property
+    def media_names(self) -> frozenset[str]:
+        """Every name of the media, file and category namespaces (links to them take no link trail)."""
+        return frozenset(name for number in (MEDIA, FILE, CATEGORY) for name in self.names.get(number, ()))
+
     def prefixes(self) -> frozenset[str]:
         """Every name of every namespace except the main one, for ``titles.is_article_link``."""
         return frozenset(self._numbers)

@@ -40,7 +40,7 @@ from functools import cache
 from addlink_native.scan import Scanner, Trail
 
 from scoring.linktrail import LinkTrail, for_language
-from scoring.namespaces import CATEGORY, FILE, MEDIA, TEMPLATE, Namespaces, canonical_namespaces
+from scoring.namespaces import CATEGORY, TEMPLATE, Namespaces, canonical_namespaces
 from scoring.titles import LANGUAGE_PREFIXES, is_article_link, namespace_prefix, normalise_title
 
 __all__ = [
@@ -272,14 +272,13 @@ _SCANNER = Scanner(
 def untrailed_prefixes(namespaces: Namespaces) -> frozenset[str]:
     """Title prefixes of links that take no trail: MediaWiki appends the letters after a file, media,
     category or interlanguage link as text (unless the title starts with ":", a plain link)."""
-    return frozenset(
-        name for number in (MEDIA, FILE, CATEGORY) for name in namespaces.names.get(number, ())
-    ) | LANGUAGE_PREFIXES
+    return namespaces.media_names | LANGUAGE_PREFIXES
 
 
 @cache
-def _native_trail(trail: LinkTrail, untrailed: frozenset[str]) -> Trail:
-    return Trail(list(trail.ranges), set(untrailed))
+def _native_trail(trail: LinkTrail, media_names: frozenset[str]) -> Trail:
+    # Keyed by the namespaces' cached ``media_names`` (hash computed once), so a parse builds no set.
+    return Trail(list(trail.ranges), set(media_names | LANGUAGE_PREFIXES))
 
 
 def parse_article(
@@ -293,7 +292,7 @@ def parse_article(
         raise TypeError(f"wikitext must be str, not {type(wikitext).__name__}")
     namespaces = namespaces or canonical_namespaces()
     runs, links, templates, spans = _SCANNER.scan(
-        wikitext, _native_trail(link_trail or DEFAULT_TRAIL, untrailed_prefixes(namespaces))
+        wikitext, _native_trail(link_trail or DEFAULT_TRAIL, namespaces.media_names)
     )
     return ParsedArticle(
         wikitext=wikitext,
@@ -303,8 +302,8 @@ def parse_article(
         ),
         runs=tuple(TextRun(start, wikitext[start:end], section, before, after) for start, end, section, before, after in runs),
         templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw, namespaces)))),
-        categories=tuple(
-            dict.fromkeys(c for _s, _e, title, *_ in links if (c := _category(title, namespaces)))
+        categories=tuple(  # a title without ":" names no namespace: most links are skipped at once
+            dict.fromkeys(c for _s, _e, title, *_ in links if ":" in title and (c := _category(title, namespaces)))
         ),
         editor_spans=tuple(EditorSpan(start, end) for start, end in spans),
     )

@@ -1,10 +1,12 @@
 //! addlink-stream's native per-article text path, one Python extension module with submodules:
 //! `scan` (wikitext scanner), `text` (sentences, tokens, the n-gram walk), `dict` (the anchor
-//! dictionary as an FST) and `features` (a page's candidate feature rows).
+//! dictionary as an FST), `features` (a page's candidate feature rows) and `model` (the classifier's
+//! trees).
 use pyo3::prelude::*;
 
 mod dict;
 mod feat;
+mod model;
 mod scan;
 mod text;
 
@@ -23,6 +25,7 @@ fn addlink_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     add_submodule(m, "dict", dict::register)?;
     add_submodule(m, "text", text::register)?;
     add_submodule(m, "features", feat::register)?;
+    add_submodule(m, "model", model::register)?;
     scan::register(m)?;
     Ok(())
 }

@@ -1,5 +1,7 @@
 """The XGBoost wrapper: UBJSON round trip, named columns, one batched prediction."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -46,3 +48,47 @@ def test_refuses_a_model_with_other_columns(model, tmp_path):
         LinkModel.load(path, FEATURES[::-1])
     with pytest.raises(ModelMismatch):
         LinkModel.load(path, FEATURES[:-1])
+
+
+def _rows_near_every_threshold(model: LinkModel, rng: np.random.Generator) -> np.ndarray:
+    """Rows holding each split's threshold exactly, the float32 on either side of it, and NaN, so
+    every comparison and missing-value branch of the trees is taken both ways."""
+    trees = json.loads(model.booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
+    splits = [(column, np.float32(threshold)) for tree in trees
+              for column, threshold, left in zip(tree["split_indices"], tree["split_conditions"], tree["left_children"])
+              if left >= 0]
+    rows = rng.random((4 * len(splits), len(FEATURES)), dtype=np.float32)
+    for i, (column, threshold) in enumerate(splits):
+        below, above = np.nextafter(threshold, np.float32(-np.inf)), np.nextafter(threshold, np.float32(np.inf))
+        for j, value in enumerate((threshold, below, above, np.nan)):
+            rows[4 * i + j, column] = value
+    return rows
+
+
+@pytest.mark.parametrize("depth,rounds", [(2, 20), (6, 300)])
+def test_native_trees_score_bit_identically_to_xgboost(depth, rounds):
+    rng = np.random.default_rng(depth)
+    features = rng.normal(size=(2000, len(FEATURES))).astype(np.float32)
+    labels = ((features[:, 0] + features[:, 1] * features[:, 2]) > 0.3).astype(np.float32)
+    features[rng.random(features.shape) < 0.1] = np.nan
+    model = LinkModel.fit(features, labels, FEATURES, n_jobs=1, rounds=rounds, params={"max_depth": depth, "eta": 0.3})
+    rows = np.concatenate([features, _rows_near_every_threshold(model, rng), 50 * features[:200]])
+    expected = model.booster.inplace_predict(rows, missing=np.nan, validate_features=False)
+    scores = model.predict(rows)
+    assert scores.dtype == np.float32 and len(np.unique(scores)) > 100
+    assert np.array_equal(scores.view(np.uint32), np.asarray(expected, dtype=np.float32).view(np.uint32))
+
+
+def test_predict_does_not_call_xgboost(model, monkeypatch):
+    rows = np.random.default_rng(2).random((5, len(FEATURES)), dtype=np.float32)
+    expected = model.predict(rows)
+    monkeypatch.setattr(model.booster, "inplace_predict", None)
+    assert np.array_equal(model.predict(rows), expected)
+
+
+def test_a_model_whose_arithmetic_is_not_copied_is_refused(model):
+    features = np.random.default_rng(3).random((100, len(FEATURES)), dtype=np.float32)
+    labels = (features[:, 0] > 0.5).astype(np.float32)
+    dart = LinkModel.fit(features, labels, FEATURES, n_jobs=1, rounds=3, params={"booster": "dart"})
+    with pytest.raises(ModelMismatch):
+        dart.predict(features)
