@@ -3,7 +3,8 @@
 import numpy as np
 
 from scoring.features import FEATURES
-from scoring.tune import choose, group_folds
+from scoring.model import LinkModel
+from scoring.tune import choose, group_folds, whole_units
 
 
 def test_folds_keep_every_row_of_an_article_together():
@@ -36,3 +37,43 @@ def test_one_article_cannot_be_cross_validated_and_keeps_the_defaults():
     tuning = choose(features, labels, np.zeros(len(labels), dtype=np.int64), FEATURES, max_rounds=20)
     assert (tuning.params, tuning.rounds, tuning.folds) == ({}, 20, 0)
     assert tuning.summary() == {"rounds": 20, "cv_folds": 0}
+
+
+def test_samples_are_whole_units_drawn_the_same_way_every_time():
+    units = np.repeat(np.arange(200), 10)
+    kept = whole_units(units, 500)
+    assert kept.sum() == 500 and all(len(set(kept[units == a])) == 1 for a in range(200))
+    assert np.array_equal(kept, whole_units(units.copy(), 500))
+    assert whole_units(units, 10, minimum=3).sum() == 30, "at least `minimum` units, even over the limit"
+    assert whole_units(units, 2000).all()
+
+
+def test_settings_are_ranked_on_a_sample_and_rounds_chosen_on_every_row():
+    features, labels, groups = interaction_rows(articles=90)
+    grid = [{"max_depth": 1, "min_child_weight": 1.0}, {"max_depth": 3, "min_child_weight": 1.0}]
+    tuning = choose(features, labels, groups, FEATURES, grid=grid, max_rounds=80, n_jobs=1, rank_rows=1200)
+    assert tuning.params == {"max_depth": 3, "min_child_weight": 1.0}
+    assert tuning.ranked_rows == 1200 and tuning.rounds_rows == len(labels)
+    assert tuning.summary()["cv_ranked_rows"] == 1200 and tuning.summary()["cv_rounds_rows"] == len(labels)
+    # The round count is the one every row gives: the same as a search of that setting alone on all rows.
+    alone = choose(features, labels, groups, FEATURES, grid=grid[1:], max_rounds=80, n_jobs=1)
+    assert (tuning.rounds, tuning.cv_logloss) == (alone.rounds, alone.cv_logloss)
+    assert alone.ranked_rows == alone.rounds_rows == len(labels)
+
+
+def test_the_same_rows_give_the_same_model_bytes(tmp_path):
+    features, labels, groups = interaction_rows(articles=90)
+    saved = []
+    for run in range(2):
+        tuning = choose(features, labels, groups, FEATURES, max_rounds=40, n_jobs=2, rank_rows=1200)
+        LinkModel.fit(features, labels, FEATURES, n_jobs=2, rounds=tuning.rounds, params=tuning.params).save(
+            tmp_path / f"{run}.ubj")
+        saved.append((tmp_path / f"{run}.ubj").read_bytes())
+    assert saved[0] == saved[1]
+
+
+def test_a_shared_models_groups_are_whole_wikis_and_its_samples_whole_articles():
+    features, labels, articles = interaction_rows(articles=90)
+    wikis = articles % 2
+    tuning = choose(features, labels, wikis, FEATURES, units=articles, max_rounds=40, n_jobs=1, rank_rows=1200)
+    assert tuning.folds == 2 and tuning.ranked_rows == 1200 and tuning.rounds_rows == len(labels)
