@@ -4,23 +4,23 @@ Folds are made of whole groups (a group is a training article, or a whole wiki f
 every fit runs ``xgb.cv`` with early stopping on the held-out log loss. Test articles are never seen
 here: they are touched once, by the backtest of the finished model. Two stages:
 
-1. Ranking: every setting of ``GRID`` is cross-validated on a sample of whole units (training
-   articles) of about ``RANK_ROWS`` rows; the setting with the lowest mean held-out log loss wins.
-2. Rounds: the winner alone is cross-validated on whole units of up to ``ROUND_ROWS`` rows (every row
-   of a sample wiki); its best round count and held-out loss are the result. When the rows fit in
-   ``RANK_ROWS``, stage 1 saw them all and stage 2 is skipped.
+1. Ranking: every setting of ``GRID`` is cross-validated at ``RANK_ETA`` on a sample of whole units
+   (training articles) of about ``RANK_ROWS`` rows; the setting with the lowest mean held-out log
+   loss wins.
+2. Rounds: the winner alone is cross-validated at the final fit's eta (``model.DEFAULT_PARAMS``) on
+   whole units of up to ``ROUND_ROWS`` rows (every row of a sample wiki); its best round count and
+   held-out loss are the result, and the final fit (train.py) uses them on every training row.
 
-Why two stages: grid-searching every setting on every row was about 90 % of training time (6
-settings x 3 folds x up to 600 rounds: about 50 CPU seconds on the Greek sample's 68k rows). Which
-setting wins needs fewer rows than how many rounds to run: on the samples the held-out loss of a
-model whose round count was chosen on a 20k-row sample was clearly worse (el: 0.19 against 0.145 on
-held-out articles), while the ranking came out the same. ``ROUND_ROWS`` bounds stage 2 for full-size
-wikis, where CV over millions of rows would take hours.
-
-Why eta 0.3 (``model.DEFAULT_PARAMS``, the same for the search and the final fit, since the round
-count depends on it): about a third of the rounds of eta 0.1 for the same held-out loss on the
-samples (el 186 rounds, loss 0.144 against 588 rounds, 0.145). ``max_bin`` stays xgboost's 256:
-64 bins cost el's held-out loss 0.016.
+Why: grid-searching every setting on every row at eta 0.1 was about 90 % of training time (6 settings
+x 3 folds x up to 600 rounds: about 50 CPU seconds on the Greek sample's 68k rows, minutes when two
+spinning OpenMP threads share the cores with other processes). Which setting wins needs neither every
+row nor a small step (on every sample wiki the full search and the ranking chose depth 6, weight 1);
+the round count does: chosen on a 20k-row sample it was far too low (el: held-out loss 0.19 against
+0.145), and eta 0.3 for the final model too cost held-out loss on every sample wiki (mr 0.291 against
+0.283 on five held-out article folds). So stage 2 is the old search of one setting, and the model is
+what the full search would give whenever the ranking agrees. ``max_bin`` stays xgboost's 256: 64
+bins cost el's held-out loss 0.016. ``ROUND_ROWS`` bounds stage 2 for full-size wikis, where CV over
+millions of rows would take hours.
 
 Why log loss: the gate and production cut scores at fixed thresholds (0.5, GrowthExperiments' 0.6),
 so the probabilities themselves must be right, not only their order.
@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_FOLDS",
     "GRID",
     "MAX_ROUNDS",
+    "RANK_ETA",
     "RANK_ROWS",
     "ROUND_ROWS",
     "Tuning",
@@ -59,6 +60,7 @@ GRID: tuple[dict[str, float], ...] = tuple(
 )
 MAX_ROUNDS = 600
 DEFAULT_FOLDS = 3
+RANK_ETA = 0.3
 RANK_ROWS = 20_000
 ROUND_ROWS = 250_000
 _EARLY_STOP = 20
@@ -70,7 +72,7 @@ class Tuning:
     rounds: int
     cv_logloss: float  # mean held-out log loss at ``rounds`` (nan when folds == 0)
     folds: int
-    ranked_rows: int = 0  # rows the settings were ranked on (stage 1)
+    ranked_rows: int = 0  # rows the settings were ranked on (stage 1, at RANK_ETA)
     rounds_rows: int = 0  # rows ``rounds`` and ``cv_logloss`` come from (stage 2, or stage 1's)
 
     def summary(self) -> dict[str, int | float]:
@@ -109,15 +111,18 @@ def _best(
     folds: int,
     max_rounds: int,
     n_jobs: int,
+    eta: float | None = None,
 ) -> Tuning:
-    """The setting of ``grid`` and its round count with the lowest grouped-CV log loss on these rows."""
+    """The setting of ``grid`` and its round count with the lowest grouped-CV log loss on these rows
+    (at ``eta``, default ``DEFAULT_PARAMS``')."""
+    step = {} if eta is None else {"eta": eta}
     matrix = xgb.DMatrix(features, label=labels, feature_names=list(feature_names), missing=np.nan)
     folds = min(folds, len(np.unique(groups)))
     splits = group_folds(groups, folds)
     best = Tuning({}, 0, float("inf"), folds)
     for setting in grid:
         history = xgb.cv(
-            {**DEFAULT_PARAMS, **setting, "nthread": n_jobs},
+            {**DEFAULT_PARAMS, **setting, **step, "nthread": n_jobs},
             matrix,
             num_boost_round=max_rounds,
             folds=splits,
@@ -160,9 +165,11 @@ def choose(
     ranking = whole_units(units, rank_rows, minimum=folds)
     if len(np.unique(groups[ranking])) < 2:  # a sample of one group (one wiki of a shared model): rank on all rows
         ranking = np.ones(len(units), dtype=bool)
-    ranked = _best(features[ranking], labels[ranking], groups[ranking], grid=grid, **fit)
-    if ranking.all():
-        return Tuning(ranked.params, ranked.rounds, ranked.cv_logloss, ranked.folds, len(units), len(units))
+    if len(grid) == 1:  # nothing to rank
+        winner, ranked_rows = dict(grid[0]), 0
+    else:
+        winner = _best(features[ranking], labels[ranking], groups[ranking], grid=grid, eta=RANK_ETA, **fit).params
+        ranked_rows = int(ranking.sum())
     rows = whole_units(units, round_rows, minimum=folds)
-    final = _best(features[rows], labels[rows], groups[rows], grid=[ranked.params], **fit)
-    return Tuning(final.params, final.rounds, final.cv_logloss, final.folds, int(ranking.sum()), int(rows.sum()))
+    final = _best(features[rows], labels[rows], groups[rows], grid=[winner], **fit)
+    return Tuning(final.params, final.rounds, final.cv_logloss, final.folds, ranked_rows, int(rows.sum()))
