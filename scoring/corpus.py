@@ -20,7 +20,7 @@ import json
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -45,6 +45,7 @@ __all__ = ["ArticleSample", "ContextCounts", "LinkCounts", "spool_file"]
 # Samples of the first pages of a dump link 1-15 % of the time to their own articles; a complete wiki
 # (ltgwiki) about 40 %.
 COMPLETE_DUMP_SHARE = 0.3
+LINKED_TITLE_ARTICLES = 2
 def _article_links(article: ParsedArticle, prefixes: frozenset[str]) -> Iterator[tuple[str, str, bool]]:
     """(anchor key, target title, top level) of every article link with a usable anchor."""
     for link in article.links:
@@ -77,15 +78,16 @@ class LinkCounts:
         """One redirect hop, as mwaddlink."""
         return self.redirects.get(title, title)
 
-    def title_targets(self, complete: bool) -> dict[str, dict[str, bool]]:
+    def title_targets(self, complete: bool, linked: Iterable[str] = ()) -> dict[str, dict[str, bool]]:
         """Every title as a candidate for its own text: ``{anchor key: {target title: via a redirect}}``
-        from each article title (of the dump and of the page table) and each redirect title of the dump
+        from each article title (of the dump and of the page table), each title in ``linked`` (link
+        targets that tell a partial dump's reader the title exists) and each redirect title of the dump
         (resolved one hop; on a ``complete`` dump only onto an article). Number-only keys and
         disambiguation pages as targets are left out, as mwaddlink leaves them out of its dictionary
-        (a page-table title outside the dump cannot be told a disambiguation page: it is kept); ``via a
+        (a title outside the dump cannot be told a disambiguation page: it is kept); ``via a
         redirect`` is True when some redirect with that key's text points to the target."""
         found: dict[str, dict[str, bool]] = {}
-        for title in (self.articles | self.listed) - self.disambiguation:
+        for title in (self.articles | self.listed | set(linked)) - self.disambiguation:
             self._add_title(found, title, title, redirect=False)
         for title, target in self.redirects.items():
             if target not in self.disambiguation and (not complete or target in self.articles or target in self.listed):
@@ -136,6 +138,18 @@ class LinkCounts:
             spool.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def _mostly_internal(links: LinkCounts, spool: IO[str]) -> bool:
+    """True when at least ``COMPLETE_DUMP_SHARE`` of the training articles' link occurrences point at
+    articles of the dump (then it holds the whole wiki)."""
+    spool.seek(0)
+    occurrences = internal = 0
+    for line in spool:
+        for _, target, _ in json.loads(line)["links"]:
+            occurrences += 1
+            internal += links.resolve(target) in links.articles
+    return occurrences > 0 and internal / occurrences >= COMPLETE_DUMP_SHARE
+
+
 @dataclass(frozen=True)
 class ArticleSample:
     """What the training rows of one article need; target ids index ``ContextCounts.titles``."""
@@ -182,24 +196,22 @@ class ContextCounts:
         training articles' link occurrences point at articles of the dump)."""
         if coverage not in ("auto", "complete", "partial"):
             raise ValueError(f"coverage must be auto, complete or partial, not {coverage!r}")
-        titles = links.title_targets(complete=False)
+        complete = coverage == "complete" or (coverage == "auto" and _mostly_internal(links, spool))
+        linking: Counter[str] = Counter()  # partial dump: training articles linking each target
+        if not complete:
+            spool.seek(0)
+            for line in spool:
+                linking.update({links.resolve(target) for _, target, _ in json.loads(line)["links"]})
+        # A target linked from two training articles is a title the wiki has (and stays one for the
+        # training rows' leave-one-out); a complete dump knows its titles without this.
+        titles = links.title_targets(complete, [t for t, n in linking.items() if n >= LINKED_TITLE_ARTICLES])
         candidates = frozenset(k for k, n in links.aslink.items() if n > 1) | titles.keys()
         spool.seek(0)
         universe: set[str] = set()
-        occurrences = internal = 0
         for line in spool:
-            for key, target, _ in json.loads(line)["links"]:
-                resolved = links.resolve(target)
-                occurrences += 1
-                internal += resolved in links.articles
-                if key in candidates:
-                    universe.add(resolved)
-        complete = coverage == "complete" or (
-            coverage == "auto" and occurrences > 0 and internal / occurrences >= COMPLETE_DUMP_SHARE
-        )
+            universe.update(links.resolve(target) for key, target, _ in json.loads(line)["links"] if key in candidates)
         if complete:
             universe &= links.articles | links.listed
-            titles = links.title_targets(complete=True)
         for targets in titles.values():
             universe.update(targets)
         ordered = sorted(universe)

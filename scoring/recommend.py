@@ -157,6 +157,7 @@ class PageBlocks:
 
     anchors: str  # NUL-joined anchor keys of every article link on the page, templates included, and the title
     targets: frozenset[int]  # target ids linked anywhere on the page (one redirect hop), and the page itself
+    titles: frozenset[str]  # the same as titles, unresolved: for targets the bundle does not know (overlay)
 
     def blocks_key(self, key: str) -> bool:
         """True when ``key`` is a substring of the title or of an anchor linked on the page."""
@@ -164,20 +165,16 @@ class PageBlocks:
 
 
 def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlocks:
+    """The rules of a page titled ``title`` whose links are ``article.links``."""
     anchors = [normalise_anchor(title)]
-    targets: set[int] = set()
+    titles = {normalise_title(title)}
     prefixes = bundle.namespace_prefixes
     for link in article.links:
-        if not is_article_target(link.target, prefixes):
-            continue
-        anchors.append(normalise_anchor(link.text))
-        target = bundle.targets.id_of(link.target)
-        if target >= 0:
-            targets.add(target)
-    page_target = bundle.targets.id_of(normalise_title(title))
-    if page_target >= 0:
-        targets.add(page_target)
-    return PageBlocks("\0".join(anchors), frozenset(targets))
+        if is_article_target(link.target, prefixes):
+            anchors.append(normalise_anchor(link.text))
+            titles.add(link.target)
+    targets = {target for target in map(bundle.targets.id_of, titles) if target >= 0}
+    return PageBlocks("\0".join(anchors), frozenset(targets), frozenset(titles))
 
 
 def excluded_target_ids(bundle: Bundle, titles: Iterable[str] = (), overlay: TitleOverlay | None = None) -> frozenset[int]:
@@ -203,15 +200,17 @@ def score_page(
     clock: Callable[[], float] = time.monotonic,
     stages: Stages | None = None,
     overlay: TitleOverlay | None = None,
+    blocks: PageBlocks | None = None,
 ) -> ScoredPage:
     """Step 1 of the module docstring. ``deadline_s`` counts from the call (None = no limit); it is
     checked before each mention is taken. Between two checks runs at most one text run's native
     n-gram walk (each n-gram costs a few FST steps, so even the longest run takes milliseconds).
     ``stages`` (optional) gets the seconds spent in "mentions", "features" and "model" added.
-    ``overlay``: articles created after training, scored after the bundle's mentions."""
+    ``overlay``: articles created after training, scored after the bundle's mentions. ``blocks``: the
+    page rules to apply, when they are not those of ``article`` itself (the sentence backtest's)."""
     lap = _Laps(stages)
     deadline = _Deadline(deadline_s, clock)
-    blocks = page_blocks(article, title, bundle)
+    blocks = page_blocks(article, title, bundle) if blocks is None else blocks
     anchors = bundle.anchors
     candidates: list[Mention] = []
     indices: list[int] = []
@@ -261,9 +260,9 @@ def _overlay_candidates(article: ParsedArticle, title: str, bundle: Bundle, over
              if not blocks.blocks_key(m.key)]
     numbers = [overlay.keys.get(m.key) for m in found]
     length = max(len(article.wikitext), 1)
-    linked = frozenset(link.target for link in article.links) | {normalise_title(title)}
     batch = overlay.rows([m.key for m in found], np.array([m.wikitext_offset / length for m in found], dtype=np.float32),
-                         np.array([m.text[:1].isupper() for m in found], dtype=np.float32), linked, len(bundle.targets))
+                         np.array([m.text[:1].isupper() for m in found], dtype=np.float32), blocks.titles,
+                         len(bundle.targets))
     return found, numbers, batch
 
 

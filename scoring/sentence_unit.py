@@ -9,9 +9,10 @@ mwaddlink's ``getLinks`` reads them: none of the page-level rules apply.
 
 How backtest.py keeps the page context: only the sentence's own links are removed, and the page is
 scored with ``text_only_within``: mentions come from the sentence alone (so an earlier mention of the
-same anchor elsewhere cannot take its place), while position, relatedness to the page text and the
-links already on the page are the real page's. mwaddlink gives the model the sentence alone, so
-those page-level features saw a one-sentence page there.
+same anchor elsewhere cannot take its place), while position and relatedness to the page text are
+the real page's. mwaddlink gives the model the sentence alone, so those page-level features saw a
+one-sentence page there. The page's other links block nothing in the sentence (backtest.py), as in
+mwaddlink, where the sentence is the whole page.
 
 Differences from mwaddlink's extraction, knowingly: bold/italic markup and templates end a run of
 top-level text here (a sentence starting after the bold title starts after it), and our sentence

@@ -42,6 +42,7 @@ from scoring.bundle import (
 from scoring.examples import TrainingRows
 from scoring.features import FEATURES
 from scoring.model import LinkModel
+from scoring.operating_point import operating_point, shifted
 from scoring.tune import MAX_ROUNDS, choose, whole_units
 
 __all__ = ["SEARCH_ROWS", "SharedModelManifest", "save_rows", "shared_ref", "train_shared", "with_shared_model"]
@@ -61,7 +62,7 @@ class SharedModelManifest(BaseModel):
     rows: int
     positives: int
     search_rows: int  # rows the hyper-parameter search saw (whole articles sampled from all rows)
-    tuning: dict[str, int | float]  # tune.Tuning.summary(), folds of whole wikis
+    tuning: dict[str, int | float]  # tune.Tuning.summary() and the operating point, folds of whole wikis
 
 
 def save_rows(directory: Path, rows: TrainingRows) -> None:
@@ -107,8 +108,10 @@ def train_shared(
     search = whole_units(pooled_articles, search_rows)
     tuning = choose(pooled_features[search], pooled_labels[search], pooled_wikis[search], FEATURES,
                     max_rounds=max_rounds, n_jobs=n_jobs, units=pooled_articles[search])
-    model = LinkModel.fit(pooled_features, pooled_labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds,
-                          params=tuning.params)
+    point = operating_point(pooled_features[search], pooled_labels[search], pooled_wikis[search], tuning,
+                            articles=pooled_articles[search], n_jobs=n_jobs)
+    model = shifted(LinkModel.fit(pooled_features, pooled_labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds,
+                                  params=tuning.params), point.shift)
     manifest = SharedModelManifest(
         name=name,
         created=datetime.now(timezone.utc),
@@ -117,7 +120,7 @@ def train_shared(
         rows=len(pooled_labels),
         positives=int(pooled_labels.sum()),
         search_rows=int(search.sum()),
-        tuning=tuning.summary(),
+        tuning={**tuning.summary(), **point.summary()},
     )
     temporary = models_dir / SHARED_DIR / f".{name}-{secrets.token_hex(3)}"
     temporary.mkdir(parents=True)

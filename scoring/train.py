@@ -12,7 +12,8 @@ Steps, in order:
    control: titles, resolved one redirect hop like link targets) yield no rows, and the bundle records
    them so that the backtest and every scorer leave them out too; hyper-parameters chosen by
    cross-validation over the training articles (tune.py); an XGBoost classifier fitted on all training
-   rows with them (model.py) — or, with ``shared_model``, a shared model named instead (shared.py).
+   rows with them (model.py), its margin shifted to the operating point chosen on out-of-fold
+   predictions (operating_point.py) — or, with ``shared_model``, a shared model named instead (shared.py).
 4. The bundle is written into a fresh version directory, backtested on the dump's test articles in
    both units (backtest.py) and gated on mwaddlink's sentence unit: published (symlink swapped) only
    if it passes, or with ``force``.
@@ -46,6 +47,7 @@ from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, link_probability,
 from scoring.features import FEATURES
 from scoring.linktrail import for_language, parse_rule
 from scoring.model import LinkModel
+from scoring.operating_point import operating_point, shifted
 from scoring.pages import write_pages
 from scoring.recommend import APPLICATION_VERSION
 from scoring.relatedness import TargetContexts
@@ -205,10 +207,12 @@ def train(
         raise TrainingError(f"{dump}: {len(rows.labels)} training rows with {positives} positives; cannot fit a classifier")
     if shared is None:
         tuning = choose(rows.features, rows.labels, rows.groups, FEATURES, max_rounds=max_rounds, n_jobs=n_jobs)
-        model = LinkModel.fit(
-            rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds, params=tuning.params
+        point = operating_point(rows.features, rows.labels, rows.groups, tuning, n_jobs=n_jobs)
+        model = shifted(
+            LinkModel.fit(rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds, params=tuning.params),
+            point.shift,
         )
-        fitting: dict[str, int | float | str] = dict(tuning.summary())
+        fitting: dict[str, int | float | str] = {**tuning.summary(), **point.summary()}
     else:
         fitting = {"shared_model": shared.name}
     fitted = time.monotonic()

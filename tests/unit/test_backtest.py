@@ -160,8 +160,9 @@ def test_both_units_on_one_page(tmp_path):
     assert tested.table.articles == 1 and tested.table.reachable == 3
     assert at(tested.table, 0.5) == (1.0, 0.5, 2, 4) and at(tested.table, 0.0) == (1.0, 0.75, 3, 4)
     # Sentence unit: gold = the sentence's two links. Paris is found in the sentence although "Paris"
-    # occurs earlier on the page; Rome is never suggested, even at 0.0, because the page still links it
-    # in the list item (real page context; mwaddlink's one-sentence page would not know).
+    # occurs earlier on the page; Rome is found at 0.0 although the page still links it in the list
+    # item and the line above: as in mwaddlink, where the sentence is the whole page, links elsewhere
+    # block nothing.
     assert tested.sentences.articles == 1 and tested.sentences.reachable == 2
     assert at(tested.sentences, 0.5) == (1.0, 0.5, 1, 2)
-    assert at(tested.sentences, 0.0) == (1.0, 0.5, 1, 2)
+    assert at(tested.sentences, 0.0) == (1.0, 1.0, 2, 2)

@@ -109,6 +109,24 @@ def test_titles_of_the_whole_wikis_page_table_are_candidates_too(tmp_path: Path)
     assert bundle.targets.known[bundle.targets.id_of("Far Island")] == 0  # no text of it in the training dump
 
 
+def test_a_partial_dumps_targets_linked_from_two_articles_are_candidates_for_their_title(tmp_path: Path) -> None:
+    """A sample of a wiki does not hold most of its articles, but two training articles linking a title
+    show that the wiki has it: its own text becomes a candidate, as the whole wiki's page table would
+    make it. One linking article is not enough (without it, the title would be unknown)."""
+    train_ids = [i for i in range(400, 700) if split_of(i) == "train"]
+    extra = [
+        _page(train_ids[0], "Voyage 1", "Ships sailed to [[Far Island|the island]]. Far Island is far."),
+        _page(train_ids[1], "Voyage 2", "Boats reached [[Far Island|that island]] and [[Lone Rock|a rock]]."),
+    ]
+    dump = tiny_dump(tmp_path / "tiny.xml", *extra)
+    for coverage, expected in (("partial", [("Far Island", 0, TITLE_SOURCE)]), ("complete", None)):
+        train(dump, tmp_path / coverage, wiki="testwiki", force=True, max_rounds=20, n_jobs=1, progress=False,
+              coverage=coverage)
+        bundle = load_bundle(tmp_path / coverage, "testwiki")
+        assert candidates(bundle, "far island") == expected  # on a complete dump, a red link is no title
+        assert candidates(bundle, "lone rock") is None
+
+
 def test_gold_links_to_titles_nobody_linked_are_reachable(bundle: Bundle) -> None:
     assert reachable([("zorba town", "Zorba Town"), ("zorbaville", "Zorba Town")], bundle) == 2
     # Every gold link of the test articles (Athens, Zorba Town, Zorbaville, Sparta in each) is reachable.

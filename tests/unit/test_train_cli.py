@@ -8,7 +8,7 @@ import pytest
 
 from model_fixture import LTG_EXCERPT, trained_models
 from scoring.bundle import load_bundle
-from scoring.dumps import is_article, iter_pages
+from scoring.dumps import is_article, iter_pages, split_of
 from stream.cli import main
 
 
@@ -17,18 +17,37 @@ def models(tmp_path_factory):
     return trained_models(tmp_path_factory.getbasetemp() / "ltg-models")
 
 
+def _unlearnable_dump(path):
+    """Training articles link Athens and Sparta, and half of them Rome; test articles link only Corinth,
+    which nothing in training names: recall is 0 on the test articles whatever the model."""
+    train_ids = [i for i in range(100, 600) if split_of(i) == "train"][:40]
+    test_ids = [i for i in range(100, 600) if split_of(i) == "test"][:10]
+    pages = [(i, f"Story {i}", f"[[Athens]] met [[Sparta]] in spring. {'[[Rome]]' if n % 2 else 'Rome'} watched.")
+             for n, i in enumerate(train_ids)]
+    pages += [(i, f"Trip {i}", "We went to [[Corinth]] by sea. It was far.") for i in test_ids]
+    path.write_text(
+        '<mediawiki xml:lang="en"><siteinfo><namespaces><namespace key="0" case="first-letter" /></namespaces></siteinfo>'
+        + "".join(f"<page><title>{title}</title><ns>0</ns><id>{i}</id><revision><id>{i}</id>"
+                  f"<timestamp>2023-01-01T00:00:00Z</timestamp><model>wikitext</model><text>{text}</text></revision></page>"
+                  for i, title, text in pages)
+        + "</mediawiki>\n", encoding="utf-8")
+    return path
+
+
 def test_train_refuses_a_model_below_the_gate_with_exit_3(tmp_path, capsys):
-    # The 250-page excerpt is too small for recall >= 0.20 (see the manifest of the forced bundle).
-    code = main(["train", "--wiki", "ltgwiki", "--dump", str(LTG_EXCERPT), "--models", str(tmp_path), "--quiet"])
+    dump = _unlearnable_dump(tmp_path / "unlearnable.xml")
+    code = main(["train", "--wiki", "testwiki", "--dump", str(dump), "--models", str(tmp_path / "models"), "--quiet"])
     assert code == 3
     assert "not published" in capsys.readouterr().err
-    assert not (tmp_path / "ltgwiki").exists() and list(tmp_path.iterdir()) == []
+    assert list((tmp_path / "models").iterdir()) == []
 
 
 def test_forced_bundle_records_backtest_gate_and_checksums(models):
     manifest = load_bundle(models, "ltgwiki", verify=True).manifest
     assert manifest.wiki == "ltgwiki" and manifest.language == "ltg" and manifest.format_version == 2
-    assert manifest.gate is not None and manifest.gate.forced and not manifest.gate.passed
+    gate = manifest.gate
+    assert gate is not None and gate.passed == (gate.precision >= 0.75 and gate.recall >= 0.2)
+    assert gate.forced == (not gate.passed)  # trained with force=True: forced only when it failed
     # The gate reads mwaddlink's sentence unit; the page-level table stays beside it.
     sentences = manifest.backtest_mwaddlink
     assert sentences.protocol == "mwaddlink-sentence" and manifest.backtest.protocol == "page-level"
