@@ -4,24 +4,25 @@ Folds are made of whole groups (a group is a training article, or a whole wiki f
 every fit runs ``xgb.cv`` with early stopping on the held-out log loss. Test articles are never seen
 here: they are touched once, by the backtest of the finished model. Two stages:
 
-1. Ranking: every setting of ``GRID`` is cross-validated at ``RANK_ETA`` on a sample of whole units
-   (training articles) of about ``RANK_ROWS`` rows; the setting with the lowest mean held-out log
-   loss wins.
-2. Rounds: the winner alone is cross-validated at the final fit's eta (``model.DEFAULT_PARAMS``) on
-   whole units of up to ``ROUND_ROWS`` rows (every row of a sample wiki); its best round count and
-   held-out loss are the result, and the final fit (train.py) uses them on every training row.
+1. Ranking: every setting of ``GRID`` is cross-validated at ``RANK_ETA`` (a third of the rounds of
+   the final eta), deepest first; a setting whose held-out loss cannot reach the best one's any more
+   is stopped (``_Hopeless``). The setting with the lowest mean held-out log loss wins.
+2. Rounds: the winner alone is cross-validated at the final fit's eta (``model.DEFAULT_PARAMS``); its
+   best round count and held-out loss are the result, and the final fit (train.py) uses them on every
+   training row.
+Both stages see every row up to ``ROUND_ROWS`` (whole units, i.e. training articles, beyond it).
 
-Why: grid-searching every setting on every row at eta 0.1 was about 90 % of training time (6 settings
-x 3 folds x up to 600 rounds: about 50 CPU seconds on the Greek sample's 68k rows, minutes when two
-spinning OpenMP threads share the cores with other processes). Which setting wins needs neither every
-row nor a small step (on el, uk, ltg and mr the full search and the ranking both chose depth 6, weight
-1); the round count does: chosen on a 20k-row sample it was far too low (el at eta 0.3: 26 rounds,
-held-out loss 0.192 against 0.144 with rounds chosen on every row), and eta 0.3 for the final model
-raised the grouped-CV loss of el, uk, ltg and mr (mr 0.302 against 0.292; on mr's five held-out
-article folds 0.291 against 0.283). So stage 2 is the old search of one setting, and the model is
-what the full search would give whenever the ranking agrees (on those four wikis, byte for byte).
-``max_bin`` stays xgboost's 256: 64 bins cost el's held-out loss 0.016. ``ROUND_ROWS`` bounds stage 2
-for full-size wikis, where CV over millions of rows would take hours.
+Why: grid-searching every setting at eta 0.1 to early stopping was about 90 % of training time (6
+settings x 3 folds x up to 600 rounds: about 50 CPU seconds on the Greek sample's 68k rows, minutes
+when two spinning OpenMP threads share the cores with other processes). Which setting wins needs no
+small step, but it needs the rows: ranked on a 20k-row sample of whole articles, the settings were
+near ties and a shallower one won where all rows clearly prefer depth 6 (el: CV loss 0.197 against
+0.181), since fewer rows favour smaller trees. The round count needs the final eta: eta 0.3 for the
+final model raised the grouped-CV loss of el, uk, ltg and mr (mr 0.302 against 0.292; on mr's five
+held-out article folds 0.291 against 0.283). So stage 2 is the old search of one setting, and the
+model is what the full search gives whenever the ranking at eta 0.3 agrees with it (on el, uk, ltg
+and mr, byte for byte). ``max_bin`` stays xgboost's 256: 64 bins cost el's held-out loss 0.016.
+``ROUND_ROWS`` bounds both stages for full-size wikis, where CV over millions of rows would take hours.
 
 Why log loss: the gate and production cut scores at fixed thresholds (0.5, GrowthExperiments' 0.6),
 so the probabilities themselves must be right, not only their order.
@@ -46,7 +47,6 @@ __all__ = [
     "GRID",
     "MAX_ROUNDS",
     "RANK_ETA",
-    "RANK_ROWS",
     "ROUND_ROWS",
     "Tuning",
     "choose",
@@ -62,7 +62,6 @@ GRID: tuple[dict[str, float], ...] = tuple(
 MAX_ROUNDS = 600
 DEFAULT_FOLDS = 3
 RANK_ETA = 0.3
-RANK_ROWS = 20_000
 ROUND_ROWS = 250_000
 _EARLY_STOP = 20
 
@@ -73,15 +72,14 @@ class Tuning:
     rounds: int
     cv_logloss: float  # mean held-out log loss at ``rounds`` (nan when folds == 0)
     folds: int
-    ranked_rows: int = 0  # rows the settings were ranked on (stage 1, at RANK_ETA)
-    rounds_rows: int = 0  # rows ``rounds`` and ``cv_logloss`` come from (stage 2, or stage 1's)
+    rows: int = 0  # rows both stages saw
 
     def summary(self) -> dict[str, int | float]:
         """The manifest's record of the choice (no log loss without folds: JSON has no NaN)."""
         if not self.folds:
             return {**self.params, "rounds": self.rounds, "cv_folds": 0}
         return {**self.params, "rounds": self.rounds, "cv_logloss": round(self.cv_logloss, 5),
-                "cv_folds": self.folds, "cv_ranked_rows": self.ranked_rows, "cv_rounds_rows": self.rounds_rows}
+                "cv_folds": self.folds, "cv_rows": self.rows}
 
 
 def group_folds(groups: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -102,6 +100,23 @@ def whole_units(units: np.ndarray, limit: int, minimum: int = 1) -> np.ndarray:
     return np.isin(units, chosen)
 
 
+class _Hopeless(xgb.callback.TrainingCallback):
+    """Stops a setting's CV once its held-out loss cannot reach ``best`` within ``max_rounds``: it has not
+    been below ``best`` yet, and going on at the pace of its last ``_EARLY_STOP`` rounds would still end
+    above it (boosting's loss curves flatten, so that pace only slows down)."""
+
+    def __init__(self, best: float, max_rounds: int) -> None:
+        super().__init__()
+        self.best, self.max_rounds = best, max_rounds
+
+    def after_iteration(self, model, epoch: int, evals_log: dict) -> bool:
+        losses = [mean for mean, _ in evals_log["test"]["logloss"]]
+        if len(losses) <= _EARLY_STOP or min(losses) <= self.best:
+            return False
+        pace = max((losses[-1 - _EARLY_STOP] - losses[-1]) / _EARLY_STOP, 0.0)
+        return losses[-1] - pace * (self.max_rounds - len(losses)) > self.best
+
+
 def _best(
     features: np.ndarray,
     labels: np.ndarray,
@@ -114,14 +129,14 @@ def _best(
     n_jobs: int,
     eta: float | None = None,
 ) -> Tuning:
-    """The setting of ``grid`` and its round count with the lowest grouped-CV log loss on these rows
-    (at ``eta``, default ``DEFAULT_PARAMS``')."""
+    """The setting of ``grid`` and its round count with the lowest grouped-CV log loss on these rows (at
+    ``eta``, default ``DEFAULT_PARAMS``'); on a tie the earlier setting of ``grid``. Settings run last
+    to first (GRID: deepest first, the usual winner, so the others stop early)."""
     step = {} if eta is None else {"eta": eta}
     matrix = xgb.DMatrix(features, label=labels, feature_names=list(feature_names), missing=np.nan)
-    folds = min(folds, len(np.unique(groups)))
     splits = group_folds(groups, folds)
-    best = Tuning({}, 0, float("inf"), folds)
-    for setting in grid:
+    best = Tuning({}, 0, float("inf"), folds, len(labels))
+    for setting in reversed(grid):
         history = xgb.cv(
             {**DEFAULT_PARAMS, **setting, **step, "nthread": n_jobs},
             matrix,
@@ -129,11 +144,12 @@ def _best(
             folds=splits,
             early_stopping_rounds=_EARLY_STOP,
             as_pandas=False,
+            callbacks=[_Hopeless(best.cv_logloss, max_rounds)],
         )
         losses = history["test-logloss-mean"]
         round_index = int(np.argmin(losses))
-        if losses[round_index] < best.cv_logloss:
-            best = Tuning(dict(setting), round_index + 1, float(losses[round_index]), folds)
+        if losses[round_index] <= best.cv_logloss:
+            best = Tuning(dict(setting), round_index + 1, float(losses[round_index]), folds, len(labels))
     return best
 
 
@@ -148,12 +164,11 @@ def choose(
     max_rounds: int = MAX_ROUNDS,
     n_jobs: int = 2,
     units: np.ndarray | None = None,
-    rank_rows: int = RANK_ROWS,
     round_rows: int = ROUND_ROWS,
 ) -> Tuning:
     """The GRID entry and round count with the lowest grouped-CV log loss (see the module docstring).
-    ``units``: what the samples are made of, one id per row (default ``groups``; a shared model's
-    groups are whole wikis, its units articles)."""
+    ``units``: what a sample beyond ``round_rows`` is made of, one id per row (default ``groups``; a
+    shared model's groups are whole wikis, its units articles)."""
     if not grid:
         raise ValueError("an empty grid has nothing to choose from")
     units = groups if units is None else units
@@ -162,15 +177,10 @@ def choose(
     folds = min(folds, len(np.unique(groups)))
     if folds < 2:
         return Tuning({}, max_rounds, float("nan"), 0)
-    fit = {"feature_names": feature_names, "folds": folds, "max_rounds": max_rounds, "n_jobs": n_jobs}
-    ranking = whole_units(units, rank_rows, minimum=folds)
-    if len(np.unique(groups[ranking])) < 2:  # a sample of one group (one wiki of a shared model): rank on all rows
-        ranking = np.ones(len(units), dtype=bool)
-    if len(grid) == 1:  # nothing to rank
-        winner, ranked_rows = dict(grid[0]), 0
-    else:
-        winner = _best(features[ranking], labels[ranking], groups[ranking], grid=grid, eta=RANK_ETA, **fit).params
-        ranked_rows = int(ranking.sum())
     rows = whole_units(units, round_rows, minimum=folds)
-    final = _best(features[rows], labels[rows], groups[rows], grid=[winner], **fit)
-    return Tuning(final.params, final.rounds, final.cv_logloss, final.folds, ranked_rows, int(rows.sum()))
+    if len(np.unique(groups[rows])) < folds:  # a sample that lost a group (a wiki of a shared model): every row
+        rows = np.ones(len(units), dtype=bool)
+    features, labels, groups = features[rows], labels[rows], groups[rows]
+    fit = {"feature_names": feature_names, "folds": folds, "max_rounds": max_rounds, "n_jobs": n_jobs}
+    winner = dict(grid[0]) if len(grid) == 1 else _best(features, labels, groups, grid=grid, eta=RANK_ETA, **fit).params
+    return _best(features, labels, groups, grid=[winner], **fit)
