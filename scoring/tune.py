@@ -63,7 +63,7 @@ MAX_ROUNDS = 600
 DEFAULT_FOLDS = 3
 RANK_ETA = 0.3
 ROUND_ROWS = 250_000
-_EARLY_STOP = 20
+_EARLY_STOP = 30  # rounds without a better held-out loss; as before the two stages, so stage 2 is the old search
 
 
 @dataclass(frozen=True)
