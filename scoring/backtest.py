@@ -51,7 +51,7 @@ from scoring.mentions import find_mentions
 from scoring.native import build_anchor_index
 from scoring.recommend import ScoredPage, excluded_target_ids, page_blocks, score_page, select
 from scoring.sentence_unit import first_linked_sentence, text_only_within
-from scoring.titles import is_article_link, normalise_anchor, normalise_title
+from scoring.titles import is_article_target, normalise_anchor, normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
 
 __all__ = [
@@ -95,9 +95,9 @@ def remove_links(
     position = 0
     text = article.wikitext
     for link in sorted(article.links, key=lambda link: link.start):
-        if not (link.top_level and link.anchor and is_article_link(link.target, namespace_prefixes)):
-            continue
         if within is not None and not within[0] <= link.start < within[1]:
+            continue  # first: the namespace check below costs far more
+        if not (link.top_level and link.anchor and is_article_target(link.target, namespace_prefixes)):
             continue
         pieces.append(text[position : link.start])
         pieces.append(link.text)

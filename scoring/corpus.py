@@ -36,7 +36,7 @@ from scoring.mentions import find_mentions
 from scoring.native import AnchorIndex, build_anchor_index
 from scoring.relatedness import DocumentFrequencies, TargetContexts, Vectoriser
 from scoring.site_scan import DISAMBIGUATION_MAGIC_WORD
-from scoring.titles import is_article_link, normalise_anchor, normalise_title
+from scoring.titles import is_article_target, normalise_anchor, normalise_title
 from scoring.tokenize import anchor_hits
 from scoring.wikitext import ParsedArticle, parse_article
 
@@ -49,7 +49,7 @@ LINKED_TITLE_ARTICLES = 2
 def _article_links(article: ParsedArticle, prefixes: frozenset[str]) -> Iterator[tuple[str, str, bool]]:
     """(anchor key, target title, top level) of every article link with a usable anchor."""
     for link in article.links:
-        if link.anchor and is_article_link(link.target, prefixes):
+        if link.anchor and is_article_target(link.target, prefixes):
             key = normalise_anchor(link.text)  # with its link trail: "[[bus]]es" is the anchor "buses"
             if key and not is_number_anchor(key):
                 yield key, link.target, link.top_level

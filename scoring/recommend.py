@@ -279,7 +279,9 @@ def select(
     batch, scores = scored.batch, scored.scores
     # Rows of one mention are contiguous; starts[i]..starts[i+1] are mention i's candidates.
     starts = np.searchsorted(batch.mention, np.arange(len(scored.mentions) + 1))
-    accepted_anchors: list[str] = []
+    # Accepted anchors joined by NUL (never inside a key): a key occurs in this string only inside one of
+    # them, so one C-level search replaces a Python loop over every accepted anchor.
+    accepted_anchors = ""
     accepted_targets: set[int] = set()
     links: list[GelrLink] = []
     for i, mention in enumerate(scored.mentions):
@@ -288,7 +290,7 @@ def select(
         start, end = int(starts[i]), int(starts[i + 1])
         if start == end:
             continue
-        if any(mention.key in anchor for anchor in accepted_anchors):
+        if accepted_anchors and mention.key in accepted_anchors:
             continue
         if accepted_targets and not accepted_targets.isdisjoint(scored.candidate_ids(bundle, i)):
             continue
@@ -297,7 +299,7 @@ def select(
         target = int(batch.target[best])
         if score < threshold or target in excluded:
             continue
-        accepted_anchors.append(mention.key)
+        accepted_anchors += f"\0{mention.key}"
         accepted_targets.add(target)
         links.append(
             GelrLink(

@@ -43,7 +43,7 @@ from scoring.examples import TrainingRows
 from scoring.features import FEATURES
 from scoring.model import LinkModel
 from scoring.operating_point import operating_point, shifted
-from scoring.tune import MAX_ROUNDS, choose
+from scoring.tune import MAX_ROUNDS, choose, whole_units
 
 __all__ = ["SEARCH_ROWS", "SharedModelManifest", "save_rows", "shared_ref", "train_shared", "with_shared_model"]
 
@@ -77,15 +77,6 @@ def _bundle_rows(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarray, st
         return rows["features"], rows["labels"], rows["groups"], bundle.manifest.artifacts[ROWS_FILE].sha256
 
 
-def _search_rows(articles: np.ndarray, limit: int) -> np.ndarray:
-    """Row mask of whole articles drawn at random (fixed seed) so that about ``limit`` rows remain."""
-    if len(articles) <= limit:
-        return np.ones(len(articles), dtype=bool)
-    unique = np.unique(articles)
-    chosen = np.random.default_rng(0).permutation(unique)[: max(1, len(unique) * limit // len(articles))]
-    return np.isin(articles, chosen)
-
-
 def train_shared(
     models_dir: str | Path,
     name: str,
@@ -114,9 +105,9 @@ def train_shared(
     pooled_features, pooled_labels = np.concatenate(features), np.concatenate(labels)
     pooled_wikis = np.concatenate(wiki_of)
     pooled_articles = np.concatenate(articles)
-    search = _search_rows(pooled_articles, search_rows)
+    search = whole_units(pooled_articles, search_rows)
     tuning = choose(pooled_features[search], pooled_labels[search], pooled_wikis[search], FEATURES,
-                    max_rounds=max_rounds, n_jobs=n_jobs)
+                    max_rounds=max_rounds, n_jobs=n_jobs, units=pooled_articles[search])
     point = operating_point(pooled_features[search], pooled_labels[search], pooled_wikis[search], tuning,
                             articles=pooled_articles[search], n_jobs=n_jobs)
     model = shifted(LinkModel.fit(pooled_features, pooled_labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds,

@@ -41,7 +41,7 @@ from addlink_native.scan import Scanner, Trail
 
 from scoring.linktrail import LinkTrail, for_language
 from scoring.namespaces import CATEGORY, TEMPLATE, Namespaces, canonical_namespaces
-from scoring.titles import LANGUAGE_PREFIXES, is_article_link, namespace_prefix, normalise_title
+from scoring.titles import LANGUAGE_PREFIXES, is_article_target, namespace_prefix, normalise_title
 
 __all__ = [
     "RETRY_BUDGET",
@@ -233,12 +233,12 @@ def _category(raw_title: str, namespaces: Namespaces) -> str | None:
 
 def plain_text_with_links(article: ParsedArticle, *, namespace_prefixes: Collection[str]) -> PlainText:
     """Training view of an article; see ``PlainText``. Only top-level links that are article links
-    (``titles.is_article_link``) with a non-empty anchor become text; other links are separators."""
+    (``titles.is_article_target``) with a non-empty anchor become text; other links are separators."""
     pieces: list[tuple[int, int, str, str | None]] = [(r.start, r.end, r.text, None) for r in article.runs]
     pieces += [
         (link.start, link.trail_end, link.text, link.target)
         for link in article.links
-        if link.top_level and link.anchor and is_article_link(link.target, namespace_prefixes)
+        if link.top_level and link.anchor and is_article_target(link.target, namespace_prefixes)
     ]
     pieces.sort()
     out: list[str] = []

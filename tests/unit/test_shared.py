@@ -9,7 +9,7 @@ from model_fixture import DATA, LTG_EXCERPT, publish_handmade
 from scoring.bundle import MODEL_FILE, ROWS_FILE, BundleError, load_bundle, sha256_file
 from scoring.features import FEATURES
 from scoring.model import LinkModel
-from scoring.shared import _search_rows, train_shared
+from scoring.shared import train_shared
 from scoring.train import train
 from stream.cli import main
 
@@ -47,9 +47,6 @@ def test_search_on_many_rows_sees_whole_articles_sampled_and_the_fit_every_row(m
     manifest = train_shared(models, "sampled", ["ltgwiki", "elwiki"], max_rounds=20, n_jobs=1, search_rows=300)
     assert manifest.rows == len(stored_rows(models, "ltgwiki")[1]) + len(stored_rows(models, "elwiki")[1])
     assert 0 < manifest.search_rows < manifest.rows
-    articles = np.repeat(np.arange(200), 10)
-    kept = _search_rows(articles, 500)
-    assert kept.sum() == 500 and all(len(set(kept[articles == a])) == 1 for a in range(200))
 
 
 def test_a_shared_model_name_is_never_rewritten(models):
