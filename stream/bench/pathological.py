@@ -115,7 +115,7 @@ def _through_process(scorer: ProcessScorer, text: str, request: ScoreRequest, bu
         if len(text) > MAX_WIKITEXT_CHARS:
             outcome = "refused (over the size limit)"  # the worker does not parse it (stream/pipeline/worker.py)
         else:
-            scorer.parse(text, budget)
+            scorer.parse(request.wiki_id, text, budget)
             outcome = f"{len(scorer.recommend(text, request, budget).links)} links"
     except ScoringTimeout:
         outcome = "ScoringTimeout"

@@ -35,13 +35,13 @@ from pipeline_fakes import FakeClock, FakePageState, FakeStore, RecordingErrors,
 from scoring.bundle import load_bundle
 from scoring.recommend import DEFAULT_DEADLINE_S, MAX_WIKITEXT_CHARS, ArticleTooLarge, recommend
 from scoring.wikitext import parse_article
-from stream.bench.pathological import measured
+from stream.bench.pathological import _through_process, measured
 from stream.bench.pathological import repeat as _repeat
 from stream.config import Settings, WikiSettings
 from stream.pipeline.consume_loop import Done, is_infrastructure_error
 from stream.core.events import SourceMessage
 from stream.observe.metrics import OutcomeTally
-from stream.pipeline.scorers import Budget, ProcessScorer, ScoringTimeout
+from stream.pipeline.scorers import Budget, ProcessScorer, ScoreRequest, ScoringTimeout
 from stream.pipeline.worker import WorkerHandler
 
 SAFETY_S = 30.0  # added to each budget; see the module docstring
@@ -126,6 +126,15 @@ def test_every_page_ends_within_its_budget_in_the_scoring_process(process_scorer
     elapsed = time.monotonic() - started
     print(f"{case}: {len(text):,} chars, {result} in {elapsed:.2f}s (budget {BUDGET_S}s)")
     assert elapsed < BUDGET_S + SAFETY_S
+
+
+def test_the_benchmark_scores_through_the_process_as_the_worker_does(process_scorer: ProcessScorer) -> None:
+    """`addlink bench pathological`'s scoring-process column: a page with the known word gets its link
+    (an error here is what every row printed when the scorer's parse signature changed under it)."""
+    request = ScoreRequest(wiki_id="enwiki", title="Test", page_id=1, rev_id=1, threshold=0.0, max_links=None,
+                           excluded_sections=())
+    _, outcome = _through_process(process_scorer, LANGUAGES["en"][0], request, BUDGET_S)
+    assert outcome == "1 links"
 
 
 @pytest.mark.parametrize("case", ["unclosed-links-20k", "unclosed-refs-20k", "unclosed-templates-20k"])
