@@ -10,9 +10,16 @@ distinct page that must be scored and written.
 Measurements, after a warm-up batch (group joins, model load) outside the timed region:
 1. throughput: ``--events`` events published at once; events/s = events / (time the last work
    item was acknowledged by both sinks - time publishing started);
-2. latency: events published at half that rate for ``--latency-seconds``; per item, the time
-   from being due (its arrival on the work topic, the quiet period being 0) to the checkpoint that
-   made its MariaDB row and Elasticsearch tag durable; p50 and p99.
+2. latency: events published at ``--latency-rate`` (default half the throughput) for
+   ``--latency-seconds``; per item, the time from being due (its arrival on the work topic, the quiet
+   period being 0) to the checkpoint that made its MariaDB row and Elasticsearch tag durable; p50
+   and p99; and the resident memory of this process and of the scoring process at its start and
+   end (a long paced run is the soak test: events are built as they are published).
+
+CPU per event of the throughput run, from /proc: this process (ingest, worker, and the publisher,
+whose events were built before the clock started), the scoring process, and the rest of the machine
+(the four services). On a machine where the services run too, their sum times the rate is the
+machine's cores: the figure that says which part a faster run must shrink.
 
 Stage profile of the throughput run: each role's (ingest, worker) share of the run's wall time per
 stage, from the stages' own timings (``Sensor.on_stage``, ``stream.observe.metrics.STAGES``); ``other``
@@ -30,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +56,7 @@ from stream.pipeline.bootstrap import (
     create_missing_indices,
     ensure_pipeline_topics,
 )
+from stream.bench import procfs
 from stream.ops.backfill import dump_page_event, wiki_domain
 from stream.pipeline.runner import run_stages
 from stream.config import Settings, load_settings
@@ -78,23 +87,27 @@ def isolated_settings(settings: Settings, wiki_id: str, run_id: str) -> Settings
     })
 
 
-def _events(settings: Settings, wiki_id: str, dump: Path, count: int, first_page: int) -> list[tuple[bytes, bytes]]:
+def _articles(dump: Path) -> list[Any]:
     articles = [page for page in iter_pages(dump) if is_article(page)]
     if not articles:
         raise AddlinkError(f"{dump}: no articles")
+    return articles
+
+
+def _events(settings: Settings, wiki_id: str, articles: list[Any], count: int,
+            first_page: int) -> Iterator[tuple[bytes, bytes]]:
+    """``count`` page_content_change messages, built as they are consumed (a long paced run would
+    otherwise hold every event's wikitext at once and the process's memory would say nothing)."""
     domain = wiki_domain(wiki_id, settings.wikis[wiki_id].language)
-    messages = []
     for k in range(count):
-        page = articles[k % len(articles)]
-        event = dump_page_event(page, wiki_id=wiki_id, domain=domain)
+        event = dump_page_event(articles[k % len(articles)], wiki_id=wiki_id, domain=domain)
         page_id = first_page + k
         event["page"]["page_id"] = page_id
         event["revision"]["rev_id"] = page_id  # distinct revisions, old rev_dt: due at once
-        messages.append((encode_key(wiki_id, page_id), json_bytes(event)))
-    return messages
+        yield encode_key(wiki_id, page_id), json_bytes(event)
 
 
-def _publish(producer: Any, topic: str, messages: list[tuple[bytes, bytes]], rate: float | None = None) -> None:
+def _publish(producer: Any, topic: str, messages: Iterable[tuple[bytes, bytes]], rate: float | None = None) -> None:
     started = time.monotonic()
     for n, (key, value) in enumerate(messages):
         if rate is not None:
@@ -123,9 +136,41 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+class _Usage:
+    """CPU seconds of this process (ingest, worker and the publisher), of its children (the scoring
+    process) and of the whole machine (the services and anything else), from one instant to another."""
+
+    def __init__(self) -> None:
+        self.started = self._now()
+
+    @staticmethod
+    def _now() -> tuple[float, float, float]:
+        me = os.getpid()
+        children = sum(procfs.cpu_seconds(pid) for pid in procfs.child_pids(me))
+        return procfs.cpu_seconds(me), children, procfs.machine_busy_seconds()
+
+    def per_event_ms(self, events: int) -> dict[str, float]:
+        """CPU milliseconds per event since the start; children that ended meanwhile (a scoring process
+        killed at its deadline) are missed, so scoring's share is a lower bound when there were timeouts."""
+        (me0, children0, machine0), (me1, children1, machine1) = self.started, self._now()
+        own, scoring, machine = me1 - me0, children1 - children0, machine1 - machine0
+        return {
+            "pipeline_process": round(1000 * own / events, 2),
+            "scoring_process": round(1000 * scoring / events, 2),
+            "rest_of_machine": round(1000 * (machine - own - scoring) / events, 2),
+            "machine": round(1000 * machine / events, 2),
+        }
+
+
+def _resident_mb() -> dict[str, float]:
+    me = os.getpid()
+    return {"pipeline_process": round(procfs.rss_mb(me), 1),
+            "scoring_process": round(sum(procfs.rss_mb(pid) for pid in procfs.child_pids(me)), 1)}
+
+
 def bench_stream(
     settings: Settings, *, wiki_id: str, dump: Path, events: int = 500, latency_seconds: float = 20.0,
-    progress: bool = True,
+    latency_rate: float | None = None, progress: bool = True,
 ) -> dict[str, Any]:
     """Run the benchmark (see module doc) and return its figures."""
     if wiki_id not in settings.enabled_wikis():
@@ -135,8 +180,9 @@ def bench_stream(
     ensure_topics(bench.kafka, {bench.kafka.source_topics[0]: 1})
     ensure_pipeline_topics(bench)
     create_missing_indices(bench)
-    warmup = _events(bench, wiki_id, dump, WARMUP_EVENTS, 1)
-    burst = _events(bench, wiki_id, dump, events, 1 + WARMUP_EVENTS)
+    articles = _articles(dump)
+    warmup = list(_events(bench, wiki_id, articles, WARMUP_EVENTS, 1))
+    burst = list(_events(bench, wiki_id, articles, events, 1 + WARMUP_EVENTS))
     tally = OutcomeTally()
     stages = StageTimes()
     obs = Observability(extra_sensors=[tally, stages])
@@ -156,17 +202,23 @@ def bench_stream(
         tally.latencies.clear()
 
         before = stages.snapshot()
+        usage = _Usage()
         started = time.monotonic()
         _publish(producer, topic, burst)
         finished = _wait_acknowledged(tally, events, 600, "throughput", progress)
         rate = events / (finished - started)
         shares = stage_shares(before, stages.snapshot(), finished - started)
+        cpu = usage.per_event_ms(events)
         tally.latencies.clear()
+        del burst
 
-        paced_count = max(1, int(rate / 2 * latency_seconds))
-        paced = _events(bench, wiki_id, dump, paced_count, 1 + WARMUP_EVENTS + events)
-        _publish(producer, topic, paced, rate=rate / 2)
+        paced_rate = latency_rate or rate / 2
+        paced_count = max(1, int(paced_rate * latency_seconds))
+        resident_start = _resident_mb()
+        paced = _events(bench, wiki_id, articles, paced_count, 1 + WARMUP_EVENTS + events)
+        _publish(producer, topic, paced, rate=paced_rate)
         _wait_acknowledged(tally, paced_count, 600, "latency", progress)
+        resident_end = _resident_mb()
         latencies = list(tally.latencies)
     finally:
         stop.set()
@@ -178,11 +230,14 @@ def bench_stream(
         "dump": dump.name,
         "events": events,
         "events_per_second": round(rate, 2),
-        "latency_rate_events_per_second": round(rate / 2, 2),
+        "cpu_ms_per_event": cpu,
+        "latency_rate_events_per_second": round(paced_rate, 2),
+        "latency_seconds": latency_seconds,
         "commit_interval_s": settings.pipeline.commit_interval_s,
         "latency_items": len(latencies),
         "latency_p50_seconds": round(_percentile(latencies, 0.50), 4),
         "latency_p99_seconds": round(_percentile(latencies, 0.99), 4),
+        "resident_mb_latency_run": {"start": resident_start, "end": resident_end},
         "stage_shares": {role: {stage: round(share, 4) for stage, share in by_stage.items()}
                          for role, by_stage in shares.items()},
         "outcomes": tally.summary()["outcomes"],
@@ -247,6 +302,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dump", required=True, type=Path, help="dump whose articles are the input")
     parser.add_argument("--events", type=int, default=500, help="events in the throughput burst (default 500)")
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the paced latency run")
+    parser.add_argument("--latency-rate", type=float,
+                        help="events/s of the paced latency run (default: half the measured throughput)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -254,7 +311,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     figures = bench_stream(settings, wiki_id=args.wiki, dump=args.dump, events=args.events,
-                           latency_seconds=args.latency_seconds, progress=not args.no_progress)
+                           latency_seconds=args.latency_seconds, latency_rate=args.latency_rate,
+                           progress=not args.no_progress)
     if args.json:
         print(json.dumps(figures, indent=2, sort_keys=True))
     else:
@@ -264,4 +322,8 @@ def main(args: argparse.Namespace) -> int:
         for role, by_stage in figures["stage_shares"].items():
             ranked = sorted(by_stage.items(), key=lambda pair: -pair[1])
             print(f"  {role} time: " + ", ".join(f"{stage} {share:.1%}" for stage, share in ranked))
+        print("  CPU ms per event (throughput run): " + ", ".join(f"{who} {ms}" for who, ms in figures["cpu_ms_per_event"].items()))
+        resident = figures["resident_mb_latency_run"]
+        print("  resident MB over the latency run: " + ", ".join(
+            f"{who} {resident['start'][who]} -> {resident['end'][who]}" for who in resident["start"]))
     return 0

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from scoring.bench import rss_mb
 from scoring.bundle import MANIFEST, Bundle, BundleManifest, load_bundle
+from stream.bench import procfs
 from stream.errors import AddlinkError
 
 __all__ = ["TrainBench", "add_arguments", "bench_train", "main"]
@@ -84,13 +85,6 @@ def rate(count: int, seconds: float) -> float:
     return float(f"{count / seconds:.3g}") if seconds > 0 else 0.0
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process (fields 14 and 15 of /proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _watch_phases(stream, pid: int, started: float, seen: dict[str, tuple[float, float]]) -> None:
     """Read the child's stderr to its end, noting (wall, CPU) seconds when each progress bar first appears."""
     tail = b""
@@ -100,7 +94,7 @@ def _watch_phases(stream, pid: int, started: float, seen: dict[str, tuple[float,
         for marker, name in _PHASES.items():
             if name not in seen and marker in window:
                 try:
-                    seen[name] = (now, _cpu_seconds(pid))
+                    seen[name] = (now, procfs.cpu_seconds(pid))
                 except OSError:  # the child is gone already (never seen: bars come well before exit)
                     seen[name] = (now, math.nan)
         tail = window[-16:]
