@@ -72,6 +72,10 @@ class KafkaSettings(ConfigSection):
 
     bootstrap_servers: str = Field(default="127.0.0.1:9092", description="host:port[,host:port...]")
     client: Literal["confluent", "kafka-python"] = "confluent"
+    compression: Literal["zstd", "lz4", "snappy", "gzip", "none"] = Field(
+        default="zstd",
+        description="codec of every message produced; zstd: about gzip's ratio on wikitext at a fraction of its CPU",
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None

@@ -41,7 +41,7 @@ def client_config(settings: KafkaSettings) -> dict[str, Any]:
 
 
 def make_producer(settings: KafkaSettings, *, client_id: str) -> Any:
-    """``confluent_kafka.Producer``: idempotent, acks=all, gzip, murmur2 partitioning (see kafka_io)."""
+    """``confluent_kafka.Producer``: idempotent, acks=all, ``kafka.compression``, murmur2 partitioning (see kafka_io)."""
     from confluent_kafka import Producer
 
     config = client_config(settings) | {
@@ -49,7 +49,7 @@ def make_producer(settings: KafkaSettings, *, client_id: str) -> Any:
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 20,
-        "compression.type": "gzip",
+        "compression.type": settings.compression,
         "partitioner": "murmur2_random",
         "message.max.bytes": MAX_MESSAGE_BYTES,
         "logger": logging.getLogger("confluent_kafka.producer"),

@@ -107,7 +107,8 @@ def make_consumer(
 def make_producer(settings: KafkaSettings, *, client_id: str) -> Any:
     """A producer with ``produce(topic, value=, key=, on_delivery=)`` and ``flush(timeout) -> int``.
 
-    Idempotent, acks from all in-sync replicas, gzip (every client of either transport can read it).
+    Idempotent, acks from all in-sync replicas, compressed with ``kafka.compression`` (zstd by default: with gzip,
+    compressing and decompressing the wikitext cost 6 ms of CPU per event, as much as scoring it).
     """
     return _transport(settings).make_producer(settings, client_id=client_id)
 

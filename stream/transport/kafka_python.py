@@ -193,7 +193,7 @@ class KafkaPythonProducer:
             "acks": "all",
             "enable_idempotence": True,
             "linger_ms": 20,
-            "compression_type": "gzip",
+            "compression_type": None if settings.compression == "none" else settings.compression,
             "max_request_size": MAX_MESSAGE_BYTES,
         }
         self._producer = KafkaProducer(**(config | _extra(settings, KafkaProducer.DEFAULT_CONFIG)))

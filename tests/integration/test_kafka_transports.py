@@ -124,3 +124,18 @@ def test_rejoin_leaves_and_joins_the_group_again_from_the_committed_offsets(kafk
     assert len(first) == 10 and len([a for a in assigned if a]) == 2, "assigned before and again after the rejoin"
     assert sorted((m.partition, m.offset) for m in again)[:1] == [(0, 1)] and len(again) == 8
     consumer.close()
+
+
+@pytest.mark.parametrize("codec", ["zstd", "gzip", "none"])
+def test_each_transport_reads_what_the_other_compressed(kafka_bootstrap, make_kafka_topic, codec) -> None:
+    """Whatever codec ``kafka.compression`` names, either transport decodes the batches the other produced."""
+    text = ("Η Αθήνα είναι η πρωτεύουσα της Ελλάδας. " * 500).encode()  # compressible, like wikitext
+    for writer, reader in (("confluent", "kafka-python"), ("kafka-python", "confluent")):
+        topic = make_kafka_topic(f"codec-{codec}-{writer}")
+        produce(KafkaSettings(bootstrap_servers=kafka_bootstrap, client=writer, compression=codec), topic,
+                [(b"page1", text)])
+        consumer = make_consumer(settings(kafka_bootstrap, reader), f"contract-{secrets.token_hex(4)}",
+                                 client_id="contract")
+        consumer.assign({(topic, 0): 0})
+        assert [m.value for m in read(consumer, 1)] == [text]
+        consumer.close()
