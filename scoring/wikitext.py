@@ -42,7 +42,7 @@ from addlink_native.scan import Scanner, Trail
 
 from scoring.linktrail import LinkTrail, for_language
 from scoring.namespaces import CATEGORY, TEMPLATE, Namespaces, canonical_namespaces
-from scoring.titles import LANGUAGE_PREFIXES, is_article_target, namespace_prefix, normalise_title
+from scoring.titles import LANGUAGE_PREFIXES, TITLE_RULES, is_article_target, namespace_prefix, normalise_title
 
 __all__ = [
     "RETRY_BUDGET",
@@ -295,6 +295,7 @@ _SCANNER = Scanner(
     set(_INVISIBLE_TAGS),
     set(_REPARSED_TAGS),
     RETRY_BUDGET,
+    TITLE_RULES,
 )
 
 
@@ -326,8 +327,8 @@ def parse_article(
     return ParsedArticle(
         wikitext=wikitext,
         links=tuple(
-            Link(normalise_title(title), anchor, start, end, top_level, wikitext[end:trail_end])
-            for start, end, title, anchor, top_level, trail_end in links
+            Link(target, anchor, start, end, top_level, wikitext[end:trail_end])
+            for start, end, _title, target, anchor, top_level, trail_end in links
         ),
         runs=tuple(TextRun(start, wikitext[start:end], section, before, after) for start, end, section, before, after in runs),
         templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw, namespaces)))),
