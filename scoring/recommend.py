@@ -166,13 +166,12 @@ class PageBlocks:
 
 def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlocks:
     """The rules of a page titled ``title`` whose links are ``article.links``."""
-    anchors = [normalise_anchor(title)]
-    titles = {normalise_title(title)}
     prefixes = bundle.namespace_prefixes
-    for link in article.links:
-        if is_article_target(link.target, prefixes):
-            anchors.append(normalise_anchor(link.text))
-            titles.add(link.target)
+    # Each distinct target is classified once: pages link the same titles many times.
+    linked = {target for target in {link.target for link in article.links} if is_article_target(target, prefixes)}
+    linked_anchors = (normalise_anchor(link.text) for link in article.links if link.target in linked)
+    anchors = [normalise_anchor(title), *linked_anchors]
+    titles = linked | {normalise_title(title)}
     targets = {target for target in map(bundle.targets.id_of, titles) if target >= 0}
     return PageBlocks("\0".join(anchors), frozenset(targets), frozenset(titles))
 

@@ -333,7 +333,7 @@ def parse_article(
         runs=tuple(TextRun(start, wikitext[start:end], section, before, after) for start, end, section, before, after in runs),
         templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw, namespaces)))),
         categories=tuple(  # a title without ":" names no namespace: most links are skipped at once
-            dict.fromkeys(c for _s, _e, title, *_ in links if ":" in title and (c := _category(title, namespaces)))
+            dict.fromkeys(c for row in links if ":" in row[2] and (c := _category(row[2], namespaces)))
         ),
         editor_spans=tuple(EditorSpan(start, end) for start, end in spans),
     )
