@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from scoring.native import AnchorIndex
 from scoring.titles import normalise_anchor
-from scoring.tokenize import anchor_hits
+from scoring.tokenize import run_anchor_hits
 from scoring.wikitext import ParsedArticle, TextRun
 
 __all__ = ["LEAD", "Mention", "editor_match_indices", "find_mentions"]
@@ -112,41 +112,42 @@ def find_mentions(
 ) -> Iterator[Mention]:
     """Yield mentions lazily in discovery order; see the module docstring for the guarantees.
     ``excluded_sections``: headings compared casefolded and exactly; ``"%LEAD%"`` excludes the lead.
-    ``anchors`` maps anchor keys (``normalise_anchor``) to anchor indices; the native engine walks each
-    run's n-grams through it (``tokenize.anchor_hits``). ``title`` is accepted for the caller's symmetry
-    with mwaddlink; the "not part of the page title" rule is a selection filter and is not applied here."""
+    ``anchors`` maps anchor keys (``normalise_anchor``) to anchor indices; the native engine walks the
+    n-grams of every run through it in one call (``tokenize.run_anchor_hits``), before the first mention
+    is yielded. ``title`` is accepted for the caller's symmetry with mwaddlink; the "not part of the
+    page title" rule is a selection filter and is not applied here."""
     del title
     lead_excluded = LEAD in excluded_sections
     excluded = frozenset(s.strip().casefold() for s in excluded_sections if s != LEAD)
     editor = _EditorText(article)
     seen: set[int] = set()  # anchor indices already yielded (one index per key)
-    for run_index, run in enumerate(article.runs):
-        if _excluded(run, lead_excluded, excluded):
+    runs = [(index, run) for index, run in enumerate(article.runs) if not _excluded(run, lead_excluded, excluded)]
+    # Token edges are word boundaries (tokenize's contract); the native walk also drops n-grams with
+    # quote markup mwparserfromhell left as text ("''") and run edges glued to markup. One call walks
+    # every run of the page.
+    hits = run_anchor_hits(article.wikitext, [(run.start, run.end, run.glued_before, run.glued_after) for _, run in runs],
+                           language, anchors, markup_filter=True)
+    for number, start, end, sentence_index, anchor in hits:
+        if anchor in seen:
             continue
+        run_index, run = runs[number]
         text = run.text
-        # Token edges are word boundaries (tokenize's contract); the native walk also drops n-grams
-        # with quote markup mwparserfromhell left as text ("''") and run edges glued to markup.
-        hits = anchor_hits(text, language, anchors, markup_filter=True, glued_before=run.glued_before,
-                           glued_after=run.glued_after)
-        for start, end, sentence_index, anchor in hits:
-            if anchor in seen:
-                continue
-            surface = text[start:end]
-            offset = run.start + start
-            rank = editor.rank(surface, offset)
-            if rank is None:
-                continue
-            seen.add(anchor)
-            yield Mention(
-                text=surface,
-                key=normalise_anchor(surface),
-                wikitext_offset=offset,
-                match_index=rank,
-                context_before=text[max(0, start - CONTEXT_CHARS) : start],
-                context_after=text[end : end + CONTEXT_CHARS],
-                run_index=run_index,
-                sentence_index=sentence_index,
-            )
+        surface = text[start:end]
+        offset = run.start + start
+        rank = editor.rank(surface, offset)
+        if rank is None:
+            continue
+        seen.add(anchor)
+        yield Mention(
+            text=surface,
+            key=normalise_anchor(surface),
+            wikitext_offset=offset,
+            match_index=rank,
+            context_before=text[max(0, start - CONTEXT_CHARS) : start],
+            context_after=text[end : end + CONTEXT_CHARS],
+            run_index=run_index,
+            sentence_index=sentence_index,
+        )
 
 
 _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")

@@ -202,8 +202,8 @@ def score_page(
     blocks: PageBlocks | None = None,
 ) -> ScoredPage:
     """Step 1 of the module docstring. ``deadline_s`` counts from the call (None = no limit); it is
-    checked before each mention is taken. Between two checks runs at most one text run's native
-    n-gram walk (each n-gram costs a few FST steps, so even the longest run takes milliseconds).
+    checked before each mention is taken; the page's native n-gram walk (one call, a few FST steps per
+    n-gram) runs before the first check.
     ``stages`` (optional) gets the seconds spent in "mentions", "features" and "model" added.
     ``overlay``: articles created after training, scored after the bundle's mentions. ``blocks``: the
     page rules to apply, when they are not those of ``article`` itself (the sentence backtest's)."""

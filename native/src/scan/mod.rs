@@ -82,7 +82,7 @@ impl Scanner {
         trail: &Trail,
     ) -> (Vec<RunRow>, Vec<LinkRow>, Vec<String>, Vec<(u32, u32)>) {
         let chars: Vec<char> = text.chars().collect();
-        let (scanned, targets) = py.allow_threads(|| {
+        let (scanned, targets) = py.detach(|| {
             let scanned = tree::Article::scan(&chars, &self.tables, &trail.rule);
             let targets: Vec<String> = scanned.links.iter().map(|l| self.titles.normalise(&l.title)).collect();
             (scanned, targets)
