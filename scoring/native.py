@@ -22,8 +22,8 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         "(or `pip install ./native`, which needs cargo)"
     ) from error
 
-__all__ = ["AnchorIndex", "CharClasses", "FeatureTables", "Forest", "StringTableIndex", "Titles", "Tokenizer", "WordClasses",
-           "build_anchor_index", "open_anchor_index", "stable_hash", "write_anchor_index"]
+__all__ = ["AnchorIndex", "CharClasses", "FeatureTables", "Forest", "StringTableIndex", "Titles", "Tokenizer",
+           "WordClasses", "build_anchor_index", "open_anchor_index", "stable_hash", "write_anchor_index"]
 
 CharClasses = _text.CharClasses
 Tokenizer = _text.Tokenizer
