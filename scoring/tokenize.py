@@ -195,9 +195,18 @@ def run_anchor_hits(text: str, runs: Sequence[tuple[int, int, bool, bool]], lang
                     *, markup_filter: bool = False) -> list[tuple[int, int, int, int, int]]:
     """``anchor_hits`` of several runs of ``text`` (``(start, end, glued_before, glued_after)``) in one
     native call: ``(run number, start, end, sentence number, anchor index)``, offsets relative to the run."""
-    given = [_japanese_sentences(text[start:end]) for start, end, _, _ in runs] if language == _JAPANESE else None
-    return _tokenizer(language).run_hits(text, list(runs), index, max_n=MAX_N, sentences=given,
-                                         markup_filter=markup_filter)
+    tokenizer = _tokenizer(language)
+    if language != _JAPANESE:
+        return tokenizer.run_hits(text, list(runs), index, max_n=MAX_N, markup_filter=markup_filter)
+    # MeCab's words are given run by run: a page's word tuples all alive at once cost more in garbage
+    # collection than the calls save.
+    hits: list[tuple[int, int, int, int, int]] = []
+    for number, (start, end, glued_before, glued_after) in enumerate(runs):
+        run = text[start:end]
+        found = tokenizer.run_hits(run, [(0, len(run), glued_before, glued_after)], index, max_n=MAX_N,
+                                   sentences=[_japanese_sentences(run)], markup_filter=markup_filter)
+        hits += [(number, *hit[1:]) for hit in found]
+    return hits
 
 
 def word_spans(text: str, language: str) -> list[tuple[int, int]]:
