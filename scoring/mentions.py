@@ -32,21 +32,19 @@ Two consequences handled here:
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from scoring.native import AnchorIndex
 from scoring.titles import normalise_anchor
-from scoring.tokenize import anchor_hits
+from scoring.tokenize import run_anchor_hits
 from scoring.wikitext import ParsedArticle, TextRun
 
 __all__ = ["LEAD", "Mention", "editor_match_indices", "find_mentions"]
 
 LEAD = "%LEAD%"
 CONTEXT_CHARS = 10
-_SEPARATOR = "\x00"  # joins editor spans; never part of a phrase
 
 
 @dataclass(frozen=True)
@@ -62,31 +60,13 @@ class Mention:
 
 
 class _EditorText:
-    """The page text the editor searches, joined into one string with a separator per DOM text node,
-    and the map from wikitext offsets into it."""
+    """The page text the editor searches (``ParsedArticle.editor_text``, built once per article) and the
+    rank of a phrase's match in it."""
 
     def __init__(self, article: ParsedArticle) -> None:
-        text = article.wikitext
-        parts: list[str] = []
-        self._starts: list[int] = []  # wikitext start of each span (link trails are already left out)
-        self._joined_starts: list[int] = []
-        self._ends: list[int] = []
-        length = 0
-        for span in article.editor_spans:
-            self._starts.append(span.start)
-            self._ends.append(span.end)
-            self._joined_starts.append(length)
-            parts.append(text[span.start : span.end])
-            parts.append(_SEPARATOR)
-            length += span.end - span.start + 1
-        self.joined = "".join(parts)
-
-    def position(self, offset: int) -> int | None:
-        """Index in ``joined`` of wikitext ``offset``, or None if the editor does not search there."""
-        i = bisect.bisect_right(self._starts, offset) - 1
-        if i < 0 or offset >= self._ends[i]:
-            return None
-        return self._joined_starts[i] + offset - self._starts[i]
+        text = article.editor_text
+        self.joined = text.joined
+        self.position = text.position
 
     def rank(self, phrase: str, offset: int) -> int | None:
         """0-based rank of the match of ``phrase`` at wikitext ``offset`` in a left-to-right,
@@ -132,41 +112,42 @@ def find_mentions(
 ) -> Iterator[Mention]:
     """Yield mentions lazily in discovery order; see the module docstring for the guarantees.
     ``excluded_sections``: headings compared casefolded and exactly; ``"%LEAD%"`` excludes the lead.
-    ``anchors`` maps anchor keys (``normalise_anchor``) to anchor indices; the native engine walks each
-    run's n-grams through it (``tokenize.anchor_hits``). ``title`` is accepted for the caller's symmetry
-    with mwaddlink; the "not part of the page title" rule is a selection filter and is not applied here."""
+    ``anchors`` maps anchor keys (``normalise_anchor``) to anchor indices; the native engine walks the
+    n-grams of every run through it in one call (``tokenize.run_anchor_hits``), before the first mention
+    is yielded. ``title`` is accepted for the caller's symmetry with mwaddlink; the "not part of the
+    page title" rule is a selection filter and is not applied here."""
     del title
     lead_excluded = LEAD in excluded_sections
     excluded = frozenset(s.strip().casefold() for s in excluded_sections if s != LEAD)
     editor = _EditorText(article)
     seen: set[int] = set()  # anchor indices already yielded (one index per key)
-    for run_index, run in enumerate(article.runs):
-        if _excluded(run, lead_excluded, excluded):
+    runs = [(index, run) for index, run in enumerate(article.runs) if not _excluded(run, lead_excluded, excluded)]
+    # Token edges are word boundaries (tokenize's contract); the native walk also drops n-grams with
+    # quote markup mwparserfromhell left as text ("''") and run edges glued to markup. One call walks
+    # every run of the page.
+    hits = run_anchor_hits(article.wikitext, [(run.start, run.end, run.glued_before, run.glued_after) for _, run in runs],
+                           language, anchors, markup_filter=True)
+    for number, start, end, sentence_index, anchor in hits:
+        if anchor in seen:
             continue
+        run_index, run = runs[number]
         text = run.text
-        # Token edges are word boundaries (tokenize's contract); the native walk also drops n-grams
-        # with quote markup mwparserfromhell left as text ("''") and run edges glued to markup.
-        hits = anchor_hits(text, language, anchors, markup_filter=True, glued_before=run.glued_before,
-                           glued_after=run.glued_after)
-        for start, end, sentence_index, anchor in hits:
-            if anchor in seen:
-                continue
-            surface = text[start:end]
-            offset = run.start + start
-            rank = editor.rank(surface, offset)
-            if rank is None:
-                continue
-            seen.add(anchor)
-            yield Mention(
-                text=surface,
-                key=normalise_anchor(surface),
-                wikitext_offset=offset,
-                match_index=rank,
-                context_before=text[max(0, start - CONTEXT_CHARS) : start],
-                context_after=text[end : end + CONTEXT_CHARS],
-                run_index=run_index,
-                sentence_index=sentence_index,
-            )
+        surface = text[start:end]
+        offset = run.start + start
+        rank = editor.rank(surface, offset)
+        if rank is None:
+            continue
+        seen.add(anchor)
+        yield Mention(
+            text=surface,
+            key=normalise_anchor(surface),
+            wikitext_offset=offset,
+            match_index=rank,
+            context_before=text[max(0, start - CONTEXT_CHARS) : start],
+            context_after=text[end : end + CONTEXT_CHARS],
+            run_index=run_index,
+            sentence_index=sentence_index,
+        )
 
 
 _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
@@ -198,6 +179,9 @@ def editor_match_indices(article: ParsedArticle, links: Sequence[tuple[str, int]
 
 
 def _simulate(editor: _EditorText, links: Sequence[tuple[str, int]], active: list[bool]) -> list[int | None]:
+    """The editor's one alternation regex, run with ``str.find``: the next match is the leftmost
+    occurrence of any phrase still searched, the earlier phrase in key order winning a tie, and the
+    scan goes on after it (matches never overlap)."""
     pending: dict[str, dict[int, int]] = {}  # phrase -> {joined position: link number}
     for number, ((phrase, offset), on) in enumerate(zip(links, active, strict=True)):
         if on:
@@ -206,21 +190,20 @@ def _simulate(editor: _EditorText, links: Sequence[tuple[str, int]], active: lis
     seen = dict.fromkeys(pending, 0)
     order = _js_key_order(list(pending))
     joined = editor.joined
-    pos = 0
-    while order and pos < len(joined):
-        pattern = re.compile("|".join(re.escape(p) for p in order))
-        rebuild = False
-        for match in pattern.finditer(joined, pos):
-            phrase = match.group()
-            number = pending[phrase].pop(match.start(), None)
-            if number is not None:
-                result[number] = seen[phrase]
-            seen[phrase] += 1
-            if number is not None and not pending[phrase]:
-                order.remove(phrase)
-                pos = match.end()
-                rebuild = True
-                break
-        if not rebuild:
+    following = {phrase: joined.find(phrase) for phrase in order}  # each phrase's next occurrence, -1 when none
+    while order:
+        found = [(at, rank, phrase) for rank, phrase in enumerate(order) if (at := following[phrase]) != -1]
+        if not found:
             break
+        at, _, phrase = min(found)
+        end = at + len(phrase)
+        number = pending[phrase].pop(at, None)
+        if number is not None:
+            result[number] = seen[phrase]
+            if not pending[phrase]:
+                order.remove(phrase)
+        seen[phrase] += 1
+        for other in order:
+            if 0 <= following[other] < end:
+                following[other] = joined.find(other, end)
     return result

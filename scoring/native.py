@@ -14,6 +14,7 @@ try:
     from addlink_native import dict as _dict
     from addlink_native import features as _features
     from addlink_native import model as _model
+    from addlink_native import scan as _scan
     from addlink_native import text as _text
 except ImportError as error:  # pragma: no cover - depends on the installation
     raise ImportError(
@@ -21,14 +22,17 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         "(or `pip install ./native`, which needs cargo)"
     ) from error
 
-__all__ = ["AnchorIndex", "CharClasses", "FeatureTables", "Forest", "Tokenizer", "WordClasses", "build_anchor_index",
-           "open_anchor_index", "write_anchor_index"]
+__all__ = ["AnchorIndex", "CharClasses", "FeatureTables", "Forest", "StringTableIndex", "Titles", "Tokenizer",
+           "WordClasses", "build_anchor_index", "open_anchor_index", "stable_hash", "write_anchor_index"]
 
 CharClasses = _text.CharClasses
 Tokenizer = _text.Tokenizer
 FeatureTables = _features.FeatureTables
 WordClasses = _features.WordClasses
 Forest = _model.Forest
+Titles = _scan.Titles  # title normalisation (scoring/titles.py)
+StringTableIndex = _dict.StringTable  # lookups in a string table's arrays (scoring/stringtable.py)
+stable_hash = _dict.StringTable.hash  # zlib's CRC-32 spread by Knuth's multiplier (scoring/stringtable.py)
 
 
 class AnchorIndex(Protocol):

@@ -166,13 +166,12 @@ class PageBlocks:
 
 def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlocks:
     """The rules of a page titled ``title`` whose links are ``article.links``."""
-    anchors = [normalise_anchor(title)]
-    titles = {normalise_title(title)}
     prefixes = bundle.namespace_prefixes
-    for link in article.links:
-        if is_article_target(link.target, prefixes):
-            anchors.append(normalise_anchor(link.text))
-            titles.add(link.target)
+    # Each distinct target is classified once: pages link the same titles many times.
+    linked = {target for target in {link.target for link in article.links} if is_article_target(target, prefixes)}
+    linked_anchors = (normalise_anchor(link.text) for link in article.links if link.target in linked)
+    anchors = [normalise_anchor(title), *linked_anchors]
+    titles = linked | {normalise_title(title)}
     targets = {target for target in map(bundle.targets.id_of, titles) if target >= 0}
     return PageBlocks("\0".join(anchors), frozenset(targets), frozenset(titles))
 
@@ -203,8 +202,8 @@ def score_page(
     blocks: PageBlocks | None = None,
 ) -> ScoredPage:
     """Step 1 of the module docstring. ``deadline_s`` counts from the call (None = no limit); it is
-    checked before each mention is taken. Between two checks runs at most one text run's native
-    n-gram walk (each n-gram costs a few FST steps, so even the longest run takes milliseconds).
+    checked before each mention is taken; the page's native n-gram walk (one call, a few FST steps per
+    n-gram) runs before the first check.
     ``stages`` (optional) gets the seconds spent in "mentions", "features" and "model" added.
     ``overlay``: articles created after training, scored after the bundle's mentions. ``blocks``: the
     page rules to apply, when they are not those of ``article`` itself (the sentence backtest's)."""

@@ -15,16 +15,18 @@ Layout (files ``<name>.<part>.npy`` in one directory, written by ``write_string_
 
 Guarantees: ``get`` is exact (a hash match is confirmed by comparing bytes); keys are compared as
 given (callers normalise first); the hash is ``zlib.crc32`` mixed by a multiplication, stable across
-processes and machines (never Python's ``hash()``, which is salted per process).
+processes and machines (never Python's ``hash()``, which is salted per process). Hashing and lookups
+run in the native engine (``native.stable_hash``, ``native.StringTableIndex``).
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from scoring import native
 
 __all__ = ["PARTS", "StringTable", "slot_count", "stable_hash", "write_string_table"]
 
@@ -32,12 +34,9 @@ PARTS = ("blob", "offsets", "values", "slots", "hashes")
 _EMPTY = -1
 
 
-_crc32 = zlib.crc32
-
-
 def stable_hash(data: bytes) -> int:
     """32-bit hash of ``data``, identical on every machine; CRC32 spread by Knuth's multiplier."""
-    return (_crc32(data) * 0x9E3779B1) & 0xFFFFFFFF
+    return native.stable_hash(data)
 
 
 def slot_count(n: int) -> int:
@@ -101,27 +100,14 @@ class StringTable:
         self._blob_view = memoryview(self._blob) if self._blob.size else memoryview(b"")
         self._offsets = memoryview(self._offsets_array) if self._offsets_array.size else memoryview(b"").cast("q")
         self._values = memoryview(self._values_array) if self._values_array.size else memoryview(b"").cast("i")
-        self._slots = memoryview(load("slots"))
-        self._hashes = memoryview(load("hashes"))
-        self._mask = len(self._slots) - 1
+        self._index = native.StringTableIndex(self._blob, self._offsets_array, load("slots"), load("hashes"))
 
     def __len__(self) -> int:
         return len(self._values)
 
     def index(self, key: str) -> int:
         """Position of ``key`` in the table's key order, or -1 when absent."""
-        data = key.encode("utf-8")
-        h = (_crc32(data) * 0x9E3779B1) & 0xFFFFFFFF  # stable_hash, inlined: this is the hot path
-        mask = self._mask
-        slot = h & mask
-        slots, hashes = self._slots, self._hashes
-        while True:
-            index = slots[slot]
-            if index == _EMPTY:
-                return -1
-            if hashes[slot] == h and self._blob_view[self._offsets[index] : self._offsets[index + 1]] == data:
-                return index
-            slot = (slot + 1) & mask
+        return self._index.index(key)
 
     def get(self, key: str, default: int = -1) -> int:
         """The value stored for ``key``, or ``default`` when absent."""

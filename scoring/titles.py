@@ -15,15 +15,15 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from pathlib import Path
-from urllib.parse import unquote
 
-__all__ = ["LANGUAGE_PREFIXES", "is_article_link", "is_article_target", "namespace_prefix", "normalise_anchor",
-           "normalise_title", "read_title_list"]
+from scoring import native
 
-# MediaWiki treats these as spaces in titles and collapses runs of them (MediaWikiTitleCodec).
+__all__ = ["LANGUAGE_PREFIXES", "TITLE_RULES", "is_article_link", "is_article_target", "namespace_prefix",
+           "normalise_anchor", "normalise_title", "read_title_list"]
+
+# MediaWiki treats these as spaces in titles and collapses runs of them (MediaWikiTitleCodec; the
+# native normalisation has the same list).
 _SPACES = re.compile(r"[ _\u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
-# Direction marks are removed from titles by MediaWiki.
-_DIRECTION_MARKS = re.compile(r"[\u200e\u200f\u202a-\u202e]")
 
 # Interwiki prefixes of sister projects and common external wikis (case-insensitive in MediaWiki).
 _INTERWIKI = """w wikipedia wikt wiktionary q wikiquote b wikibooks s wikisource n wikinews v wikiversity
@@ -55,23 +55,28 @@ LANGUAGE_PREFIXES = _names(_LANGUAGES)  # interlanguage links
 _OTHER_WIKIS = _names(_INTERWIKI) | LANGUAGE_PREFIXES
 
 
-def _upper_first(text: str) -> str:
-    first = text[0].upper()
-    # MediaWiki keeps characters whose uppercase is several characters (ß, ŉ) as they are.
-    return (first if len(first) == 1 else text[0]) + text[1:]
+def _upper_first_table() -> dict[str, str]:
+    """Every character whose ``str.upper()`` is one other character ($wgCapitalLinks). MediaWiki keeps
+    characters whose uppercase is several characters (ß, ŉ) as they are, so those are left out."""
+    table: dict[str, str] = {}
+    for block in range(0, 0x110000, 256):
+        chars = "".join(map(chr, range(block, block + 256)))
+        if chars.upper() == chars:  # most blocks have no cased letter: one comparison each
+            continue
+        table.update((c, upper) for c in chars if len(upper := c.upper()) == 1 and upper != c)
+    return table
+
+
+# The native engine normalises; Python's own Unicode tables say what uppercase is, as they always did.
+TITLE_RULES = native.Titles(_upper_first_table())
 
 
 def normalise_title(raw: str) -> str:
-    """URL-unquote, drop ``#fragment`` and a leading ``:``, turn ``_`` and other spaces into single
-    spaces, drop direction marks, strip, uppercase the first character ($wgCapitalLinks).
-    Returns "" for a fragment-only or empty title."""
-    title = unquote(raw)
-    title = title.split("#", 1)[0]
-    title = _DIRECTION_MARKS.sub("", title)
-    title = _SPACES.sub(" ", title).strip()
-    if title.startswith(":"):
-        title = title[1:].lstrip()
-    return _upper_first(title) if title else ""
+    """URL-unquote (as ``urllib.parse.unquote``), drop ``#fragment`` and a leading ``:``, turn ``_``
+    and other spaces into single spaces, drop direction marks, strip, uppercase the first character
+    ($wgCapitalLinks). Returns "" for a fragment-only or empty title. The scanner gives every link's
+    target normalised by the same native rule."""
+    return TITLE_RULES.normalise(raw)
 
 
 def read_title_list(path: str | Path) -> tuple[str, ...]:

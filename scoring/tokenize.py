@@ -29,7 +29,7 @@ import gzip
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from importlib.resources import files
 from typing import NamedTuple
@@ -44,6 +44,7 @@ __all__ = [
     "ends_sentence",
     "is_spaceless",
     "is_word_char",
+    "run_anchor_hits",
     "sentence_spans",
     "sentences",
     "word_spans",
@@ -186,9 +187,26 @@ def anchor_hits(text: str, language: str, index: native.AnchorIndex, *, markup_f
     to right) whose lowercased surface is a key of ``index``, walked in the native engine. With
     ``markup_filter``, n-grams containing ``''`` and word characters at a run edge glued to markup
     (``glued_before``/``glued_after``) are left out."""
-    given = _japanese_sentences(text) if language == _JAPANESE else None
-    return _tokenizer(language).hits(text, index, max_n=MAX_N, sentences=given, markup_filter=markup_filter,
-                                     glued_before=glued_before, glued_after=glued_after)
+    hits = run_anchor_hits(text, [(0, len(text), glued_before, glued_after)], language, index, markup_filter=markup_filter)
+    return [hit[1:] for hit in hits]
+
+
+def run_anchor_hits(text: str, runs: Sequence[tuple[int, int, bool, bool]], language: str, index: native.AnchorIndex,
+                    *, markup_filter: bool = False) -> list[tuple[int, int, int, int, int]]:
+    """``anchor_hits`` of several runs of ``text`` (``(start, end, glued_before, glued_after)``) in one
+    native call: ``(run number, start, end, sentence number, anchor index)``, offsets relative to the run."""
+    tokenizer = _tokenizer(language)
+    if language != _JAPANESE:
+        return tokenizer.run_hits(text, list(runs), index, max_n=MAX_N, markup_filter=markup_filter)
+    # MeCab's words are given run by run: a page's word tuples all alive at once cost more in garbage
+    # collection than the calls save.
+    hits: list[tuple[int, int, int, int, int]] = []
+    for number, (start, end, glued_before, glued_after) in enumerate(runs):
+        run = text[start:end]
+        found = tokenizer.run_hits(run, [(0, len(run), glued_before, glued_after)], index, max_n=MAX_N,
+                                   sentences=[_japanese_sentences(run)], markup_filter=markup_filter)
+        hits += [(number, *hit[1:]) for hit in found]
+    return hits
 
 
 def word_spans(text: str, language: str) -> list[tuple[int, int]]:

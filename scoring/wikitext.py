@@ -35,17 +35,20 @@ import html.entities
 from bisect import bisect_right
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+from itertools import accumulate
 
 from addlink_native.scan import Scanner, Trail
 
 from scoring.linktrail import LinkTrail, for_language
 from scoring.namespaces import CATEGORY, TEMPLATE, Namespaces, canonical_namespaces
-from scoring.titles import LANGUAGE_PREFIXES, is_article_target, namespace_prefix, normalise_title
+from scoring.titles import LANGUAGE_PREFIXES, TITLE_RULES, is_article_target, namespace_prefix, normalise_title
 
 __all__ = [
     "RETRY_BUDGET",
+    "EDITOR_SEPARATOR",
     "EditorSpan",
+    "EditorText",
     "LinkedSpan",
     "Link",
     "ParsedArticle",
@@ -109,6 +112,27 @@ class EditorSpan:
     end: int
 
 
+EDITOR_SEPARATOR = "\x00"  # ends every editor span in ``EditorText.joined``; never part of a phrase
+
+
+class EditorText:
+    """The text the editor searches (``ParsedArticle.editor_spans``) joined into one string, each span
+    followed by ``EDITOR_SEPARATOR`` (one DOM text node each), and the map from wikitext offsets into it."""
+
+    def __init__(self, wikitext: str, spans: tuple[EditorSpan, ...]) -> None:
+        self.starts = [span.start for span in spans]  # wikitext start of each span (link trails already left out)
+        self.ends = [span.end for span in spans]
+        self.joined_starts = [0, *accumulate(end - start + 1 for start, end in zip(self.starts, self.ends))]
+        self.joined = "".join([wikitext[start:end] + EDITOR_SEPARATOR for start, end in zip(self.starts, self.ends)])
+
+    def position(self, offset: int) -> int | None:
+        """Index in ``joined`` of wikitext ``offset``, or None if the editor does not search there."""
+        i = bisect_right(self.starts, offset) - 1
+        if i < 0 or offset >= self.ends[i]:
+            return None
+        return self.joined_starts[i] + offset - self.starts[i]
+
+
 @dataclass(frozen=True)
 class ParsedArticle:
     wikitext: str
@@ -117,6 +141,11 @@ class ParsedArticle:
     templates: tuple[str, ...]
     categories: tuple[str, ...]
     editor_spans: tuple[EditorSpan, ...] = ()
+
+    @cached_property
+    def editor_text(self) -> EditorText:
+        """Built on first use and kept: mention discovery and placement both search it."""
+        return EditorText(self.wikitext, self.editor_spans)
 
 
 @dataclass(frozen=True)
@@ -266,6 +295,7 @@ _SCANNER = Scanner(
     set(_INVISIBLE_TAGS),
     set(_REPARSED_TAGS),
     RETRY_BUDGET,
+    TITLE_RULES,
 )
 
 
@@ -297,13 +327,13 @@ def parse_article(
     return ParsedArticle(
         wikitext=wikitext,
         links=tuple(
-            Link(normalise_title(title), anchor, start, end, top_level, wikitext[end:trail_end])
-            for start, end, title, anchor, top_level, trail_end in links
+            Link(target, anchor, start, end, top_level, wikitext[end:trail_end])
+            for start, end, _title, target, anchor, top_level, trail_end in links
         ),
         runs=tuple(TextRun(start, wikitext[start:end], section, before, after) for start, end, section, before, after in runs),
         templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw, namespaces)))),
         categories=tuple(  # a title without ":" names no namespace: most links are skipped at once
-            dict.fromkeys(c for _s, _e, title, *_ in links if ":" in title and (c := _category(title, namespaces)))
+            dict.fromkeys(c for row in links if ":" in row[2] and (c := _category(row[2], namespaces)))
         ),
         editor_spans=tuple(EditorSpan(start, end) for start, end in spans),
     )

@@ -4,8 +4,10 @@
 //! trees).
 use pyo3::prelude::*;
 
+mod column;
 mod dict;
 mod feat;
+mod hash;
 mod model;
 mod scan;
 mod text;

@@ -3,9 +3,12 @@
 import math
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoring.anchors import AnchorSet, Anchors, padded_kurtosis, write_anchors
 from scoring.stringtable import StringTable, stable_hash, write_string_table
@@ -44,6 +47,19 @@ def test_string_table_handles_many_colliding_slots(tmp_path):
 def test_string_table_rejects_duplicates(tmp_path):
     with pytest.raises(ValueError, match="duplicate"):
         write_string_table(tmp_path, "t", ["a", "b", "a"], [0, 1, 2])
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=64))
+def test_stable_hash_is_zlib_crc32_spread_by_knuths_multiplier(data):
+    # The native hash must keep placing keys where tables already written put them.
+    assert stable_hash(data) == (zlib.crc32(data) * 0x9E3779B1) & 0xFFFFFFFF
+
+
+def test_empty_string_table_finds_nothing(tmp_path):
+    write_string_table(tmp_path, "t", [], [])
+    table = StringTable(tmp_path, "t")
+    assert len(table) == 0 and table.get("") == -1 and "a" not in table
 
 
 def test_stable_hash_is_the_same_in_another_process():

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.native import build_anchor_index, open_anchor_index, write_anchor_index
-from scoring.tokenize import anchor_hits
+from scoring.tokenize import anchor_hits, run_anchor_hits
 
 
 def test_index_maps_keys_to_values_in_memory_and_memory_mapped(tmp_path: Path) -> None:
@@ -61,3 +61,25 @@ def test_walk_matches_the_python_loop(text: str, language: str, data: st.DataObj
     keys = data.draw(st.lists(st.sampled_from(every), unique=True)) if every else []
     index = build_anchor_index(keys)
     assert anchor_hits(text, language, index) == _oracle_hits(text, language, keys)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=_ALPHABET, max_size=80), language=st.sampled_from(["en", "el", "zh", "ja"]),
+       cuts=st.lists(st.integers(min_value=0, max_value=80), max_size=6),
+       glued=st.lists(st.booleans(), min_size=14, max_size=14))
+def test_runs_walked_in_one_call_equal_each_run_walked_alone(text: str, language: str, cuts: list[int],
+                                                             glued: list[bool]) -> None:
+    """A page's runs in one native call give each run's own hits, relative to the run, in run order."""
+    edges = sorted({0, len(text), *(min(cut, len(text)) for cut in cuts)})
+    runs = [(start, end, glued[2 * i], glued[2 * i + 1]) for i, (start, end) in enumerate(zip(edges, edges[1:]))]
+    runs.reverse()  # walked in the order given, not in text order
+    index = build_anchor_index(["a", "ab", "a a", "σ", "οδος", "中", "中文", "i"])
+    expected = [(number, *hit) for number, (start, end, before, after) in enumerate(runs)
+                for hit in anchor_hits(text[start:end], language, index, markup_filter=True, glued_before=before,
+                                       glued_after=after)]
+    assert run_anchor_hits(text, runs, language, index, markup_filter=True) == expected
+
+
+def test_runs_outside_the_text_are_refused() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        run_anchor_hits("abc", [(1, 5, False, False)], "en", build_anchor_index(["a"]))

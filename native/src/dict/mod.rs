@@ -1,6 +1,7 @@
 //! The anchor dictionary as an FST (`fst` crate): normalised anchor key (UTF-8) -> anchor index.
 //! A bundle's `anchors.fst` is memory-mapped, so opening it costs a system call and pages are read
 //! only when a walk touches them; training builds small in-memory ones from a set of keys.
+//! Beside it, lookups in the bundle's string tables (``table.rs``).
 use std::fs::File;
 use std::io::BufWriter;
 
@@ -9,6 +10,8 @@ use fst::MapBuilder;
 use memmap2::Mmap;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
+
+mod table;
 
 enum Bytes {
     Mapped(Mmap),
@@ -134,5 +137,6 @@ impl AnchorIndex {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<AnchorIndex>()
+    m.add_class::<AnchorIndex>()?;
+    m.add_class::<table::StringTable>()
 }

@@ -3,12 +3,14 @@
 //! and without a Python object per row. Mentions one of whose candidates is already linked on the
 //! page are dropped in the same pass (mwaddlink §2.5 rule 3). Relatedness is left to the caller
 //! (one numpy product per page), so the matrix is exactly what the numpy path computes.
-use pyo3::buffer::{Element, PyBuffer};
+use pyo3::buffer::Element;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 mod words;
+
+use crate::column::Column;
 
 /// Column order of `features.FEATURES`; `RELATEDNESS` is written as 0 here.
 const COLUMNS: usize = 15;
@@ -16,27 +18,6 @@ const RELATEDNESS: usize = 4;
 /// `anchors.TITLE_SOURCE` and `anchors.REDIRECT_SOURCE`, the bits of `candidate_source`.
 const TITLE_SOURCE: i8 = 1;
 const REDIRECT_SOURCE: i8 = 2;
-
-/// A C-contiguous numpy array (often memory-mapped) held for the object's lifetime.
-struct Column<T: Element> {
-    buffer: PyBuffer<T>,
-}
-
-impl<T: Element + Copy> Column<T> {
-    fn new(name: &str, array: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let buffer = PyBuffer::<T>::get(array)?;
-        if !buffer.is_c_contiguous() {
-            return Err(PyValueError::new_err(format!("{name}: array is not C-contiguous")));
-        }
-        Ok(Column { buffer })
-    }
-
-    fn slice(&self) -> &[T] {
-        // The buffer stays exported (and its memory mapped) while `self.buffer` lives; the bundle's
-        // arrays are read-only, so nothing writes them while the slice is borrowed.
-        unsafe { std::slice::from_raw_parts(self.buffer.buf_ptr() as *const T, self.buffer.item_count()) }
-    }
-}
 
 fn input<T: Element + Copy>(name: &str, array: &Bound<'_, PyAny>) -> PyResult<Column<T>> {
     Column::new(name, array)

@@ -9,6 +9,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::hash::stable_hash;
+
 const CODE_POINTS: usize = 0x11_0000;
 const LETTER: u8 = 1;
 const SPACELESS: u8 = 2;
@@ -20,27 +22,6 @@ pub struct WordClasses {
     table: Vec<u8>,
 }
 
-fn crc32_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    for (i, slot) in table.iter_mut().enumerate() {
-        let mut c = i as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-        }
-        *slot = c;
-    }
-    table
-}
-
-/// `stringtable.stable_hash`: zlib's CRC-32 spread by Knuth's multiplier.
-fn stable_hash(table: &[u32; 256], bytes: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in bytes {
-        c = table[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
-    }
-    ((!c as u64).wrapping_mul(0x9E37_79B1) & 0xFFFF_FFFF) as u32
-}
-
 impl WordClasses {
     fn class(&self, c: char) -> u8 {
         self.table[c as usize]
@@ -50,7 +31,6 @@ impl WordClasses {
     /// order of their key.
     pub fn hashes(&self, text: &str) -> (Vec<u32>, Vec<f32>) {
         let chars: Vec<char> = text.chars().collect();
-        let crc = crc32_table();
         let mut words: HashMap<&[char], usize> = HashMap::new();
         let mut word_hashes: Vec<u32> = Vec::new();
         let mut word_counts: Vec<f32> = Vec::new();
@@ -70,7 +50,7 @@ impl WordClasses {
                 let slot = *words.entry(run).or_insert_with(|| {
                     buffer.clear();
                     buffer.extend(run.iter());
-                    word_hashes.push(stable_hash(&crc, buffer.as_bytes()));
+                    word_hashes.push(stable_hash(buffer.as_bytes()));
                     word_counts.push(0.0);
                     word_counts.len() - 1
                 });

@@ -189,7 +189,7 @@ pub struct Scanned {
     pub spans: Vec<(u32, u32)>,
 }
 
-fn py_space(c: char) -> bool {
+pub fn py_space(c: char) -> bool {
     c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
 }
 fn py_strip(s: &str) -> &str {

@@ -358,30 +358,43 @@ impl Tokenizer {
         }))
     }
 
-    /// The n-grams (n = max_n..1 per sentence, left to right) whose lowercased surface is a key of
-    /// `index`, as `(start, end, sentence number, value)`. `sentences` gives the tokens instead of
-    /// the scan (Japanese). With `markup_filter`, n-grams containing `''` and run-edge n-grams glued
-    /// to markup (`glued_before`/`glued_after`, edge character a word character) are left out.
-    #[pyo3(signature = (text, index, *, max_n = 5, sentences = None, markup_filter = false, glued_before = false, glued_after = false))]
-    #[allow(clippy::too_many_arguments)]
-    fn hits(
+    /// The n-grams (n = max_n..1 per sentence, left to right) of each run of `text` whose lowercased
+    /// surface is a key of `index`, as `(run number, start, end, sentence number, value)`, offsets
+    /// relative to the run; one call for a whole page. `runs`: `(start, end, glued_before,
+    /// glued_after)` in code points of `text`, walked in the order given. `sentences` gives each run's
+    /// tokens instead of the scan (Japanese). With `markup_filter`, n-grams containing `''` and
+    /// run-edge n-grams glued to markup (edge character a word character) are left out.
+    #[pyo3(signature = (text, runs, index, *, max_n = 5, sentences = None, markup_filter = false))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn run_hits(
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyString>,
+        runs: Vec<(usize, usize, bool, bool)>,
         index: &AnchorIndex,
         max_n: usize,
-        sentences: Option<Vec<SentenceTuple>>,
+        sentences: Option<Vec<Vec<SentenceTuple>>>,
         markup_filter: bool,
-        glued_before: bool,
-        glued_after: bool,
-    ) -> Vec<(usize, usize, usize, u64)> {
+    ) -> PyResult<Vec<(usize, usize, usize, usize, u64)>> {
         let chars = code_points(text);
-        let sentences = match sentences {
-            Some(given) => given_sentences(given),
-            None => self.sentences(py, &chars),
-        };
-        let filter = walk::Filter { markup: markup_filter, glued_before, glued_after };
-        py.detach(|| walk::hits(self, &chars, &sentences, index, max_n, filter))
+        if sentences.as_ref().is_some_and(|given| given.len() != runs.len()) {
+            return Err(PyValueError::new_err("one list of sentences per run"));
+        }
+        let mut given = sentences.map(Vec::into_iter);
+        let mut out = Vec::new();
+        for (number, (start, end, glued_before, glued_after)) in runs.into_iter().enumerate() {
+            let Some(run) = chars.get(start..end) else {
+                return Err(PyValueError::new_err(format!("run {start}..{end} outside a text of {} code points", chars.len())));
+            };
+            let run_sentences = match given.as_mut().and_then(Iterator::next) {
+                Some(tuples) => given_sentences(tuples),
+                None => self.sentences(py, run),
+            };
+            let filter = walk::Filter { markup: markup_filter, glued_before, glued_after };
+            let hits = py.detach(|| walk::hits(self, run, &run_sentences, index, max_n, filter));
+            out.extend(hits.into_iter().map(|(s, e, sentence, value)| (number, s, e, sentence, value)));
+        }
+        Ok(out)
     }
 }
 
