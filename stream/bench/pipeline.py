@@ -21,6 +21,9 @@ whose events were built before the clock started), the scoring process, and the 
 (the four services). On a machine where the services run too, their sum times the rate is the
 machine's cores: the figure that says which part a faster run must shrink.
 
+``--workers N`` runs N worker stages (threads of this process, one consumer group, a scoring process
+each), as N worker processes would share the work topic; the worker's stage shares are their mean.
+
 Stage profile of the throughput run: each role's (ingest, worker) share of the run's wall time per
 stage, from the stages' own timings (``Sensor.on_stage``, ``stream.observe.metrics.STAGES``); ``other``
 is the rest of the role's time (its logic and buffering, or idling on the other role).
@@ -62,6 +65,7 @@ from stream.pipeline.runner import run_stages
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
 from stream.core.events import encode_key
+from stream.transport.confluent import client_config
 from stream.transport.kafka_io import delete_topics, ensure_topics, make_producer
 from stream.observe.metrics import OutcomeTally, StageTimes, stage_shares
 from stream.pipeline.state import connect as connect_redis
@@ -131,6 +135,22 @@ def _wait_acknowledged(tally: OutcomeTally, count: int, timeout: float, label: s
     return time.monotonic()
 
 
+def _wait_for_group(settings: Settings, members: int, timeout: float = 120) -> None:
+    """Until the worker group is stable with ``members`` members: a member joining later would rebalance
+    the group inside the timed run."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(client_config(settings.kafka))
+    group = settings.kafka.worker_group_id
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        description = admin.describe_consumer_groups([group])[group].result(timeout=10)
+        if str(description.state).endswith("STABLE") and len(description.members) == members:
+            return
+        time.sleep(0.5)
+    raise AddlinkError(f"the worker group did not settle with {members} members in {timeout}s")
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -170,7 +190,7 @@ def _resident_mb() -> dict[str, float]:
 
 def bench_stream(
     settings: Settings, *, wiki_id: str, dump: Path, events: int = 500, latency_seconds: float = 20.0,
-    latency_rate: float | None = None, progress: bool = True,
+    latency_rate: float | None = None, workers: int = 1, progress: bool = True,
 ) -> dict[str, Any]:
     """Run the benchmark (see module doc) and return its figures."""
     if wiki_id not in settings.enabled_wikis():
@@ -190,13 +210,17 @@ def bench_stream(
     state = build_state(bench)
     ingest = build_ingest(bench, obs, stop, state=state)
     ingest.loop.subscribe(list(bench.kafka.source_topics))
-    worker = build_worker(bench, obs, stop, state=state)
-    worker.loop.subscribe([bench.kafka.work_topic])
-    runner = threading.Thread(target=run_stages, args=([ingest, worker], stop), daemon=True)
+    stages_run = [ingest]
+    for _ in range(workers):  # members of one consumer group, each with its own scoring process
+        worker = build_worker(bench, obs, stop, state=state)
+        worker.loop.subscribe([bench.kafka.work_topic])
+        stages_run.append(worker)
+    runner = threading.Thread(target=run_stages, args=(stages_run, stop), daemon=True)
     runner.start()
     producer = make_producer(bench.kafka, client_id="addlink-bench")
     topic = bench.kafka.source_topics[0]
     try:
+        _wait_for_group(bench, workers)
         _publish(producer, topic, warmup)
         _wait_acknowledged(tally, WARMUP_EVENTS, 120, "warm-up", progress)
         tally.latencies.clear()
@@ -207,7 +231,7 @@ def bench_stream(
         _publish(producer, topic, burst)
         finished = _wait_acknowledged(tally, events, 600, "throughput", progress)
         rate = events / (finished - started)
-        shares = stage_shares(before, stages.snapshot(), finished - started)
+        shares = stage_shares(before, stages.snapshot(), finished - started, {"worker": workers})
         cpu = usage.per_event_ms(events)
         tally.latencies.clear()
         del burst
@@ -230,6 +254,7 @@ def bench_stream(
         "dump": dump.name,
         "events": events,
         "events_per_second": round(rate, 2),
+        "workers": workers,
         "cpu_ms_per_event": cpu,
         "latency_rate_events_per_second": round(paced_rate, 2),
         "latency_seconds": latency_seconds,
@@ -304,6 +329,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the paced latency run")
     parser.add_argument("--latency-rate", type=float,
                         help="events/s of the paced latency run (default: half the measured throughput)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker stages in the consumer group, each with its own scoring process (default 1)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -312,7 +339,7 @@ def main(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     figures = bench_stream(settings, wiki_id=args.wiki, dump=args.dump, events=args.events,
                            latency_seconds=args.latency_seconds, latency_rate=args.latency_rate,
-                           progress=not args.no_progress)
+                           workers=args.workers, progress=not args.no_progress)
     if args.json:
         print(json.dumps(figures, indent=2, sort_keys=True))
     else:

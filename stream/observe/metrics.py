@@ -343,16 +343,17 @@ class StageTimes(Sensor):
 
 
 def stage_shares(before: Mapping[tuple[str, str], float], after: Mapping[tuple[str, str], float],
-                 elapsed: float) -> dict[str, dict[str, float]]:
+                 elapsed: float, members: Mapping[str, int] | None = None) -> dict[str, dict[str, float]]:
     """Each role's share of ``elapsed`` wall seconds per stage, between two :meth:`StageTimes.snapshot`
-    taken ``elapsed`` apart; ``other`` is the rest (handler logic, buffering, loop overhead)."""
+    taken ``elapsed`` apart; ``other`` is the rest (handler logic, buffering, loop overhead). A role run by
+    several threads (``members``, 1 by default) is given their mean."""
     if elapsed <= 0:
         raise ValueError("elapsed must be positive")
     shares: dict[str, dict[str, float]] = {}
     for (role, stage), seconds in sorted(after.items()):
         spent = seconds - before.get((role, stage), 0.0)
         if spent > 0:
-            shares.setdefault(role, {})[stage] = spent / elapsed
+            shares.setdefault(role, {})[stage] = spent / (elapsed * (members or {}).get(role, 1))
     for stages in shares.values():
         stages["other"] = max(0.0, 1.0 - sum(stages.values()))
     return shares

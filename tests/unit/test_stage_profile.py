@@ -56,6 +56,10 @@ def test_a_commit_times_each_sink_the_producers_and_the_offset_commit() -> None:
     shares = stage_shares(before, recorded, elapsed=1.0)
     assert shares == {"worker": pytest.approx({"mariadb": 0.4, "elasticsearch": 0.3, "produce": 0.12,
                                                "offsets": 0.05, "other": 0.13})}
+    # The same seconds spent by two worker threads in one second of wall time: half of each one's time.
+    halves = stage_shares(before, recorded, elapsed=1.0, members={"worker": 2})
+    assert halves == {"worker": pytest.approx({"mariadb": 0.2, "elasticsearch": 0.15, "produce": 0.06,
+                                               "offsets": 0.025, "other": 0.565})}
 
 
 def test_a_failed_flush_still_counts_its_time() -> None:
