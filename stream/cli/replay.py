@@ -14,7 +14,9 @@ The quiet period is the configured one unless `--quiet-period SECONDS` overrides
 wiki (the README demo uses 0). Items not yet due are waited for, so replaying the last day with
 the default quiet period lasts until those revisions are a day old. Progress bars show what is
 left of the source range and of the work topic; the summary counts outcomes by GrowthExperiments'
-names. Exit status 0 when done, 1 if a loop failed, 130 when interrupted.
+names, and the wall time in seconds. `--workers N` runs N worker stages in the process (a backfill on
+a machine with cores to spare; N `addlink run --role worker` processes share the work the same way).
+Exit status 0 when done, 1 if a loop failed, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 from pathlib import Path
 
 from stream.cli.run import add_create_indices_flag
@@ -40,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="stop before records from this time (ISO 8601); default 'end' (as of now)")
     parser.add_argument("--quiet-period", type=int, metavar="SECONDS",
                         help="override minimum_time_since_last_edit of every wiki (0: score at once)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker stages in this process, each with its own scoring process (default 1)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--log-level", default="WARNING", help="log level (default: WARNING)")
@@ -55,11 +60,17 @@ def main(args: argparse.Namespace) -> int:
         raise AddlinkError("--quiet-period must be >= 0")
     stop = threading.Event()
     install_signal_handlers(stop, settings.pipeline.shutdown_timeout_s)
+    if args.workers < 1:
+        raise AddlinkError("--workers must be >= 1")
+    started = time.monotonic()
     status, summary = replay(settings, since=since, until=until, quiet_period_s=args.quiet_period,
-                             progress=not args.no_progress, stop=stop, create_indices=args.create_indices)
+                             progress=not args.no_progress, stop=stop, create_indices=args.create_indices,
+                             workers=args.workers)
+    seconds = round(time.monotonic() - started, 2)
     if args.json:
-        print(json.dumps({"status": status, **summary}, indent=2, sort_keys=True))
+        print(json.dumps({"status": status, "seconds": seconds, **summary}, indent=2, sort_keys=True))
     else:
+        print(f"{'seconds':14} {seconds}")
         for group, counts in summary.items():
             line = ", ".join(f"{name} {count}" for name, count in counts.items()) or "-"
             print(f"{group:14} {line}")

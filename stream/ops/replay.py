@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from stream.pipeline.bootstrap import Observability, build_ingest, build_state, build_worker
 from stream.config import Settings
-from stream.pipeline.consume_loop import ConsumeLoop
+from stream.pipeline.consume_loop import ConsumeLoop, is_infrastructure_error
 from stream.errors import AddlinkError
 from stream.transport.kafka_io import Consumer
 from stream.observe.metrics import OutcomeTally
@@ -82,6 +82,17 @@ class WorkDrained:
         if not self.ingest_done.is_set() or now < self._next_check:
             return False
         self._next_check = now + self.interval_s
+        try:
+            return self._drained()
+        except Exception as error:
+            # The group's offsets are unreadable while it rebalances (a second worker joining): ask again
+            # at the next check rather than failing a replay that is only waiting for its end.
+            if not is_infrastructure_error(error):
+                raise
+            log.warning("cannot read the work topic's committed offsets yet", extra={"error": str(error)})
+            return False
+
+    def _drained(self) -> bool:
         consumer = self.loop.consumer
         if self.targets is None:
             self.targets = {(self.topic, p): consumer.watermarks((self.topic, p))[1]
@@ -106,8 +117,10 @@ def replay(
     progress: bool = True,
     stop: threading.Event | None = None,
     create_indices: bool = False,
+    workers: int = 1,
 ) -> tuple[int, dict[str, dict[str, int]]]:
-    """Run the bounded replay; returns (exit status, outcome summary)."""
+    """Run the bounded replay with ``workers`` worker stages (each with its own scoring process, all in
+    the worker group); returns (exit status, outcome summary)."""
     stop = stop or threading.Event()
     prepare(settings, create_indices=create_indices)
     tally = OutcomeTally()
@@ -117,19 +130,23 @@ def replay(
                           group_id=f"{settings.kafka.ingest_group_id}.replay")
     start, end = source_range(ingest.loop.consumer, settings.kafka.source_topics, since, until)
     ingest.loop.assign(start, end)
-    worker = build_worker(settings, obs, stop, state=state, quiet_period_override_s=quiet_period_s)
-    worker.loop.subscribe([settings.kafka.work_topic])
-    drained = WorkDrained(worker.loop, settings.kafka.work_topic, ingest.finished)
     ingest.until = ingest.loop.finished_bounded
-    worker.until = drained
+    stages, checks = [ingest], []
+    for _ in range(workers):
+        worker = build_worker(settings, obs, stop, state=state, quiet_period_override_s=quiet_period_s)
+        worker.loop.subscribe([settings.kafka.work_topic])
+        checks.append(WorkDrained(worker.loop, settings.kafka.work_topic, ingest.finished))
+        worker.until = checks[-1]
+        stages.append(worker)
+    drained = checks[0]  # the progress bar follows the first worker's view of the group's commits
 
     total = sum(end[tp] - start[tp] for tp in start)
     bars = _Progress(total, enabled=progress)
     watcher = threading.Thread(target=bars.follow, args=(ingest.loop, start, end, drained, stop), daemon=True)
     watcher.start()
-    status = run_stages([ingest, worker], stop)
+    status = run_stages(stages, stop)
     bars.close()
-    if status == 0 and not (ingest.finished.is_set() and worker.finished.is_set()):
+    if status == 0 and not all(stage.finished.is_set() for stage in stages):
         status = 130  # stopped by a signal before the end
     return status, tally.summary()
 

@@ -200,7 +200,12 @@ class ConfluentConsumer:
             raise CommitFailed("; ".join(failed))
 
     def committed(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
-        partitions = self._consumer.committed([self._tp(tp) for tp in tps], timeout=10)
+        from confluent_kafka import KafkaException
+
+        try:
+            partitions = self._consumer.committed([self._tp(tp) for tp in tps], timeout=10)
+        except KafkaException as exc:
+            raise TransportError(str(exc)) from exc
         return {(p.topic, p.partition): (p.offset if p.offset >= 0 else None) for p in partitions}
 
     def watermarks(self, tp: TopicPartition) -> tuple[int, int]:

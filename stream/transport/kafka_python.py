@@ -138,7 +138,12 @@ class KafkaPythonConsumer:
             raise CommitFailed(str(exc)) from exc
 
     def committed(self, tps: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
-        return {tp: self._consumer.committed(self._tp(tp)) for tp in tps}
+        from kafka.errors import KafkaError
+
+        try:
+            return {tp: self._consumer.committed(self._tp(tp)) for tp in tps}
+        except KafkaError as exc:
+            raise TransportError(str(exc)) from exc
 
     def watermarks(self, tp: TopicPartition) -> tuple[int, int]:
         from kafka.errors import KafkaError
