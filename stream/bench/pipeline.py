@@ -111,6 +111,11 @@ def _events(settings: Settings, wiki_id: str, articles: list[Any], count: int,
         yield encode_key(wiki_id, page_id), json_bytes(event)
 
 
+FLUSH_EVERY = 1000
+"""Events published between two flushes: the client keeps every message until its delivery is reported,
+so a long run that never flushed would fill its queue (1 GB, about 37,000 articles) and fail."""
+
+
 def _publish(producer: Any, topic: str, messages: Iterable[tuple[bytes, bytes]], rate: float | None = None) -> None:
     started = time.monotonic()
     for n, (key, value) in enumerate(messages):
@@ -119,6 +124,12 @@ def _publish(producer: Any, topic: str, messages: Iterable[tuple[bytes, bytes]],
             if wait > 0:
                 time.sleep(wait)
         producer.produce(topic, value=value, key=key)
+        if (n + 1) % FLUSH_EVERY == 0:
+            _flush(producer)
+    _flush(producer)
+
+
+def _flush(producer: Any) -> None:
     if producer.flush(60):
         raise AddlinkError("kafka did not acknowledge the benchmark events")
 
