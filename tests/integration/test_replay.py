@@ -37,12 +37,22 @@ def stored_pages(env) -> set[int]:
     return {page for page, _ in env.rows().values()}
 
 
-def test_replay_from_a_time_processes_only_what_came_after_with_two_workers(env) -> None:
+def test_replay_from_a_time_processes_only_what_came_after(env) -> None:
+    early, late, boundary = publish_in_two_batches(env)
+    status, summary = replay(env.settings, since=boundary, until=None, quiet_period_s=0, progress=False)
+    assert status == 0
+    assert summary["events_in"] == {"elwiki": len(late)}
+    assert sum(summary["outcomes"].values()) == len(late)
+    assert stored_pages(env) == {page.page_id for page in late}
+
+
+def test_two_workers_replay_every_page_of_the_range(env) -> None:
     early, late, boundary = publish_in_two_batches(env)
     status, summary = replay(env.settings, since=boundary, until=None, quiet_period_s=0, progress=False, workers=2)
     assert status == 0
     assert summary["events_in"] == {"elwiki": len(late)}
-    assert sum(summary["outcomes"].values()) == len(late)
+    # At least once: an item whose commit a rebalance interrupted is evaluated again by its new owner.
+    assert sum(summary["outcomes"].values()) >= len(late)
     assert stored_pages(env) == {page.page_id for page in late}
 
 
