@@ -16,7 +16,7 @@ from pipeline_env import PipelineEnv, free_port, make, sample_articles, services
 
 pytestmark = pytest.mark.integration
 
-COPIES = 10  # 50 pages: far more than can be scored before the signal
+COPIES = 40  # 200 pages: more than one poll batch (100), so the drain, which ends the batch in hand, leaves work
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
