@@ -23,16 +23,12 @@ with :class:`OverlayMissing` and gets them with the retried page.
 
 from __future__ import annotations
 
-import multiprocessing
 import resource
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-
-from pebble import ProcessExpired, ProcessPool
 
 from scoring.bundle import Bundle, BundleCache
 from scoring.overlay import TitleOverlay
@@ -42,6 +38,7 @@ from scoring.wikitext import ParsedArticle, parse_article
 from stream.config import WikiSettings
 from stream.core.eligibility import ArticleFacts
 from stream.core.events import WorkItem
+from stream.pipeline.child_process import CallTimeout, ChildDied, ChildProcess
 from stream.pipeline.new_titles import NewTitles
 
 __all__ = ["Budget", "InlineScorer", "OverlayMissing", "PageFacts", "ProcessScorer", "ScoreRequest", "Scorer",
@@ -139,6 +136,12 @@ class _LastParse:
             self._text, self._bundle = wikitext, bundle
         return self._article
 
+    def last(self, bundle: Bundle) -> ParsedArticle:
+        """The page parsed last, which must have been parsed with ``bundle``."""
+        if self._article is None or self._bundle is not bundle:
+            raise RuntimeError("no page parsed with this wiki's bundle in this process")
+        return self._article
+
 
 class _Overlays:
     """Each wiki's overlay, built again when the titles' version or the wiki's bundle changes."""
@@ -220,17 +223,14 @@ def _child_parse(wiki_id: str, wikitext: str) -> tuple[tuple[str, ...], tuple[st
     return article.templates, article.categories
 
 
-def _child_score(wikitext: str, request: ScoreRequest, soft_deadline_s: float,
+def _child_score(wikitext: str | None, request: ScoreRequest, soft_deadline_s: float,
                  titles: tuple[str, ...] | None = None) -> Recommendation:
+    """``wikitext`` None: the page this process parsed last (the text crosses the pipe once per page)."""
     assert _child_bundles is not None, "scoring process not initialised"
     bundle = _child_bundles.get(request.wiki_id)
     overlay = _child_overlays.get(bundle, request.new_titles_version, titles)
-    parsed = _child_parse_cached(wikitext, bundle)
+    parsed = _child_parse_cached.last(bundle) if wikitext is None else _child_parse_cached(wikitext, bundle)
     return _recommend(_child_bundles, parsed, request, soft_deadline_s, overlay)
-
-
-def _child_ready() -> bool:
-    return _child_bundles is not None
 
 
 class ProcessScorer:
@@ -239,15 +239,14 @@ class ProcessScorer:
 
     def __init__(self, models_dir: str | Path, *, memory_limit_mb: int | None = None) -> None:
         limit = memory_limit_mb * 1024 * 1024 if memory_limit_mb else None
-        # spawn, not fork: the parent runs librdkafka and OpenMP threads, which a forked child would inherit
-        # in an undefined state.
-        self._pool = ProcessPool(max_workers=1, context=multiprocessing.get_context("spawn"),
-                                 initializer=_child_start, initargs=(str(models_dir), limit))
-        self._pool.schedule(_child_ready)  # start the child now: its imports take a second or two
+        self._child = ChildProcess(_child_start, (str(models_dir), limit))
         self._sent: dict[str, str] = {}  # wiki -> the titles' version last sent to the scoring process
+        self._parsed: tuple[int, str] | None = None  # (child generation, text) of the last parse
 
     def parse(self, wiki_id: str, wikitext: str, budget: Budget) -> ArticleFacts:
+        self._parsed = None
         templates, categories = self._run(_child_parse, (wiki_id, wikitext), budget, "parsing")
+        self._parsed = (self._child.generation, wikitext)
         return PageFacts(wikitext, templates, categories)
 
     def score(self, item: WorkItem, wiki: WikiSettings, article: ArticleFacts, budget: Budget,
@@ -263,7 +262,9 @@ class ProcessScorer:
 
         def attempt(titles: tuple[str, ...] | None) -> Recommendation:
             soft = budget.remaining() * SOFT_DEADLINE_SHARE
-            return self._run(_child_score, (wikitext, request, soft, titles), budget, "scoring")
+            held = self._parsed == (self._child.generation, wikitext)  # the same child parsed this very text
+            text = None if held else wikitext
+            return self._run(_child_score, (text, request, soft, titles), budget, "scoring")
 
         try:
             result = attempt(None if self._sent.get(request.wiki_id) == version else new_titles)
@@ -276,20 +277,16 @@ class ProcessScorer:
         remaining = budget.remaining()
         if remaining <= 0:
             raise ScoringTimeout(f"no time left for {what} (scoring.deadline_seconds)")
-        # pebble's timeout counts from when the child starts the task, so a child still starting
-        # (after a kill) does not eat the page's budget.
-        future = self._pool.schedule(function, args=list(args), timeout=remaining)
         try:
-            return future.result()
-        except FutureTimeout:
+            return self._child.call(function, args, timeout=remaining)
+        except CallTimeout:
             raise ScoringTimeout(f"{what} took longer than the {remaining:.1f} s left of the page's budget "
                                  "(scoring.deadline_seconds); the scoring process was restarted") from None
-        except ProcessExpired as error:
+        except ChildDied as error:
             raise ScoringFailed(f"the scoring process died while {what} (exit code {error.exitcode}); "
                                 "scoring.memory_limit_mb may be too low for this page") from None
         except MemoryError:
             raise ScoringFailed(f"{what} exceeded scoring.memory_limit_mb") from None
 
     def close(self) -> None:
-        self._pool.stop()
-        self._pool.join(timeout=10)
+        self._child.close()

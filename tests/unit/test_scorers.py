@@ -83,6 +83,15 @@ def test_a_page_over_its_budget_times_out_on_time_and_the_next_page_is_scored(
     assert [link.link_target for link in after.links] == ["Γέφυρα", "Αθήνα"]
 
 
+def test_the_text_is_sent_again_when_the_process_that_parsed_it_was_replaced(process_scorer: ProcessScorer) -> None:
+    work = item("Η γέφυρα είναι στην Αθήνα.")
+    budget = Budget.start(30.0)
+    facts = process_scorer.parse(work.wiki_id, work.wikitext, budget)
+    process_scorer._child._restart()  # as a kill between the two calls would
+    links = process_scorer.score(work, GREEK, facts, budget).links
+    assert [link.link_target for link in links] == ["Γέφυρα", "Αθήνα"]
+
+
 def test_no_budget_left_fails_at_once(process_scorer: ProcessScorer) -> None:
     with pytest.raises(ScoringTimeout, match="no time left"):
         process_scorer.parse("elwiki", "Η γέφυρα.", Budget(time.monotonic() - 1))
