@@ -230,3 +230,23 @@ def test_a_page_creation_has_nothing_to_invalidate() -> None:
     h.send(event(kind="create", rev_id=100))
     assert h.store.ops == [] and h.tags.changes == []
     assert len(h.work.items) == 1
+
+
+def test_a_poll_batch_reads_its_stored_revisions_at_once_and_handles_each_event_as_alone() -> None:
+    h = Harness()
+    stored_row(h, 90)
+    raw = [event(rev_id=100), event(rev_id=101, page_id=8), event(wiki_id="xxwiki", page_id=9),
+           event(page_id=0), b"not json"]
+    messages = [SourceMessage("eqiad.mediawiki.page_content_change.v1", 0, offset, None,
+                              value if isinstance(value, bytes) else json.dumps(value).encode(), 1_700_000_000_000)
+                for offset, value in enumerate(raw, start=1)]
+    h.handler.prepare(messages)
+    assert h.store.prefetched == [{WIKI: ([7, 8], ())}], "one read for the enabled wiki; bad ids left to handle"
+    for message in messages:
+        h.handler.handle(message)
+    h.handler.prepare([])
+    h.store.flush()
+    h.tags.flush()
+    assert [(item.page_id, item.rev_id) for item in h.work.items] == [(7, 100), (8, 101)]
+    assert h.store.rows == {}, "the older row of page 7 was invalidated"
+    assert len(h.errors.reports) == 2, "the page id 0 and the bytes that are no event"
