@@ -283,6 +283,48 @@ def _primitives(write: PageWrite) -> list[ReplaceRow | DeletePage]:
     return ops
 
 
+class _Buffer:
+    """Buffered row writes in order, each page's primitives indexed, so that a read of one page's
+    pending writes (read-your-writes) costs that page's writes, not the whole buffer: scanning every
+    buffered write per read made a checkpoint interval quadratic (bench stream: a quarter of the
+    pipeline's Python time). Not thread-safe: the store holds its lock around every call."""
+
+    def __init__(self) -> None:
+        self.ops: list[RowWrite] = []
+        self._by_page: dict[tuple[str, int], list[tuple[int, ReplaceRow | DeletePage]]] = {}
+        self._pages_of_revision: dict[tuple[str, int], set[int]] = {}
+        self._added = 0
+
+    def add(self, op: RowWrite) -> None:
+        self.ops.append(op)
+        for primitive in _primitives(op) if isinstance(op, PageWrite) else [op]:
+            self._by_page.setdefault((primitive.wiki_id, primitive.page_id), []).append((self._added, primitive))
+            if isinstance(primitive, ReplaceRow):
+                self._pages_of_revision.setdefault((primitive.wiki_id, primitive.rev_id), set()).add(primitive.page_id)
+            self._added += 1
+
+    def drop_first(self, count: int) -> None:
+        """Forget the ``count`` oldest writes (flushed)."""
+        rest = self.ops[count:]
+        self.clear()
+        for op in rest:
+            self.add(op)
+
+    def clear(self) -> None:
+        self.ops.clear()
+        self._by_page.clear()
+        self._pages_of_revision.clear()
+
+    def pages_of_revision(self, wiki_id: str, rev_id: int) -> set[int]:
+        """Pages that pending writes give a row of the revision."""
+        return self._pages_of_revision.get((wiki_id, rev_id), set())
+
+    def page_ops(self, wiki_id: str, pages: set[int]) -> list[ReplaceRow | DeletePage]:
+        """The pending primitives of these pages, in the order they will apply."""
+        entries = [entry for page in pages for entry in self._by_page.get((wiki_id, page), ())]
+        return [op for _, op in sorted(entries, key=lambda entry: entry[0])]
+
+
 @dataclass(frozen=True)
 class _Committed:
     """Committed facts of one wiki's pages and revisions, read together by
@@ -344,7 +386,7 @@ class RecommendationStore(Sink[RowWrite]):
         self._on_failure = on_failure
         self._conn: Connection | None = None
         self._lock = threading.RLock()
-        self._ops: list[RowWrite] = []
+        self._buffer = _Buffer()
         self._ensured: set[str] = set()
         self._prefetched: list[_Committed] = []
 
@@ -416,7 +458,7 @@ class RecommendationStore(Sink[RowWrite]):
         elif not isinstance(item, DeletePage):
             raise ValueError(f"not a row write: {item!r}")
         with self._lock:
-            self._ops.append(item)
+            self._buffer.add(item)
 
     def replace(self, wiki_id: str, page_id: int, rev_id: int, data: bytes | None) -> None:
         """Buffer ``REPLACE`` of the revision's row; ``data=None`` buffers the NULL row."""
@@ -432,7 +474,7 @@ class RecommendationStore(Sink[RowWrite]):
 
     @property
     def pending(self) -> int:
-        return len(self._ops)
+        return len(self._buffer.ops)
 
     def flush(self) -> FlushResult:
         """Run every buffered write in order in one transaction and COMMIT.
@@ -456,7 +498,7 @@ class RecommendationStore(Sink[RowWrite]):
         started = time.monotonic()
         with self._lock:
             self._prefetched.clear()  # this flush changes what is committed
-            ops = list(self._ops)
+            ops = list(self._buffer.ops)
             if not ops:
                 return self._timed(self.name, 0, started, {})
             try:
@@ -465,7 +507,7 @@ class RecommendationStore(Sink[RowWrite]):
                 if isinstance(error, TransientSinkError) or self._on_failure is None:
                     raise
                 outcomes = self._write_page_by_page(ops)
-            del self._ops[: len(ops)]
+            self._buffer.drop_first(len(ops))
         return self._timed(self.name, len(ops), started, outcomes)
 
     def _write_all(self, ops: Sequence[RowWrite]) -> dict[str, int]:
@@ -627,7 +669,7 @@ class RecommendationStore(Sink[RowWrite]):
             )
         page = int(rows[0][0]) if rows else None
         state = RowState.NONE if not rows else RowState.NULL if rows[0][1] else RowState.DATA
-        for op in self._pending_ops(wiki_id):
+        for op in self._pending_ops(wiki_id, rev_id=rev_id, committed_page=page):
             if isinstance(op, ReplaceRow) and op.rev_id == rev_id:
                 if op.data is not None:
                     page, state = op.page_id, RowState.DATA
@@ -671,9 +713,7 @@ class RecommendationStore(Sink[RowWrite]):
                 (_check_id("page_id", page_id),),
             )
             latest = int(rows[0][0]) if rows and rows[0][0] is not None else None
-        for op in self._pending_ops(wiki_id):
-            if op.page_id != page_id:
-                continue
+        for op in self._pending_ops(wiki_id, page_id=page_id):
             if isinstance(op, DeletePage):
                 if op.below is None or (latest is not None and latest < op.below):
                     latest = None  # the highest row is deleted, so is every lower one
@@ -681,11 +721,18 @@ class RecommendationStore(Sink[RowWrite]):
                 latest = op.rev_id if latest is None else max(latest, op.rev_id)
         return latest
 
-    def _pending_ops(self, wiki_id: str) -> list[ReplaceRow | DeletePage]:
-        """Buffered writes of the wiki as they will apply if admitted (the fence is not consulted)."""
+    def _pending_ops(self, wiki_id: str, *, page_id: int | None = None, rev_id: int | None = None,
+                     committed_page: int | None = None) -> list[ReplaceRow | DeletePage]:
+        """Buffered writes of a page (``page_id``), or of every page a row of ``rev_id`` may be on (its
+        committed page, and those pending writes give it), as they will apply if admitted (the fence is
+        not consulted)."""
         with self._lock:
-            ops = [op for op in self._ops if op.wiki_id == wiki_id]
-        return [primitive for op in ops for primitive in (_primitives(op) if isinstance(op, PageWrite) else [op])]
+            pages = {page_id} if page_id is not None else set()
+            if rev_id is not None:
+                pages |= self._buffer.pages_of_revision(wiki_id, rev_id)
+            if committed_page is not None:
+                pages.add(committed_page)
+            return self._buffer.page_ops(wiki_id, pages)
 
     def link_edit_revisions(self, wiki_id: str, page_id: int) -> frozenset[int]:
         """Revisions an accepted Add-a-Link submission created on the page (``gels_edit_revision``)."""
@@ -825,12 +872,12 @@ class RecommendationStore(Sink[RowWrite]):
 
     def discard(self) -> None:
         with self._lock:
-            self._ops.clear()
+            self._buffer.clear()
             self._prefetched.clear()
 
     def close(self) -> None:
         with self._lock:
-            self._ops.clear()
+            self._buffer.clear()
             self._prefetched.clear()
             self._drop()
 

@@ -233,6 +233,22 @@ def test_reads_include_the_buffered_writes(db: Admin, store: RecommendationStore
     assert store.latest_revision(wiki, 1) == 10
 
 
+def test_a_read_sees_its_own_pages_pending_writes_among_others(db: Admin, store: RecommendationStore, wiki: str) -> None:
+    store.replace(wiki, 2, 20, GELR)
+    store.delete_page(wiki, 3)
+    store.replace(wiki, 1, 10, GELR)
+    assert store.latest_revision(wiki, 2) == 20 and store.latest_revision(wiki, 1) == 10
+    assert store.latest_revision(wiki, 3) is None and store.row_state(wiki, 20) == RowState.DATA
+    store.flush()
+    store.delete_page(wiki, 2)  # pending, on the page of the committed row 20
+    store.replace(wiki, 4, 40, GELR)
+    assert store.row_state(wiki, 20) == RowState.NONE and store.latest_revision(wiki, 2) is None
+    assert store.row_state(wiki, 10) == RowState.DATA and store.latest_revision(wiki, 1) == 10
+    store.flush()
+    assert db.rows(wiki) == [(10, 1, GELR), (40, 4, GELR)]
+    assert store.pending == 0 and store.latest_revision(wiki, 4) == 40
+
+
 def test_writes_run_in_order(db: Admin, store: RecommendationStore, wiki: str) -> None:
     store.replace(wiki, 1, 10, GELR)
     store.delete_page(wiki, 1)
