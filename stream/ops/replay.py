@@ -67,7 +67,12 @@ def _offset_at(consumer: Consumer, tp: TopicPartition, moment: datetime, high: i
 @dataclass
 class WorkDrained:
     """The worker loop's stop condition: ingest is done and the group committed the work topic to
-    its end (as of ingest's end). Runs on the worker's thread; checks at most every ``interval_s``."""
+    its end (as of ingest's end). Runs on the worker's thread; checks at most every ``interval_s``.
+
+    The partitions' offsets are read once, at the first check after ingest ended; each later check is
+    one committed-offsets request. Why: a watermark request queues behind the consumer's pending fetch
+    (up to fetch.wait.max.ms), and reading twelve of them every check held the worker's thread for
+    about a third of an elwiki backfill."""
 
     loop: ConsumeLoop
     topic: str
@@ -76,6 +81,7 @@ class WorkDrained:
     targets: dict[TopicPartition, int] | None = None
     remaining: int | None = None
     _next_check: float = field(default=0.0)
+    _starts: dict[TopicPartition, int] = field(default_factory=dict)  # done when nothing was committed
 
     def __call__(self) -> bool:
         now = time.monotonic()
@@ -95,15 +101,14 @@ class WorkDrained:
     def _drained(self) -> bool:
         consumer = self.loop.consumer
         if self.targets is None:
-            self.targets = {(self.topic, p): consumer.watermarks((self.topic, p))[1]
-                            for p in consumer.partitions(self.topic)}
-        committed = consumer.committed(list(self.targets))
+            marks = {(self.topic, p): consumer.watermarks((self.topic, p)) for p in consumer.partitions(self.topic)}
+            self._starts = {tp: low for tp, (low, _) in marks.items()}
+            self.targets = {tp: high for tp, (low, high) in marks.items() if high > low}  # empty ones are done
+        committed = consumer.committed(list(self.targets)) if self.targets else {}
         remaining = 0
         for tp, target in self.targets.items():
             done = committed.get(tp)
-            if done is None:
-                done = consumer.watermarks(tp)[0]
-            remaining += max(0, target - done)
+            remaining += max(0, target - (self._starts[tp] if done is None else done))
         self.remaining = remaining
         return remaining == 0
 

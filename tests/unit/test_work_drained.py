@@ -19,12 +19,14 @@ class GroupOffsets:
 
     def __init__(self, committed: dict, failures: int = 0) -> None:
         self._committed, self._failures = committed, failures
+        self.watermark_reads = 0
 
     def partitions(self, topic: str) -> list[int]:
-        return [0, 1]
+        return [0, 1, 2]
 
     def watermarks(self, tp: tuple[str, int]) -> tuple[int, int]:
-        return 0, {0: 5, 1: 3}[tp[1]]
+        self.watermark_reads += 1
+        return {0: (0, 5), 1: (0, 3), 2: (4, 4)}[tp[1]]  # partition 2: empty, nothing to commit
 
     def committed(self, tps: list) -> dict:
         if self._failures:
@@ -45,6 +47,15 @@ def test_done_once_the_group_committed_the_end_of_every_partition() -> None:
     check = drained(GroupOffsets({(TOPIC, 0): 5}))
     assert not check() and check.remaining == 3
     assert not drained(GroupOffsets({(TOPIC, 0): 5, (TOPIC, 1): 3}), ingest_done=False)()
+
+
+def test_the_partitions_offsets_are_read_once_not_at_every_check() -> None:
+    offsets = GroupOffsets({(TOPIC, 1): 3})
+    check = drained(offsets)
+    assert not check() and not check() and check.remaining == 5, "partition 0 has nothing committed: all of it is left"
+    offsets._committed[(TOPIC, 0)] = 5
+    assert check()
+    assert offsets.watermark_reads == 3, "one read per partition, at the first check"
 
 
 def test_unreadable_offsets_mean_not_yet_and_the_next_check_asks_again() -> None:
