@@ -13,6 +13,7 @@ to be ready *outside* its own timeout, so a child still importing does not eat t
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
@@ -43,7 +44,12 @@ class _Ready:
 
 def _serve(conn: Connection, initializer: Callable[..., None], initargs: Sequence[Any]) -> None:
     """The child's loop: run each ``(function, args)`` received and send back ``(True, result)`` or
-    ``(False, exception)``; end when the parent closes its end."""
+    ``(False, exception)``; end when the parent closes its end.
+
+    Ctrl-C and a SIGTERM sent to the whole process group are the parent's to handle (it drains, and the
+    page in hand still needs this process); the parent ends the child by closing the pipe or killing it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     initializer(*initargs)
     conn.send(_Ready())
     while True:

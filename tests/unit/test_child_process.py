@@ -4,6 +4,7 @@ child, and a child's start-up is not counted in a call's timeout."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import pytest
@@ -73,3 +74,11 @@ def test_start_up_is_not_counted_in_the_first_calls_timeout() -> None:
         assert slow.call(_read, ("",), timeout=0.5) == "slow"
     finally:
         slow.close()
+
+
+def test_a_signal_to_the_process_group_is_left_to_the_parent(child: ChildProcess) -> None:
+    pid = child.call(os.getpid, (), timeout=30)
+    os.kill(pid, signal.SIGINT)
+    os.kill(pid, signal.SIGTERM)
+    assert child.call(_read, ("",), timeout=30) == "started"
+    assert child.generation == 1, "the same child answered"
