@@ -3,7 +3,7 @@ scoring process, built from a wiki's own dump and scored with its own bundle.
 
 Input: the dump's longest article and the first link anchor of it that the bundle knows (the word
 the scorer really looks up). Pages, the shapes of tests/unit/test_pathological_wikitext.py:
-that word repeated without spaces or as tiny paragraphs to 1 MB, the article repeated to 1 MB,
+that word repeated without spaces or as tiny paragraphs to 1 MB, the article repeated to 1 MB and 2 MB,
 markup never closed (links, templates, refs, tables, a mix), 10,000 nested templates, 10,000 bare
 braces (deeper than the parser can build) and the article repeated past MediaWiki's size limit.
 
@@ -63,6 +63,7 @@ def pathological_pages(article: str, word: str) -> dict[str, str]:
         "spaceless-1MB": repeat(word, MB),
         "tiny-paragraphs-1MB": repeat(word + "\n\n", MB),
         "article-1MB": repeat(article + "\n", MB),
+        "article-2MB": repeat(article + "\n", 2 * MB),  # prose at MediaWiki's size limit (2 MiB)
         "unclosed-links-20k": f"[[{word} " * 20_000,
         "unclosed-templates-20k": f"{{{{{word}|" * 20_000,
         "unclosed-refs-20k": f"<ref>{word} " * 20_000,
