@@ -214,7 +214,7 @@ def bench_stream(
     articles = _articles(dump)
     warmup = list(_events(bench, wiki_id, articles, WARMUP_EVENTS, 1))
     burst = list(_events(bench, wiki_id, articles, events, 1 + WARMUP_EVENTS))
-    tally = OutcomeTally()
+    tally = OutcomeTally(keep_latencies=True)
     stages = StageTimes()
     obs = Observability(extra_sensors=[tally, stages])
     stop = threading.Event()

@@ -253,12 +253,14 @@ class PrometheusSensor(Sensor):
 
 
 class OutcomeTally(Sensor):
-    """Plain counts for summaries: outcomes, skips, drops, errors, and the worker's latencies.
+    """Plain counts for summaries: outcomes, skips, drops, errors, and (``keep_latencies``, for a
+    benchmark) the worker's latencies, one float per item: a replay of millions of pages keeps none.
 
     Thread-safe: ingest and worker threads report to the same tally.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_latencies: bool = False) -> None:
+        self._keep_latencies = keep_latencies
         self._lock = threading.Lock()
         self.counts: dict[str, Counter[str]] = {
             name: Counter() for name in ("events_in", "work_items", "outcomes", "causes", "skipped", "dropped",
@@ -295,7 +297,7 @@ class OutcomeTally(Sensor):
         self._count("errors", f"{stage}:{error_type}")
 
     def on_acknowledged(self, role: str, latencies: Sequence[float]) -> None:
-        if role == "worker":
+        if role == "worker" and self._keep_latencies:
             with self._lock:
                 self.latencies.extend(latencies)
 

@@ -122,7 +122,7 @@ def test_forget_drops_revoked_partitions_from_the_next_commit() -> None:
 
 def test_due_to_acknowledged_latency_and_flush_metrics_are_reported() -> None:
     registry = CollectorRegistry()
-    tally = OutcomeTally()
+    tally = OutcomeTally(keep_latencies=True)
     clock = FakeClock(wall=1_000.0)
     checkpoint, _, _ = make_checkpoint([], clock=clock, sensor=SensorSet([tally, PrometheusSensor(registry)]))
     checkpoint.store_offset(TP0, 1, due_wall=998.0)
@@ -130,6 +130,9 @@ def test_due_to_acknowledged_latency_and_flush_metrics_are_reported() -> None:
     checkpoint.store_offset(TP0, 3)  # e.g. an item skipped without a due time: no latency
     checkpoint.commit()
     assert sorted(tally.latencies) == [0.5, 2.0]
+    summary_only = OutcomeTally()  # a replay's: counts, and no float kept per item
+    summary_only.on_acknowledged("worker", [0.5, 2.0])
+    assert summary_only.latencies == []
     assert registry.get_sample_value("addlink_item_latency_seconds_count", {"role": "worker"}) == 2
     assert registry.get_sample_value("addlink_sink_flush_seconds_count", {"sink": "mariadb"}) == 1
     assert registry.get_sample_value("addlink_commit_seconds_count", {"role": "worker"}) == 1
