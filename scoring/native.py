@@ -22,8 +22,8 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         "(or `pip install ./native`, which needs cargo)"
     ) from error
 
-__all__ = ["AnchorIndex", "CharClasses", "FeatureTables", "Forest", "StringTableIndex", "Titles", "Tokenizer",
-           "WordClasses", "build_anchor_index", "open_anchor_index", "stable_hash", "write_anchor_index"]
+__all__ = ["AnchorIndex", "CharClasses", "EditorSpan", "FeatureTables", "Forest", "Link", "Scanner", "StringTableIndex",
+           "TextRun", "Titles", "Tokenizer", "Trail", "WordClasses", "build_anchor_index", "open_anchor_index", "stable_hash", "write_anchor_index"]
 
 CharClasses = _text.CharClasses
 Tokenizer = _text.Tokenizer
@@ -31,6 +31,11 @@ FeatureTables = _features.FeatureTables
 WordClasses = _features.WordClasses
 Forest = _model.Forest
 Titles = _scan.Titles  # title normalisation (scoring/titles.py)
+Scanner = _scan.Scanner  # the wikitext scan and its parts (scoring/wikitext.py)
+Trail = _scan.Trail
+Link = _scan.Link
+TextRun = _scan.TextRun
+EditorSpan = _scan.EditorSpan
 StringTableIndex = _dict.StringTable  # lookups in a string table's arrays (scoring/stringtable.py)
 stable_hash = _dict.StringTable.hash  # zlib's CRC-32 spread by Knuth's multiplier (scoring/stringtable.py)
 
