@@ -23,7 +23,7 @@ except ImportError as error:  # pragma: no cover - depends on the installation
     ) from error
 
 __all__ = ["AnchorIndex", "CharClasses", "EditorSpan", "FeatureTables", "Forest", "Link", "Scanner", "StringTableIndex",
-           "TextRun", "Titles", "Tokenizer", "Trail", "WordClasses", "build_anchor_index", "open_anchor_index", "stable_hash", "write_anchor_index"]
+           "TextRun", "Titles", "Tokenizer", "Trail", "WordClasses", "editor_ranks", "build_anchor_index", "open_anchor_index", "stable_hash", "write_anchor_index"]
 
 CharClasses = _text.CharClasses
 Tokenizer = _text.Tokenizer
@@ -62,3 +62,10 @@ def write_anchor_index(path: Path, keys: list[str], values: list[int]) -> Path:
     """Write the FST of ``keys`` -> ``values`` (distinct keys, any order) to ``path``."""
     _dict.AnchorIndex.write(path, keys, values)
     return path
+
+
+def editor_ranks(text: str, queries: list[tuple[str, int]]) -> list[int | None]:
+    """For each (non-empty phrase, code point position), the 0-based rank of the match of the phrase at
+    that position of ``text`` in a left-to-right, non-overlapping scan for it (``str.find`` from the end
+    of the previous match), or None when the scan never matches there; one pass over ``text``."""
+    return _text.editor_ranks(text, queries)

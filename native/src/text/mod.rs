@@ -12,6 +12,7 @@ use pyo3::types::PyString;
 
 use crate::dict::AnchorIndex;
 
+mod rank;
 mod walk;
 
 const SPACE: u8 = 1;
@@ -398,7 +399,21 @@ impl Tokenizer {
     }
 }
 
+/// For each `(phrase, position)` in `queries`, the rank of the match of `phrase` at code point
+/// `position` of `text` in a left-to-right, non-overlapping scan for it, or None when the scan never
+/// matches there (scoring/mentions.py); one pass over `text` for all of them.
+#[pyfunction]
+fn editor_ranks(py: Python<'_>, text: &Bound<'_, PyString>, queries: Vec<(String, usize)>) -> PyResult<Vec<Option<usize>>> {
+    if queries.iter().any(|(phrase, _)| phrase.is_empty()) {
+        return Err(PyValueError::new_err("an empty phrase has no rank"));
+    }
+    let chars = code_points(text);
+    let queries: Vec<(Vec<char>, usize)> = queries.into_iter().map(|(phrase, at)| (phrase.chars().collect(), at)).collect();
+    Ok(py.detach(|| rank::ranks(&chars, queries)))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CharClasses>()?;
-    m.add_class::<Tokenizer>()
+    m.add_class::<Tokenizer>()?;
+    m.add_function(wrap_pyfunction!(editor_ranks, m)?)
 }
