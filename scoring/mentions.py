@@ -79,9 +79,10 @@ class _EditorText:
 
 
 def _excluded(run: TextRun, lead_excluded: bool, excluded: frozenset[str]) -> bool:
-    if run.section is None:
+    section = run.section  # read once: each read of a native run's section makes a new str
+    if section is None:
         return lead_excluded
-    return run.section.casefold() in excluded
+    return section.casefold() in excluded
 
 
 def find_mentions(
@@ -103,7 +104,9 @@ def find_mentions(
     excluded = frozenset(s.strip().casefold() for s in excluded_sections if s != LEAD)
     editor = _EditorText(article)
     seen: set[int] = set()  # anchor indices already yielded (one index per key)
-    runs = [(index, run) for index, run in enumerate(article.runs) if not _excluded(run, lead_excluded, excluded)]
+    runs = list(enumerate(article.runs))
+    if lead_excluded or excluded:
+        runs = [(index, run) for index, run in runs if not _excluded(run, lead_excluded, excluded)]
     # Token edges are word boundaries (tokenize's contract); the native walk also drops n-grams with
     # quote markup mwparserfromhell left as text ("''") and run edges glued to markup. One call walks
     # every run of the page.

@@ -167,12 +167,15 @@ class PageBlocks:
 def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlocks:
     """The rules of a page titled ``title`` whose links are ``article.links``."""
     prefixes = bundle.namespace_prefixes
-    # Each distinct target is classified once: pages link the same titles many times.
-    linked = {target for target in {link.target for link in article.links} if is_article_target(target, prefixes)}
-    linked_anchors = (normalise_anchor(link.text) for link in article.links if link.target in linked)
+    # Each distinct target is classified once: pages link the same titles many times. Each link's target
+    # is read once (a native link makes a new str per read).
+    links = article.links
+    link_targets = [link.target for link in links]
+    linked = {target for target in set(link_targets) if is_article_target(target, prefixes)}
+    linked_anchors = (normalise_anchor(link.text) for link, target in zip(links, link_targets) if target in linked)
     anchors = [normalise_anchor(title), *linked_anchors]
     titles = linked | {normalise_title(title)}
-    targets = {target for target in map(bundle.targets.id_of, titles) if target >= 0}
+    targets = {target for target in bundle.targets.ids_of(list(titles)) if target >= 0}
     return PageBlocks("\0".join(anchors), frozenset(targets), frozenset(titles))
 
 

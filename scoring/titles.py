@@ -111,6 +111,8 @@ def is_article_target(target: str, namespace_prefixes: Collection[str]) -> bool:
     """``is_article_link`` for a target ``normalise_title`` already returned (a parsed ``Link``'s), without
     normalising it again: such a title has no "#", direction mark or spare space, so only a "%" or a
     leading ":" could still change under a second normalisation."""
+    if ":" not in target and "%" not in target:  # most titles: no namespace prefix, nothing to normalise
+        return bool(target)
     if "%" in target or target.startswith(":"):
         return is_article_link(target, namespace_prefixes)
     return bool(target) and _in_main_namespace(target, namespace_prefixes)
