@@ -280,7 +280,10 @@ def select(
     ``excluded`` target id (``excluded_target_ids``)."""
     batch, scores = scored.batch, scored.scores
     # Rows of one mention are contiguous; starts[i]..starts[i+1] are mention i's candidates.
-    starts = np.searchsorted(batch.mention, np.arange(len(scored.mentions) + 1))
+    starts = np.searchsorted(batch.mention, np.arange(len(scored.mentions) + 1)).tolist()
+    # Python floats and ints, read many times below: exact copies of the float32 scores and the targets.
+    values = scores.tolist()
+    targets = batch.target.tolist()
     # Accepted anchors joined by NUL (never inside a key): a key occurs in this string only inside one of
     # them, so one C-level search replaces a Python loop over every accepted anchor.
     accepted_anchors = ""
@@ -289,16 +292,17 @@ def select(
     for i, mention in enumerate(scored.mentions):
         if max_links is not None and len(links) >= max_links:
             break
-        start, end = int(starts[i]), int(starts[i + 1])
+        start, end = starts[i], starts[i + 1]
         if start == end:
             continue
         if accepted_anchors and mention.key in accepted_anchors:
             continue
         if accepted_targets and not accepted_targets.isdisjoint(scored.candidate_ids(bundle, i)):
             continue
-        best = start + int(np.argmax(scores[start:end]))
-        score = float(scores[best])
-        target = int(batch.target[best])
+        # The first maximum, as np.argmax would take (the model's probabilities are never NaN).
+        best = max(range(start, end), key=values.__getitem__)
+        score = values[best]
+        target = targets[best]
         if score < threshold or target in excluded:
             continue
         accepted_anchors += f"\0{mention.key}"
