@@ -115,16 +115,17 @@ def find_mentions(
     wikitext = article.wikitext
     # Ranks are asked in one native pass for the first hit of every anchor, then for every later hit of
     # the anchors whose first hit the editor cannot reach (rare): a mention is an anchor's first reachable hit.
-    first: dict[int, int] = {}
-    for number, hit in enumerate(hits):
-        first.setdefault(hit[4], number)
-    ranks = _hit_ranks(editor, wikitext, spans, hits, list(first.values()))
+    hit_anchors = [hit[4] for hit in hits]
+    # Each anchor's first hit number: stored in reverse order, the first hit is the one that stays.
+    first = dict(zip(reversed(hit_anchors), range(len(hit_anchors) - 1, -1, -1)))
+    ranks = _hit_ranks(editor, wikitext, spans, hits, sorted(first.values()))
     retry = {anchor for anchor, number in first.items() if ranks[number] is None}
     if retry:
-        later = [number for number, hit in enumerate(hits) if hit[4] in retry and number not in ranks]
+        later = [number for number, anchor in enumerate(hit_anchors) if anchor in retry and number not in ranks]
         ranks.update(_hit_ranks(editor, wikitext, spans, hits, later))
-    for number, (run_number, start, end, sentence_index, anchor) in enumerate(hits):
-        rank = ranks.get(number)
+    for number in sorted(ranks):  # only ranked hits can be mentions
+        rank = ranks[number]
+        run_number, start, end, sentence_index, anchor = hits[number]
         if rank is None or anchor in seen:
             continue
         seen.add(anchor)

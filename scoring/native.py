@@ -23,7 +23,8 @@ except ImportError as error:  # pragma: no cover - depends on the installation
     ) from error
 
 __all__ = ["AnchorIndex", "CharClasses", "EditorSpan", "FeatureTables", "Forest", "Link", "Scanner", "StringTableIndex",
-           "TextRun", "Titles", "Tokenizer", "Trail", "WordClasses", "editor_ranks", "build_anchor_index", "open_anchor_index", "stable_hash", "write_anchor_index"]
+           "TextRun", "Titles", "Tokenizer", "Trail", "WordClasses", "build_anchor_index", "editor_ranks",
+           "open_anchor_index", "stable_hash", "write_anchor_index"]
 
 CharClasses = _text.CharClasses
 Tokenizer = _text.Tokenizer

@@ -205,7 +205,8 @@ def run_anchor_hits(text: str, runs: Sequence[tuple[int, int, bool, bool]], lang
     # MeCab runs once per sentence segment of each run (its lattice depends on its input); its output
     # goes to the native engine as text, which places the words and walks the page in one call.
     spans = tokenizer.run_sentence_spans(text, [(start, end) for start, end, _, _ in runs])
-    parsed = [(run_spans, _mecab_segments(text[start:end], run_spans)) for (start, end, _, _), run_spans in zip(runs, spans)]
+    parsed = [(run_spans, _mecab_segments(text[start:end], run_spans))
+              for (start, end, _, _), run_spans in zip(runs, spans)]
     return tokenizer.run_hits(text, list(runs), index, max_n=MAX_N, parsed=parsed, markup_filter=markup_filter)
 
 
