@@ -404,6 +404,7 @@ impl Tokenizer {
             return Err(PyValueError::new_err("one list of sentences per run"));
         }
         let mut segmented = parsed.map(Vec::into_iter);
+        let mut first_steps = walk::FirstSteps::default();
         let mut out = Vec::new();
         for (number, (start, end, glued_before, glued_after)) in runs.into_iter().enumerate() {
             let Some(run) = chars.get(start..end) else {
@@ -414,7 +415,7 @@ impl Tokenizer {
                 None => self.sentences(py, run),
             };
             let filter = walk::Filter { markup: markup_filter, glued_before, glued_after };
-            let hits = py.detach(|| walk::hits(self, run, &run_sentences, index, max_n, filter));
+            let hits = py.detach(|| walk::hits(self, run, &run_sentences, index, max_n, filter, &mut first_steps));
             out.extend(hits.into_iter().map(|(s, e, sentence, value)| (number, s, e, sentence, value)));
         }
         Ok(out)
