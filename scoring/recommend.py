@@ -88,8 +88,7 @@ class ScoredPage:
         """Target ids of every candidate of a mention's anchor (not only those scored)."""
         if self.overlay is not None and mention >= self.overlay_from:
             return self.overlay.candidates(self.anchor_index[mention], len(bundle.targets))
-        rows = bundle.anchors.candidate_rows(self.anchor_index[mention])
-        return bundle.anchors.target[rows.start : rows.stop].tolist()
+        return bundle.anchors.candidate_targets(self.anchor_index[mention])
 
     def title(self, bundle: Bundle, target: int) -> str:
         first = len(bundle.targets)
