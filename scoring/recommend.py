@@ -46,7 +46,7 @@ from scoring.features import CandidateBatch, join_batches, page_candidates
 from scoring.gelr import Gelr, GelrLink, GelrMeta
 from scoring.mentions import Mention, editor_match_indices, find_mentions
 from scoring.overlay import TitleOverlay
-from scoring.titles import is_article_target, normalise_anchor, normalise_title
+from scoring.titles import is_article_target, joined_anchor_keys, normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
 
 __all__ = [
@@ -171,11 +171,11 @@ def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlock
     links = article.links
     link_targets = [link.target for link in links]
     linked = {target for target in set(link_targets) if is_article_target(target, prefixes)}
-    linked_anchors = (normalise_anchor(link.text) for link, target in zip(links, link_targets) if target in linked)
-    anchors = [normalise_anchor(title), *linked_anchors]
+    linked_texts = (link.text for link, target in zip(links, link_targets) if target in linked)
+    anchors = joined_anchor_keys([title, *linked_texts])
     titles = linked | {normalise_title(title)}
     targets = {target for target in bundle.targets.ids_of(list(titles)) if target >= 0}
-    return PageBlocks("\0".join(anchors), frozenset(targets), frozenset(titles))
+    return PageBlocks(anchors, frozenset(targets), frozenset(titles))
 
 
 def excluded_target_ids(bundle: Bundle, titles: Iterable[str] = (), overlay: TitleOverlay | None = None) -> frozenset[int]:

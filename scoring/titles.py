@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from scoring import native
 
-__all__ = ["LANGUAGE_PREFIXES", "TITLE_RULES", "is_article_link", "is_article_target", "namespace_prefix",
-           "normalise_anchor", "normalise_title", "read_title_list"]
+__all__ = ["LANGUAGE_PREFIXES", "TITLE_RULES", "is_article_link", "is_article_target", "joined_anchor_keys",
+           "namespace_prefix", "normalise_anchor", "normalise_title", "read_title_list"]
 
 # MediaWiki treats these as spaces in titles and collapses runs of them (MediaWikiTitleCodec; the
 # native normalisation has the same list).
@@ -91,6 +91,12 @@ def read_title_list(path: str | Path) -> tuple[str, ...]:
 def normalise_anchor(text: str) -> str:
     """The anchor-dictionary key: ``text.strip().lower()`` (Python lowercasing, as mwaddlink)."""
     return text.strip().lower()
+
+
+def joined_anchor_keys(texts: Iterable[str]) -> str:
+    """``"\\0".join(map(normalise_anchor, texts))`` with one ``lower`` of the whole: the same string, as
+    only a final sigma's lowercase reads its neighbours and NUL is neither cased nor case-ignorable."""
+    return "\0".join([text.strip() for text in texts]).lower()
 
 
 def namespace_prefix(target: str) -> str | None:
