@@ -161,6 +161,8 @@ class Anchors:
         self.jaro = arrays["candidate_jaro"]
         self.source = arrays["candidate_source"]
         self._offsets_view = memoryview(self.offsets)
+        # Slices of a memoryview skip numpy's per-slice memmap bookkeeping (selection reads one per mention).
+        self._target_view = memoryview(self.target) if self.target.size else memoryview(b"").cast("i")
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -178,6 +180,10 @@ class Anchors:
         if limit is not None:
             end = min(end, start + limit)
         return range(start, end)
+
+    def candidate_targets(self, index: int) -> list[int]:
+        """Target ids of every candidate of anchor ``index``, most frequent first."""
+        return self._target_view[self._offsets_view[index] : self._offsets_view[index + 1]].tolist()
 
     def candidates(self, key: str) -> dict[int, int] | None:
         """Not for hot paths: ``{target id: count}`` of ``key`` as a dict, or None when absent."""

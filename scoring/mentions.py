@@ -36,7 +36,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from scoring.native import AnchorIndex
+from scoring.native import AnchorIndex, editor_ranks
 from scoring.titles import normalise_anchor
 from scoring.tokenize import run_anchor_hits
 from scoring.wikitext import ParsedArticle, TextRun
@@ -68,38 +68,21 @@ class _EditorText:
         self.joined = text.joined
         self.position = text.position
 
-    def rank(self, phrase: str, offset: int) -> int | None:
-        """0-based rank of the match of ``phrase`` at wikitext ``offset`` in a left-to-right,
-        non-overlapping scan, or None if the scan never matches there."""
-        target = self.position(offset)
-        if target is None or not self.joined.startswith(phrase, target):
-            return None
-        if not _overlaps_itself(phrase):
-            # No earlier match can overlap this one, so the scan's count equals the plain count.
-            return self.joined.count(phrase, 0, target)
-        count = 0
-        at = self.joined.find(phrase)
-        while at != -1 and at < target:
-            count += 1
-            at = self.joined.find(phrase, at + len(phrase))
-        return count if at == target else None
-
-
-def _overlaps_itself(phrase: str) -> bool:
-    """Whether two occurrences of ``phrase`` can overlap (a proper prefix is also a suffix)."""
-    first = phrase[0]
-    at = phrase.find(first, 1)
-    while at != -1:  # a border must start where the first character recurs
-        if phrase.startswith(phrase[at:]):
-            return True
-        at = phrase.find(first, at + 1)
-    return False
+    def ranks(self, queries: Sequence[tuple[str, int]]) -> list[int | None]:
+        """For each ``(phrase, wikitext offset)``: the 0-based rank of the match of ``phrase`` there in a
+        left-to-right, non-overlapping scan, or None if the scan never matches there. One native pass
+        over the text answers them all (``native.editor_ranks``)."""
+        positions = [self.position(offset) for _, offset in queries]
+        asked = [(phrase, at) for (phrase, _), at in zip(queries, positions) if at is not None]
+        answers = iter(editor_ranks(self.joined, asked) if asked else ())
+        return [None if at is None else next(answers) for at in positions]
 
 
 def _excluded(run: TextRun, lead_excluded: bool, excluded: frozenset[str]) -> bool:
-    if run.section is None:
+    section = run.section  # read once: each read of a native run's section makes a new str
+    if section is None:
         return lead_excluded
-    return run.section.casefold() in excluded
+    return section.casefold() in excluded
 
 
 def find_mentions(
@@ -121,33 +104,55 @@ def find_mentions(
     excluded = frozenset(s.strip().casefold() for s in excluded_sections if s != LEAD)
     editor = _EditorText(article)
     seen: set[int] = set()  # anchor indices already yielded (one index per key)
-    runs = [(index, run) for index, run in enumerate(article.runs) if not _excluded(run, lead_excluded, excluded)]
+    runs = list(enumerate(article.runs))
+    if lead_excluded or excluded:
+        runs = [(index, run) for index, run in runs if not _excluded(run, lead_excluded, excluded)]
     # Token edges are word boundaries (tokenize's contract); the native walk also drops n-grams with
     # quote markup mwparserfromhell left as text ("''") and run edges glued to markup. One call walks
     # every run of the page.
-    hits = run_anchor_hits(article.wikitext, [(run.start, run.end, run.glued_before, run.glued_after) for _, run in runs],
-                           language, anchors, markup_filter=True)
-    for number, start, end, sentence_index, anchor in hits:
-        if anchor in seen:
-            continue
-        run_index, run = runs[number]
-        text = run.text
-        surface = text[start:end]
-        offset = run.start + start
-        rank = editor.rank(surface, offset)
-        if rank is None:
+    spans = [(run.start, run.end, run.glued_before, run.glued_after) for _, run in runs]
+    hits = run_anchor_hits(article.wikitext, spans, language, anchors, markup_filter=True)
+    wikitext = article.wikitext
+    # Ranks are asked in one native pass for the first hit of every anchor, then for every later hit of
+    # the anchors whose first hit the editor cannot reach (rare): a mention is an anchor's first reachable hit.
+    hit_anchors = [hit[4] for hit in hits]
+    # Each anchor's first hit number: stored in reverse order, the first hit is the one that stays.
+    first = dict(zip(reversed(hit_anchors), range(len(hit_anchors) - 1, -1, -1)))
+    ranks = _hit_ranks(editor, wikitext, spans, hits, sorted(first.values()))
+    retry = {anchor for anchor, number in first.items() if ranks[number] is None}
+    if retry:
+        later = [number for number, anchor in enumerate(hit_anchors) if anchor in retry and number not in ranks]
+        ranks.update(_hit_ranks(editor, wikitext, spans, hits, later))
+    for number in sorted(ranks):  # only ranked hits can be mentions
+        rank = ranks[number]
+        run_number, start, end, sentence_index, anchor = hits[number]
+        if rank is None or anchor in seen:
             continue
         seen.add(anchor)
+        run_start, run_end = spans[run_number][:2]
+        offset = run_start + start
+        surface = wikitext[offset : run_start + end]
         yield Mention(
             text=surface,
             key=normalise_anchor(surface),
             wikitext_offset=offset,
             match_index=rank,
-            context_before=text[max(0, start - CONTEXT_CHARS) : start],
-            context_after=text[end : end + CONTEXT_CHARS],
-            run_index=run_index,
+            context_before=wikitext[max(run_start, offset - CONTEXT_CHARS) : offset],
+            context_after=wikitext[run_start + end : min(run_end, run_start + end + CONTEXT_CHARS)],
+            run_index=runs[run_number][0],
             sentence_index=sentence_index,
         )
+
+
+def _hit_ranks(editor: _EditorText, wikitext: str, spans: list[tuple[int, int, bool, bool]],
+               hits: list[tuple[int, int, int, int, int]], numbers: list[int]) -> dict[int, int | None]:
+    """The editor's rank of each hit ``hits[number]`` (offsets relative to its run ``spans[...]``), by number."""
+    queries = []
+    for number in numbers:
+        run, start, end = hits[number][:3]
+        run_start = spans[run][0]
+        queries.append((wikitext[run_start + start : run_start + end], run_start + start))
+    return dict(zip(numbers, editor.ranks(queries)))
 
 
 _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")

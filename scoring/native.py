@@ -22,8 +22,9 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         "(or `pip install ./native`, which needs cargo)"
     ) from error
 
-__all__ = ["AnchorIndex", "CharClasses", "FeatureTables", "Forest", "StringTableIndex", "Titles", "Tokenizer",
-           "WordClasses", "build_anchor_index", "open_anchor_index", "stable_hash", "write_anchor_index"]
+__all__ = ["AnchorIndex", "CharClasses", "EditorSpan", "FeatureTables", "Forest", "Link", "Scanner", "StringTableIndex",
+           "TextRun", "Titles", "Tokenizer", "Trail", "WordClasses", "build_anchor_index", "editor_ranks",
+           "open_anchor_index", "stable_hash", "write_anchor_index"]
 
 CharClasses = _text.CharClasses
 Tokenizer = _text.Tokenizer
@@ -31,6 +32,11 @@ FeatureTables = _features.FeatureTables
 WordClasses = _features.WordClasses
 Forest = _model.Forest
 Titles = _scan.Titles  # title normalisation (scoring/titles.py)
+Scanner = _scan.Scanner  # the wikitext scan and its parts (scoring/wikitext.py)
+Trail = _scan.Trail
+Link = _scan.Link
+TextRun = _scan.TextRun
+EditorSpan = _scan.EditorSpan
 StringTableIndex = _dict.StringTable  # lookups in a string table's arrays (scoring/stringtable.py)
 stable_hash = _dict.StringTable.hash  # zlib's CRC-32 spread by Knuth's multiplier (scoring/stringtable.py)
 
@@ -57,3 +63,10 @@ def write_anchor_index(path: Path, keys: list[str], values: list[int]) -> Path:
     """Write the FST of ``keys`` -> ``values`` (distinct keys, any order) to ``path``."""
     _dict.AnchorIndex.write(path, keys, values)
     return path
+
+
+def editor_ranks(text: str, queries: list[tuple[str, int]]) -> list[int | None]:
+    """For each (non-empty phrase, code point position), the 0-based rank of the match of the phrase at
+    that position of ``text`` in a left-to-right, non-overlapping scan for it (``str.find`` from the end
+    of the previous match), or None when the scan never matches there; one pass over ``text``."""
+    return _text.editor_ranks(text, queries)

@@ -46,7 +46,7 @@ from scoring.features import CandidateBatch, join_batches, page_candidates
 from scoring.gelr import Gelr, GelrLink, GelrMeta
 from scoring.mentions import Mention, editor_match_indices, find_mentions
 from scoring.overlay import TitleOverlay
-from scoring.titles import is_article_target, normalise_anchor, normalise_title
+from scoring.titles import is_article_target, joined_anchor_keys, normalise_title
 from scoring.wikitext import ParsedArticle, parse_article
 
 __all__ = [
@@ -88,8 +88,7 @@ class ScoredPage:
         """Target ids of every candidate of a mention's anchor (not only those scored)."""
         if self.overlay is not None and mention >= self.overlay_from:
             return self.overlay.candidates(self.anchor_index[mention], len(bundle.targets))
-        rows = bundle.anchors.candidate_rows(self.anchor_index[mention])
-        return bundle.anchors.target[rows.start : rows.stop].tolist()
+        return bundle.anchors.candidate_targets(self.anchor_index[mention])
 
     def title(self, bundle: Bundle, target: int) -> str:
         first = len(bundle.targets)
@@ -167,13 +166,16 @@ class PageBlocks:
 def page_blocks(article: ParsedArticle, title: str, bundle: Bundle) -> PageBlocks:
     """The rules of a page titled ``title`` whose links are ``article.links``."""
     prefixes = bundle.namespace_prefixes
-    # Each distinct target is classified once: pages link the same titles many times.
-    linked = {target for target in {link.target for link in article.links} if is_article_target(target, prefixes)}
-    linked_anchors = (normalise_anchor(link.text) for link in article.links if link.target in linked)
-    anchors = [normalise_anchor(title), *linked_anchors]
+    # Each distinct target is classified once: pages link the same titles many times. Each link's target
+    # is read once (a native link makes a new str per read).
+    links = article.links
+    link_targets = [link.target for link in links]
+    linked = {target for target in set(link_targets) if is_article_target(target, prefixes)}
+    linked_texts = (link.text for link, target in zip(links, link_targets) if target in linked)
+    anchors = joined_anchor_keys([title, *linked_texts])
     titles = linked | {normalise_title(title)}
-    targets = {target for target in map(bundle.targets.id_of, titles) if target >= 0}
-    return PageBlocks("\0".join(anchors), frozenset(targets), frozenset(titles))
+    targets = {target for target in bundle.targets.ids_of(list(titles)) if target >= 0}
+    return PageBlocks(anchors, frozenset(targets), frozenset(titles))
 
 
 def excluded_target_ids(bundle: Bundle, titles: Iterable[str] = (), overlay: TitleOverlay | None = None) -> frozenset[int]:
@@ -277,7 +279,10 @@ def select(
     ``excluded`` target id (``excluded_target_ids``)."""
     batch, scores = scored.batch, scored.scores
     # Rows of one mention are contiguous; starts[i]..starts[i+1] are mention i's candidates.
-    starts = np.searchsorted(batch.mention, np.arange(len(scored.mentions) + 1))
+    starts = np.searchsorted(batch.mention, np.arange(len(scored.mentions) + 1)).tolist()
+    # Python floats and ints, read many times below: exact copies of the float32 scores and the targets.
+    values = scores.tolist()
+    targets = batch.target.tolist()
     # Accepted anchors joined by NUL (never inside a key): a key occurs in this string only inside one of
     # them, so one C-level search replaces a Python loop over every accepted anchor.
     accepted_anchors = ""
@@ -286,16 +291,17 @@ def select(
     for i, mention in enumerate(scored.mentions):
         if max_links is not None and len(links) >= max_links:
             break
-        start, end = int(starts[i]), int(starts[i + 1])
+        start, end = starts[i], starts[i + 1]
         if start == end:
             continue
         if accepted_anchors and mention.key in accepted_anchors:
             continue
         if accepted_targets and not accepted_targets.isdisjoint(scored.candidate_ids(bundle, i)):
             continue
-        best = start + int(np.argmax(scores[start:end]))
-        score = float(scores[best])
-        target = int(batch.target[best])
+        # The first maximum, as np.argmax would take (the model's probabilities are never NaN).
+        best = max(range(start, end), key=values.__getitem__)
+        score = values[best]
+        target = targets[best]
         if score < threshold or target in excluded:
             continue
         accepted_anchors += f"\0{mention.key}"

@@ -73,6 +73,5 @@ def text_only_within(article: ParsedArticle, start: int, end: int) -> ParsedArti
         if first < last:
             text = run.text[first - run.start : last - run.start]
             glued_before = run.glued_before and first == run.start
-            runs.append(replace(run, start=first, text=text, glued_before=glued_before,
-                                glued_after=run.glued_after and last == run.end))
+            runs.append(TextRun(first, text, run.section, glued_before, run.glued_after and last == run.end))
     return replace(article, runs=tuple(runs))

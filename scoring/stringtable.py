@@ -114,6 +114,11 @@ class StringTable:
         index = self.index(key)
         return default if index < 0 else self._values[index]
 
+    def get_many(self, keys: list[str]) -> list[int]:
+        """``get`` of each of ``keys`` (-1 when absent), looked up in one native call."""
+        values = self._values
+        return [values[index] if index >= 0 else -1 for index in self._index.indices(keys)]
+
     def __contains__(self, key: str) -> bool:
         return self.index(key) >= 0
 

@@ -72,5 +72,9 @@ class Targets:
         """Target id of a normalised title, following one redirect hop; -1 when unknown."""
         return self.titles.get(title)
 
+    def ids_of(self, titles: list[str]) -> list[int]:
+        """``id_of`` of each of ``titles``, in one lookup call."""
+        return self.titles.get_many(titles)
+
     def title(self, target_id: int) -> str:
         return self.titles.key(target_id)

@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from scoring import native
 
-__all__ = ["LANGUAGE_PREFIXES", "TITLE_RULES", "is_article_link", "is_article_target", "namespace_prefix",
-           "normalise_anchor", "normalise_title", "read_title_list"]
+__all__ = ["LANGUAGE_PREFIXES", "TITLE_RULES", "is_article_link", "is_article_target", "joined_anchor_keys",
+           "namespace_prefix", "normalise_anchor", "normalise_title", "read_title_list"]
 
 # MediaWiki treats these as spaces in titles and collapses runs of them (MediaWikiTitleCodec; the
 # native normalisation has the same list).
@@ -93,6 +93,12 @@ def normalise_anchor(text: str) -> str:
     return text.strip().lower()
 
 
+def joined_anchor_keys(texts: Iterable[str]) -> str:
+    """``"\\0".join(map(normalise_anchor, texts))`` with one ``lower`` of the whole: the same string, as
+    only a final sigma's lowercase reads its neighbours and NUL is neither cased nor case-ignorable."""
+    return "\0".join([text.strip() for text in texts]).lower()
+
+
 def namespace_prefix(target: str) -> str | None:
     """The casefolded text before the first ``:`` of a title (spaces normalised), or None."""
     head, colon, _ = target.lstrip(":").partition(":")
@@ -111,6 +117,8 @@ def is_article_target(target: str, namespace_prefixes: Collection[str]) -> bool:
     """``is_article_link`` for a target ``normalise_title`` already returned (a parsed ``Link``'s), without
     normalising it again: such a title has no "#", direction mark or spare space, so only a "%" or a
     leading ":" could still change under a second normalisation."""
+    if ":" not in target and "%" not in target:  # most titles: no namespace prefix, nothing to normalise
+        return bool(target)
     if "%" in target or target.startswith(":"):
         return is_article_link(target, namespace_prefixes)
     return bool(target) and _in_main_namespace(target, namespace_prefixes)

@@ -166,10 +166,14 @@ def ends_sentence(text: str, language: str) -> bool:
 def _japanese_sentences(text: str) -> list[tuple[int, int, list[tuple[int, int, bool]]]]:
     """Sentences of Japanese ``text`` with MeCab's words, placed on the text by the native engine
     (``Tokenizer.align_parsed``; tests/unit/oracle_tokenize.py holds the Python definition)."""
-    tagger = _tagger()
     spans = sentence_spans(text, _JAPANESE)
-    parsed = [[(s, e, tagger.parse(text[s:e])) for s, e in _segments(text, start, end)] for start, end in spans]
-    return _tokenizer(_JAPANESE).align_parsed(text, spans, parsed)
+    return _tokenizer(_JAPANESE).align_parsed(text, spans, _mecab_segments(text, spans))
+
+
+def _mecab_segments(text: str, spans: list[tuple[int, int]]) -> list[list[tuple[int, int, str]]]:
+    """MeCab's output for each segment of each sentence span of ``text``: one call per segment."""
+    tagger = _tagger()
+    return [[(s, e, tagger.parse(text[s:e])) for s, e in _segments(text, start, end)] for start, end in spans]
 
 
 def sentences(text: str, language: str) -> list[Sentence]:
@@ -198,15 +202,12 @@ def run_anchor_hits(text: str, runs: Sequence[tuple[int, int, bool, bool]], lang
     tokenizer = _tokenizer(language)
     if language != _JAPANESE:
         return tokenizer.run_hits(text, list(runs), index, max_n=MAX_N, markup_filter=markup_filter)
-    # MeCab's words are given run by run: a page's word tuples all alive at once cost more in garbage
-    # collection than the calls save.
-    hits: list[tuple[int, int, int, int, int]] = []
-    for number, (start, end, glued_before, glued_after) in enumerate(runs):
-        run = text[start:end]
-        found = tokenizer.run_hits(run, [(0, len(run), glued_before, glued_after)], index, max_n=MAX_N,
-                                   sentences=[_japanese_sentences(run)], markup_filter=markup_filter)
-        hits += [(number, *hit[1:]) for hit in found]
-    return hits
+    # MeCab runs once per sentence segment of each run (its lattice depends on its input); its output
+    # goes to the native engine as text, which places the words and walks the page in one call.
+    spans = tokenizer.run_sentence_spans(text, [(start, end) for start, end, _, _ in runs])
+    parsed = [(run_spans, _mecab_segments(text[start:end], run_spans))
+              for (start, end, _, _), run_spans in zip(runs, spans)]
+    return tokenizer.run_hits(text, list(runs), index, max_n=MAX_N, parsed=parsed, markup_filter=markup_filter)
 
 
 def word_spans(text: str, language: str) -> list[tuple[int, int]]:

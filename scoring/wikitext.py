@@ -38,9 +38,8 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from itertools import accumulate
 
-from addlink_native.scan import Scanner, Trail
-
 from scoring.linktrail import LinkTrail, for_language
+from scoring.native import EditorSpan, Link, Scanner, TextRun, Trail
 from scoring.namespaces import CATEGORY, TEMPLATE, Namespaces, canonical_namespaces
 from scoring.titles import LANGUAGE_PREFIXES, TITLE_RULES, is_article_target, namespace_prefix, normalise_title
 
@@ -60,57 +59,21 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Link:
-    """A wikilink. ``target`` is normalised (fragment dropped); ``anchor`` is the label with markup
-    stripped, or the title exactly as written; ``trail`` the link trail after "]]" (``wikitext[end:
-    trail_end]``). ``top_level`` is True for links that are direct children of the page (not inside
-    a template, tag or other link)."""
-
-    target: str
-    anchor: str
-    start: int
-    end: int
-    top_level: bool
-    trail: str = ""
-
-    @property
-    def text(self) -> str:
-        """The rendered link text: the anchor and its trail ("[[bus]]es" -> "buses")."""
-        return self.anchor + self.trail
-
-    @property
-    def trail_end(self) -> int:
-        return self.end + len(self.trail)
-
-
-@dataclass(frozen=True)
-class TextRun:
-    """A run of top-level text. ``glued_before``/``glued_after``: the neighbouring markup may render
-    text directly against this run's edge (a link with its trail, a template, bold, an inline tag), so
-    a word touching that edge may be part of a longer rendered word."""
-
-    start: int
-    text: str
-    section: str | None
-    glued_before: bool = False
-    glued_after: bool = False
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self.text)
-
-
-@dataclass(frozen=True)
-class EditorSpan:
-    """Text that GrowthExperiments' VisualEditor plugin searches when it locates a suggestion: a run
-    of Text nodes at top level or inside HTML tags it descends into (span, div, small, sup, ...; not
-    b/i, headings, tables, blockquote, refs or other extension tags), less link trails (Parsoid puts
-    them inside the link's ``<a>``)."""
-
-    start: int
-    end: int
-
+# Link, TextRun and EditorSpan are built by the native scan (crate native/src/scan/parts.rs), each a
+# frozen value with these attributes:
+#   Link(target, anchor, start, end, top_level, trail=""): a wikilink. ``target`` is normalised
+#     (fragment dropped); ``anchor`` is the label with markup stripped, or the title exactly as written;
+#     ``trail`` the link trail after "]]" (``wikitext[end:trail_end]``); ``text`` is anchor + trail
+#     ("[[bus]]es" -> "buses"). ``top_level`` is True for links that are direct children of the page
+#     (not inside a template, tag or other link).
+#   TextRun(start, text, section, glued_before=False, glued_after=False), ``end``: a run of top-level
+#     text. ``glued_before``/``glued_after``: the neighbouring markup may render text directly against
+#     this run's edge (a link with its trail, a template, bold, an inline tag), so a word touching that
+#     edge may be part of a longer rendered word.
+#   EditorSpan(start, end): text that GrowthExperiments' VisualEditor plugin searches when it locates a
+#     suggestion: a run of Text nodes at top level or inside HTML tags it descends into (span, div,
+#     small, sup, ...; not b/i, headings, tables, blockquote, refs or other extension tags), less link
+#     trails (Parsoid puts them inside the link's ``<a>``).
 
 EDITOR_SEPARATOR = "\x00"  # ends every editor span in ``EditorText.joined``; never part of a phrase
 
@@ -321,19 +284,15 @@ def parse_article(
     if not isinstance(wikitext, str):
         raise TypeError(f"wikitext must be str, not {type(wikitext).__name__}")
     namespaces = namespaces or canonical_namespaces()
-    runs, links, templates, spans = _SCANNER.scan(
+    runs, links, colon_titles, templates, spans = _SCANNER.scan(
         wikitext, _native_trail(link_trail or DEFAULT_TRAIL, namespaces.media_names)
     )
     return ParsedArticle(
         wikitext=wikitext,
-        links=tuple(
-            Link(target, anchor, start, end, top_level, wikitext[end:trail_end])
-            for start, end, _title, target, anchor, top_level, trail_end in links
-        ),
-        runs=tuple(TextRun(start, wikitext[start:end], section, before, after) for start, end, section, before, after in runs),
+        links=links,
+        runs=runs,
         templates=tuple(dict.fromkeys(name for raw in templates if (name := _template_name(raw, namespaces)))),
-        categories=tuple(  # a title without ":" names no namespace: most links are skipped at once
-            dict.fromkeys(c for row in links if ":" in row[2] and (c := _category(row[2], namespaces)))
-        ),
-        editor_spans=tuple(EditorSpan(start, end) for start, end in spans),
+        # a title without ":" names no namespace: the scan gives only the titles with one
+        categories=tuple(dict.fromkeys(c for title in colon_titles if (c := _category(title, namespaces)))),
+        editor_spans=spans,
     )

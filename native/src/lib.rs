@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 mod column;
 mod dict;
+mod fasthash;
 mod feat;
 mod hash;
 mod model;

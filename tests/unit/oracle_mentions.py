@@ -1,6 +1,7 @@
 """scoring.mentions.find_mentions as it ran before the native engine (Python loops over sentences,
-n-grams and an ``is_anchor`` callable), kept only as the oracle of test_native_differential.py. The
-editor model (``_EditorText``), section exclusion and the Mention record are the product's own."""
+n-grams and an ``is_anchor`` callable), kept only as the oracle of test_native_differential.py, with the
+editor's rank as ``str.find``/``str.count`` computed it before ``native.editor_ranks``. The editor text
+(``_EditorText``), section exclusion and the Mention record are the product's own."""
 
 from __future__ import annotations
 
@@ -19,6 +20,34 @@ def _glued(run: TextRun, start: int, end: int) -> bool:
     return (start == 0 and run.glued_before and is_word_char(text[0])) or (
         end == len(text) and run.glued_after and is_word_char(text[end - 1])
     )
+
+
+def _overlaps_itself(phrase: str) -> bool:
+    """Whether two occurrences of ``phrase`` can overlap (a proper prefix is also a suffix)."""
+    first = phrase[0]
+    at = phrase.find(first, 1)
+    while at != -1:  # a border must start where the first character recurs
+        if phrase.startswith(phrase[at:]):
+            return True
+        at = phrase.find(first, at + 1)
+    return False
+
+
+def rank(editor: _EditorText, phrase: str, offset: int) -> int | None:
+    """0-based rank of the match of ``phrase`` at wikitext ``offset`` in a left-to-right,
+    non-overlapping scan, or None if the scan never matches there."""
+    target = editor.position(offset)
+    if target is None or not editor.joined.startswith(phrase, target):
+        return None
+    if not _overlaps_itself(phrase):
+        # No earlier match can overlap this one, so the scan's count equals the plain count.
+        return editor.joined.count(phrase, 0, target)
+    count = 0
+    at = editor.joined.find(phrase)
+    while at != -1 and at < target:
+        count += 1
+        at = editor.joined.find(phrase, at + len(phrase))
+    return count if at == target else None
 
 
 def find_mentions(
@@ -52,15 +81,15 @@ def find_mentions(
                 if not known:
                     continue
                 offset = run.start + start
-                rank = editor.rank(surface, offset)
-                if rank is None:
+                found = rank(editor, surface, offset)
+                if found is None:
                     continue
                 seen.add(key)
                 yield Mention(
                     text=surface,
                     key=key,
                     wikitext_offset=offset,
-                    match_index=rank,
+                    match_index=found,
                     context_before=text[max(0, start - CONTEXT_CHARS) : start],
                     context_after=text[end : end + CONTEXT_CHARS],
                     run_index=run_index,

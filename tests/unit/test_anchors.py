@@ -26,6 +26,8 @@ def test_string_table_finds_every_key_and_nothing_else(tmp_path):
         assert table.key(i) == key
     for missing in ["Athens", "athens ", "αθηνα", "日", "x"]:
         assert table.get(missing) == -1 and missing not in table
+    asked = [*KEYS, "Athens", "x", KEYS[0]]
+    assert table.get_many(asked) == [table.get(key) for key in asked]
     with pytest.raises(IndexError):
         table.key(len(KEYS))
 

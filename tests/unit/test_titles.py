@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from scoring.namespaces import Namespaces, canonical_namespaces
-from scoring.titles import is_article_link, is_article_target, namespace_prefix, normalise_anchor, normalise_title
+from scoring.titles import (
+    is_article_link,
+    is_article_target,
+    joined_anchor_keys,
+    namespace_prefix,
+    normalise_anchor,
+    normalise_title,
+)
 
 
 @pytest.mark.parametrize(
@@ -33,6 +40,14 @@ def test_normalise_title(raw: str, expected: str) -> None:
 def test_normalise_anchor_is_strip_lower() -> None:
     assert normalise_anchor("  New York ") == "new york"
     assert normalise_anchor("İstanbul") == "i̇stanbul"  # Python lower, like mwaddlink (not locale-aware)
+
+
+def test_joined_anchor_keys_equal_each_key_joined() -> None:
+    # Final sigma reads its neighbours: at the end of a text it stays final, whatever follows the NUL.
+    texts = ["ΟΔΟΣ", " ΣΑ ", "αΣ", "Σ", "İstanbul ", "\u2003ΑΣ\u2003", "", "ΣΣ", "x", "Σx"]
+    for shift in range(len(texts)):
+        turned = texts[shift:] + texts[:shift]
+        assert joined_anchor_keys(turned) == "\0".join(map(normalise_anchor, turned))
 
 
 def test_namespace_prefix() -> None:

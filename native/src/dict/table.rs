@@ -42,7 +42,23 @@ impl StringTable {
 
     /// Position of ``key`` in the table's key order, or -1 when absent.
     fn index(&self, key: &str) -> i64 {
-        let data = key.as_bytes();
+        self.position(key.as_bytes())
+    }
+
+    /// ``index`` of each of ``keys``, in one call.
+    fn indices(&self, keys: Vec<String>) -> Vec<i64> {
+        keys.iter().map(|key| self.position(key.as_bytes())).collect()
+    }
+
+    /// ``stable_hash`` of ``data``, for the writer's tests.
+    #[staticmethod]
+    fn hash(data: &[u8]) -> u32 {
+        stable_hash(data)
+    }
+}
+
+impl StringTable {
+    fn position(&self, data: &[u8]) -> i64 {
         let h = stable_hash(data);
         let (slots, hashes, offsets, blob) = (self.slots.slice(), self.hashes.slice(), self.offsets.slice(), self.blob.slice());
         let mask = slots.len() - 1;
@@ -58,11 +74,5 @@ impl StringTable {
             }
             slot = (slot + 1) & mask;
         }
-    }
-
-    /// ``stable_hash`` of ``data``, for the writer's tests.
-    #[staticmethod]
-    fn hash(data: &[u8]) -> u32 {
-        stable_hash(data)
     }
 }

@@ -3,12 +3,11 @@
 //! distinct one with its count, hashed exactly as the Python definition does. Which code point is a
 //! letter or spaceless is given by a table that Python fills from its own regular expression, so
 //! the Unicode rules stay Python's.
-use std::collections::HashMap;
-
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::fasthash::FastMap;
 use crate::hash::stable_hash;
 
 const CODE_POINTS: usize = 0x11_0000;
@@ -31,7 +30,7 @@ impl WordClasses {
     /// order of their key.
     pub fn hashes(&self, text: &str) -> (Vec<u32>, Vec<f32>) {
         let chars: Vec<char> = text.chars().collect();
-        let mut words: HashMap<&[char], usize> = HashMap::new();
+        let mut words: FastMap<&[char], usize> = FastMap::default();
         let mut word_hashes: Vec<u32> = Vec::new();
         let mut word_counts: Vec<f32> = Vec::new();
         let mut pairs: Vec<u64> = Vec::new();

@@ -4,9 +4,8 @@
 //! sentinel read as plain text. Offsets are unchanged; strings are taken from the original text.
 //! Every matcher below mirrors one regular expression of markup_guard.py (named in its comment).
 
-use std::collections::HashMap;
-
 use super::tokenizer::URI_SCHEMES;
+use std::collections::HashMap;
 
 const SENTINELS: [(char, char); 3] = [('{', '\u{fdd0}'), ('[', '\u{fdd1}'), ('<', '\u{fdd2}')];
 const VOID_TAGS: &[&str] = &["br", "wbr", "hr", "meta", "link", "img", "li", "dt", "dd", "th", "td", "tr"];
@@ -23,14 +22,15 @@ fn at(chars: &[char], i: usize, pattern: &str) -> bool {
 }
 
 /// ``_Pairs.match`` over ``_BRACES``/``_BRACKETS``: innermost-first pairing of two-character tokens.
-fn unclosed_pairs(chars: &[char], opener: &str, closer: &str, into: &mut Vec<usize>) {
+fn unclosed_pairs(chars: &[char], opener: [char; 2], closer: [char; 2], into: &mut Vec<usize>) {
     let mut stack = Vec::new();
     let mut i = 0;
     while i + 1 < chars.len() {
-        if at(chars, i, opener) {
+        let pair = [chars[i], chars[i + 1]];
+        if pair == opener {
             stack.push(i);
             i += 2;
-        } else if at(chars, i, closer) {
+        } else if pair == closer {
             stack.pop();
             i += 2;
         } else {
@@ -171,8 +171,8 @@ pub fn neutralise(chars: &[char], budget: u64) -> Option<Vec<char>> {
         return None;
     }
     let mut positions = Vec::new();
-    unclosed_pairs(chars, "{{", "}}", &mut positions);
-    unclosed_pairs(chars, "[[", "]]", &mut positions);
+    unclosed_pairs(chars, ['{', '{'], ['}', '}'], &mut positions);
+    unclosed_pairs(chars, ['[', '['], [']', ']'], &mut positions);
     unclosed_tables(chars, &mut positions);
     unclosed_tags(chars, &mut positions);
     unclosed_comments(chars, &mut positions);

@@ -4,15 +4,14 @@
 use std::collections::{HashMap, HashSet};
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 mod ctx;
 mod guard;
+mod parts;
 mod title;
 mod tokenizer;
 mod tree;
-
-type RunRow = (u32, u32, Option<String>, bool, bool);
-type LinkRow = (u32, u32, String, String, String, bool, u32);
 
 /// A link-trail rule (scoring/linktrail.py): the accepted code points as sorted, disjoint, inclusive
 /// ranges, and the casefolded title prefixes whose links take no trail (scoring/wikitext.py).
@@ -71,33 +70,50 @@ impl Scanner {
         Scanner { tables, titles: title::TitleRules { upper: titles.rules.upper.clone() } }
     }
 
-    /// (runs, links, raw template names, editor spans) of ``text``, links followed by ``trail``'s
-    /// letters taking them; see scoring/wikitext.py. A link row: start, end, raw title, normalised
-    /// target, anchor, top level, trail end.
+    /// (runs, links, raw titles with a ":" in link order, raw template names, editor spans) of
+    /// ``text``, links followed by ``trail``'s letters taking them; see scoring/wikitext.py. Runs,
+    /// links and spans are tuples of ``TextRun``, ``Link`` and ``EditorSpan``.
     #[allow(clippy::type_complexity)]
-    fn scan(
+    fn scan<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         text: &str,
         trail: &Trail,
-    ) -> (Vec<RunRow>, Vec<LinkRow>, Vec<String>, Vec<(u32, u32)>) {
-        let chars: Vec<char> = text.chars().collect();
-        let (scanned, targets) = py.detach(|| {
+    ) -> PyResult<(Bound<'py, PyTuple>, Bound<'py, PyTuple>, Vec<String>, Vec<String>, Bound<'py, PyTuple>)> {
+        let (runs, links, colon_titles, templates, spans) = py.detach(|| {
+            let chars: Vec<char> = text.chars().collect();
             let scanned = tree::Article::scan(&chars, &self.tables, &trail.rule);
-            let targets: Vec<String> = scanned.links.iter().map(|l| self.titles.normalise(&l.title)).collect();
-            (scanned, targets)
-        });
-        (
-            scanned.runs.into_iter().map(|r| (r.start, r.end, r.section, r.glued_before, r.glued_after)).collect(),
-            scanned
+            let slice = |start: u32, end: u32| chars[start as usize..end as usize].iter().collect::<String>();
+            let runs: Vec<parts::TextRun> = scanned
+                .runs
+                .into_iter()
+                .map(|r| parts::TextRun {
+                    start: r.start,
+                    text: slice(r.start, r.end),
+                    section: r.section,
+                    glued_before: r.glued_before,
+                    glued_after: r.glued_after,
+                    length: r.end - r.start,
+                })
+                .collect();
+            let colon_titles = scanned.links.iter().filter(|l| l.title.contains(':')).map(|l| l.title.clone()).collect();
+            let links: Vec<parts::Link> = scanned
                 .links
                 .into_iter()
-                .zip(targets)
-                .map(|(l, target)| (l.start, l.end, l.title, target, l.anchor, l.top_level, l.trail_end))
-                .collect(),
-            scanned.templates,
-            scanned.spans,
-        )
+                .map(|l| parts::Link {
+                    target: self.titles.normalise(&l.title),
+                    anchor: l.anchor,
+                    start: l.start,
+                    end: l.end,
+                    top_level: l.top_level,
+                    trail: slice(l.end, l.trail_end),
+                })
+                .collect();
+            let spans: Vec<parts::EditorSpan> =
+                scanned.spans.into_iter().map(|(start, end)| parts::EditorSpan { start, end }).collect();
+            (runs, links, colon_titles, scanned.templates, spans)
+        });
+        Ok((PyTuple::new(py, runs)?, PyTuple::new(py, links)?, colon_titles, templates, PyTuple::new(py, spans)?))
     }
 }
 
@@ -106,6 +122,9 @@ pub fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<Scanner>()?;
     module.add_class::<Trail>()?;
     module.add_class::<Titles>()?;
+    module.add_class::<parts::Link>()?;
+    module.add_class::<parts::TextRun>()?;
+    module.add_class::<parts::EditorSpan>()?;
     parent.add_submodule(&module)?;
     // Make ``import addlink_native.scan`` work, not only attribute access.
     parent.py().import("sys")?.getattr("modules")?.set_item("addlink_native.scan", &module)?;

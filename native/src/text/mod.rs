@@ -12,6 +12,7 @@ use pyo3::types::PyString;
 
 use crate::dict::AnchorIndex;
 
+mod rank;
 mod walk;
 
 const SPACE: u8 = 1;
@@ -242,13 +243,51 @@ impl Tokenizer {
         tokens
     }
 
-    /// Sentences that have tokens, with them; `given` replaces the scan's tokens (Japanese).
+    /// Sentences that have tokens, with them.
     pub fn sentences(&self, py: Python<'_>, chars: &[char]) -> Vec<Sentence> {
         self.sentence_spans(py, chars)
             .into_iter()
             .map(|(start, end)| Sentence { start, end, tokens: self.tokens(py, chars, start, end) })
             .filter(|s| !s.tokens.is_empty())
             .collect()
+    }
+
+    /// Sentences with tokens of a run cut by a word segmenter: `spans[i]`'s segments are `segments[i]`.
+    fn aligned_sentences(&self, chars: &[char], spans: Vec<(usize, usize)>, segments: Vec<Vec<(usize, usize, String)>>) -> PyResult<Vec<Sentence>> {
+        if spans.len() != segments.len() {
+            return Err(PyValueError::new_err("one list of segments per sentence span"));
+        }
+        Ok(spans
+            .into_iter()
+            .zip(segments)
+            .map(|((start, end), segments)| Sentence { start, end, tokens: self.align(chars, segments) })
+            .filter(|s| !s.tokens.is_empty())
+            .collect())
+    }
+
+    /// The tokens of one sentence cut by a word segmenter, placed back on `chars` (see `align_parsed`).
+    fn align(&self, chars: &[char], segments: Vec<(usize, usize, String)>) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        for (seg_start, seg_end, output) in segments {
+            let mut pos = seg_start;
+            for surface in output.split(' ') {
+                let surface: Vec<char> = surface.chars().collect();
+                if surface.iter().all(|&c| self.flags(c) & SPACE != 0) {
+                    continue; // also the empty surface
+                }
+                if !chars.get(pos..).is_some_and(|rest| rest.starts_with(&surface)) {
+                    let window = chars.get(pos..seg_end.min(chars.len())).unwrap_or(&[]);
+                    match window.windows(surface.len()).position(|w| w == surface.as_slice()) {
+                        Some(found) => pos += found,
+                        None => continue,
+                    }
+                }
+                let is_word = !surface.iter().all(|&c| self.flags(c) & PUNCT != 0);
+                tokens.push(Token { start: pos, end: pos + surface.len(), is_word });
+                pos += surface.len();
+            }
+        }
+        tokens
     }
 }
 
@@ -259,18 +298,8 @@ fn code_points(text: &Bound<'_, PyString>) -> Vec<char> {
 }
 
 type SentenceTuple = (usize, usize, Vec<(usize, usize, bool)>);
-
-fn given_sentences(given: Vec<SentenceTuple>) -> Vec<Sentence> {
-    given
-        .into_iter()
-        .filter(|(_, _, tokens)| !tokens.is_empty())
-        .map(|(start, end, tokens)| Sentence {
-            start,
-            end,
-            tokens: tokens.into_iter().map(|(start, end, is_word)| Token { start, end, is_word }).collect(),
-        })
-        .collect()
-}
+/// A run's sentence spans and, per sentence, its segments with the segmenter's output.
+type ParsedRun = (Vec<(usize, usize)>, Vec<Vec<(usize, usize, String)>>);
 
 #[pymethods]
 impl Tokenizer {
@@ -332,39 +361,33 @@ impl Tokenizer {
                 .into_iter()
                 .zip(parsed)
                 .map(|((start, end), segments)| {
-                    let mut tokens = Vec::new();
-                    for (seg_start, seg_end, output) in segments {
-                        let mut pos = seg_start;
-                        for surface in output.split(' ') {
-                            let surface: Vec<char> = surface.chars().collect();
-                            if surface.iter().all(|&c| self.flags(c) & SPACE != 0) {
-                                continue; // also the empty surface
-                            }
-                            if !chars.get(pos..).is_some_and(|rest| rest.starts_with(&surface)) {
-                                let window = chars.get(pos..seg_end.min(chars.len())).unwrap_or(&[]);
-                                match window.windows(surface.len()).position(|w| w == surface.as_slice()) {
-                                    Some(found) => pos += found,
-                                    None => continue,
-                                }
-                            }
-                            let is_word = !surface.iter().all(|&c| self.flags(c) & PUNCT != 0);
-                            tokens.push((pos, pos + surface.len(), is_word));
-                            pos += surface.len();
-                        }
-                    }
+                    let tokens = self.align(&chars, segments).into_iter().map(|t| (t.start, t.end, t.is_word)).collect();
                     (start, end, tokens)
                 })
                 .collect()
         }))
     }
 
+    /// ``sentence_spans`` of each run ``(start, end)`` of `text`, offsets relative to the run; one call
+    /// for a whole page.
+    fn run_sentence_spans(&self, py: Python<'_>, text: &Bound<'_, PyString>, runs: Vec<(usize, usize)>) -> PyResult<Vec<Vec<(usize, usize)>>> {
+        let chars = code_points(text);
+        runs.into_iter()
+            .map(|(start, end)| match chars.get(start..end) {
+                Some(run) => Ok(self.sentence_spans(py, run)),
+                None => Err(PyValueError::new_err(format!("run {start}..{end} outside a text of {} code points", chars.len()))),
+            })
+            .collect()
+    }
+
     /// The n-grams (n = max_n..1 per sentence, left to right) of each run of `text` whose lowercased
     /// surface is a key of `index`, as `(run number, start, end, sentence number, value)`, offsets
     /// relative to the run; one call for a whole page. `runs`: `(start, end, glued_before,
-    /// glued_after)` in code points of `text`, walked in the order given. `sentences` gives each run's
-    /// tokens instead of the scan (Japanese). With `markup_filter`, n-grams containing `''` and
-    /// run-edge n-grams glued to markup (edge character a word character) are left out.
-    #[pyo3(signature = (text, runs, index, *, max_n = 5, sentences = None, markup_filter = false))]
+    /// glued_after)` in code points of `text`, walked in the order given. `parsed` gives each run's
+    /// tokens instead of the scan (Japanese), as `align_parsed`'s input: `(spans, segments)` per run,
+    /// offsets relative to the run. With `markup_filter`, n-grams containing `''` and run-edge n-grams
+    /// glued to markup (edge character a word character) are left out.
+    #[pyo3(signature = (text, runs, index, *, max_n = 5, parsed = None, markup_filter = false))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn run_hits(
         &self,
@@ -373,32 +396,47 @@ impl Tokenizer {
         runs: Vec<(usize, usize, bool, bool)>,
         index: &AnchorIndex,
         max_n: usize,
-        sentences: Option<Vec<Vec<SentenceTuple>>>,
+        parsed: Option<Vec<ParsedRun>>,
         markup_filter: bool,
     ) -> PyResult<Vec<(usize, usize, usize, usize, u64)>> {
         let chars = code_points(text);
-        if sentences.as_ref().is_some_and(|given| given.len() != runs.len()) {
+        if parsed.as_ref().is_some_and(|given| given.len() != runs.len()) {
             return Err(PyValueError::new_err("one list of sentences per run"));
         }
-        let mut given = sentences.map(Vec::into_iter);
+        let mut segmented = parsed.map(Vec::into_iter);
+        let mut first_steps = walk::FirstSteps::default();
         let mut out = Vec::new();
         for (number, (start, end, glued_before, glued_after)) in runs.into_iter().enumerate() {
             let Some(run) = chars.get(start..end) else {
                 return Err(PyValueError::new_err(format!("run {start}..{end} outside a text of {} code points", chars.len())));
             };
-            let run_sentences = match given.as_mut().and_then(Iterator::next) {
-                Some(tuples) => given_sentences(tuples),
+            let run_sentences = match segmented.as_mut().and_then(Iterator::next) {
+                Some((spans, segments)) => self.aligned_sentences(run, spans, segments)?,
                 None => self.sentences(py, run),
             };
             let filter = walk::Filter { markup: markup_filter, glued_before, glued_after };
-            let hits = py.detach(|| walk::hits(self, run, &run_sentences, index, max_n, filter));
+            let hits = py.detach(|| walk::hits(self, run, &run_sentences, index, max_n, filter, &mut first_steps));
             out.extend(hits.into_iter().map(|(s, e, sentence, value)| (number, s, e, sentence, value)));
         }
         Ok(out)
     }
 }
 
+/// For each `(phrase, position)` in `queries`, the rank of the match of `phrase` at code point
+/// `position` of `text` in a left-to-right, non-overlapping scan for it, or None when the scan never
+/// matches there (scoring/mentions.py); one pass over `text` for all of them.
+#[pyfunction]
+fn editor_ranks(py: Python<'_>, text: &Bound<'_, PyString>, queries: Vec<(String, usize)>) -> PyResult<Vec<Option<usize>>> {
+    if queries.iter().any(|(phrase, _)| phrase.is_empty()) {
+        return Err(PyValueError::new_err("an empty phrase has no rank"));
+    }
+    let chars = code_points(text);
+    let queries: Vec<(Vec<char>, usize)> = queries.into_iter().map(|(phrase, at)| (phrase.chars().collect(), at)).collect();
+    Ok(py.detach(|| rank::ranks(&chars, queries)))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CharClasses>()?;
-    m.add_class::<Tokenizer>()
+    m.add_class::<Tokenizer>()?;
+    m.add_function(wrap_pyfunction!(editor_ranks, m)?)
 }

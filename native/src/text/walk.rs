@@ -2,6 +2,7 @@
 //! FST one token at a time, so the walk stops at the first n-gram that no anchor key begins with.
 use super::{Sentence, Tokenizer};
 use crate::dict::{AnchorIndex, Walk};
+use crate::fasthash::FastMap;
 
 const CAPITAL_SIGMA: char = '\u{3a3}';
 
@@ -38,14 +39,29 @@ impl Filter {
     }
 }
 
+/// The walk from the root over each distinct first token of a page's n-grams (lowercased, without a
+/// capital sigma): a page repeats its words, and most walks end inside the first token.
+pub type FirstSteps<'a> = FastMap<&'a [char], Option<Walk>>;
+
+/// Follow the lowercase of `chars` from `walk`, character by character; `key` is scratch.
+fn step_chars(index: &AnchorIndex, mut walk: Walk, chars: &[char], key: &mut String) -> Option<Walk> {
+    for &c in chars {
+        let before = key.len();
+        push_lower(key, c);
+        walk = index.step(walk, &key.as_bytes()[before..])?;
+    }
+    Some(walk)
+}
+
 /// Values of the n-grams starting at token `i`, for n = 1..=`top` (`found[n - 1]`); `key` is scratch.
-fn walk_from(
+fn walk_from<'a>(
     index: &AnchorIndex,
-    chars: &[char],
+    chars: &'a [char],
     sentence: &Sentence,
     i: usize,
     found: &mut [Option<u64>],
     key: &mut String,
+    first_steps: &mut FirstSteps<'a>,
 ) {
     let tokens = &sentence.tokens;
     let start = tokens[i].start;
@@ -64,13 +80,15 @@ fn walk_from(
         } else {
             // Character by character: without a sigma, a longer n-gram's key extends this one's, so
             // the first character no key continues with ends every n-gram from this token.
-            for &c in &chars[from..to] {
-                let before = key.len();
-                push_lower(key, c);
-                walk = walk.and_then(|w| index.step(w, &key.as_bytes()[before..]));
-                if walk.is_none() {
-                    return;
-                }
+            walk = match (n, walk) {
+                (0, _) => *first_steps
+                    .entry(&chars[from..to])
+                    .or_insert_with(|| step_chars(index, index.start(), &chars[from..to], key)),
+                (_, Some(w)) => step_chars(index, w, &chars[from..to], key),
+                (_, None) => None,
+            };
+            if walk.is_none() {
+                return;
             }
         }
         if let Some(w) = walk {
@@ -80,13 +98,14 @@ fn walk_from(
 }
 
 /// `(start, end, sentence number, value)` in mwaddlink's order: per sentence, n = max_n..1, left to right.
-pub fn hits(
+pub fn hits<'a>(
     tok: &Tokenizer,
-    chars: &[char],
+    chars: &'a [char],
     sentences: &[Sentence],
     index: &AnchorIndex,
     max_n: usize,
     filter: Filter,
+    first_steps: &mut FirstSteps<'a>,
 ) -> Vec<(usize, usize, usize, u64)> {
     let mut out = Vec::new();
     let mut found: Vec<Option<u64>> = Vec::new();
@@ -99,7 +118,7 @@ pub fn hits(
         found.resize(k * top, None);
         for i in 0..k {
             let longest = top.min(k - i);
-            walk_from(index, chars, sentence, i, &mut found[i * top..i * top + longest], &mut key);
+            walk_from(index, chars, sentence, i, &mut found[i * top..i * top + longest], &mut key, first_steps);
         }
         for n in (1..=top).rev() {
             for i in 0..=k - n {
