@@ -18,7 +18,7 @@ from stream.pipeline.bootstrap import Observability, build_ingest, build_state, 
 from stream.config import Settings
 from stream.pipeline.consume_loop import ConsumeLoop, is_infrastructure_error
 from stream.errors import AddlinkError
-from stream.transport.kafka_io import Consumer
+from stream.transport.kafka_io import Consumer, make_consumer
 from stream.observe.metrics import OutcomeTally
 from stream.core.quiet import TopicPartition
 from stream.pipeline.runner import prepare, run_stages
@@ -66,15 +66,16 @@ def _offset_at(consumer: Consumer, tp: TopicPartition, moment: datetime, high: i
 
 @dataclass
 class WorkDrained:
-    """The worker loop's stop condition: ingest is done and the group committed the work topic to
-    its end (as of ingest's end). Runs on the worker's thread; checks at most every ``interval_s``.
+    """The workers' stop condition, one for all of them: ingest is done and the group committed the work
+    topic to its end (as of ingest's end). Checks at most every ``interval_s``, from any worker's thread.
 
-    The partitions' offsets are read once, at the first check after ingest ended; each later check is
-    one committed-offsets request. Why: a watermark request queues behind the consumer's pending fetch
-    (up to fetch.wait.max.ms), and reading twelve of them every check held the worker's thread for
-    about a third of an elwiki backfill."""
+    It asks through ``probe``, a consumer with the worker group's id that never joins the group. Why: a
+    member asking for its group's committed offsets on its own thread stops polling while it waits, and a
+    rebalance (a second worker joining, or one leaving at the end) waits for that member in turn: backfills
+    with two workers stalled in 10 s timeouts for about 30 s. The probe has no fetch in flight either, so
+    the partitions' offsets, read once when ingest ends, come back at once."""
 
-    loop: ConsumeLoop
+    probe: Consumer
     topic: str
     ingest_done: threading.Event
     interval_s: float = 0.5
@@ -82,29 +83,31 @@ class WorkDrained:
     remaining: int | None = None
     _next_check: float = field(default=0.0)
     _starts: dict[TopicPartition, int] = field(default_factory=dict)  # done when nothing was committed
+    _done: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self) -> bool:
-        now = time.monotonic()
-        if not self.ingest_done.is_set() or now < self._next_check:
-            return False
-        self._next_check = now + self.interval_s
-        try:
-            return self._drained()
-        except Exception as error:
-            # The group's offsets are unreadable while it rebalances (a second worker joining): ask again
-            # at the next check rather than failing a replay that is only waiting for its end.
-            if not is_infrastructure_error(error):
-                raise
-            log.warning("cannot read the work topic's committed offsets yet", extra={"error": str(error)})
-            return False
+        with self._lock:
+            now = time.monotonic()
+            if self._done or not self.ingest_done.is_set() or now < self._next_check:
+                return self._done
+            self._next_check = now + self.interval_s
+            try:
+                self._done = self._drained()
+            except Exception as error:
+                # The group's offsets may be unreadable for a moment (its coordinator moving): ask again
+                # at the next check rather than failing a replay that is only waiting for its end.
+                if not is_infrastructure_error(error):
+                    raise
+                log.warning("cannot read the work topic's committed offsets yet", extra={"error": str(error)})
+            return self._done
 
     def _drained(self) -> bool:
-        consumer = self.loop.consumer
         if self.targets is None:
-            marks = {(self.topic, p): consumer.watermarks((self.topic, p)) for p in consumer.partitions(self.topic)}
+            marks = {(self.topic, p): self.probe.watermarks((self.topic, p)) for p in self.probe.partitions(self.topic)}
             self._starts = {tp: low for tp, (low, _) in marks.items()}
             self.targets = {tp: high for tp, (low, high) in marks.items() if high > low}  # empty ones are done
-        committed = consumer.committed(list(self.targets)) if self.targets else {}
+        committed = self.probe.committed(list(self.targets)) if self.targets else {}
         remaining = 0
         for tp, target in self.targets.items():
             done = committed.get(tp)
@@ -136,20 +139,23 @@ def replay(
     start, end = source_range(ingest.loop.consumer, settings.kafka.source_topics, since, until)
     ingest.loop.assign(start, end)
     ingest.until = ingest.loop.finished_bounded
-    stages, checks = [ingest], []
+    probe = make_consumer(settings.kafka, settings.kafka.worker_group_id, client_id=f"{settings.emitter_id}.replay-probe")
+    drained = WorkDrained(probe, settings.kafka.work_topic, ingest.finished)
+    stages = [ingest]
     for _ in range(workers):
         worker = build_worker(settings, obs, stop, state=state, quiet_period_override_s=quiet_period_s)
         worker.loop.subscribe([settings.kafka.work_topic])
-        checks.append(WorkDrained(worker.loop, settings.kafka.work_topic, ingest.finished))
-        worker.until = checks[-1]
+        worker.until = drained
         stages.append(worker)
-    drained = checks[0]  # the progress bar follows the first worker's view of the group's commits
 
     total = sum(end[tp] - start[tp] for tp in start)
     bars = _Progress(total, enabled=progress)
     watcher = threading.Thread(target=bars.follow, args=(ingest.loop, start, end, drained, stop), daemon=True)
     watcher.start()
-    status = run_stages(stages, stop)
+    try:
+        status = run_stages(stages, stop)
+    finally:
+        probe.close()
     bars.close()
     if status == 0 and not all(stage.finished.is_set() for stage in stages):
         status = 130  # stopped by a signal before the end

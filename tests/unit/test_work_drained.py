@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
 import pytest
 
@@ -39,7 +38,7 @@ def drained(consumer: GroupOffsets, ingest_done: bool = True) -> WorkDrained:
     done = threading.Event()
     if ingest_done:
         done.set()
-    return WorkDrained(SimpleNamespace(consumer=consumer), TOPIC, done, interval_s=0.0)
+    return WorkDrained(consumer, TOPIC, done, interval_s=0.0)
 
 
 def test_done_once_the_group_committed_the_end_of_every_partition() -> None:
@@ -71,3 +70,11 @@ def test_a_failure_that_is_not_the_services_still_stops_the_replay() -> None:
 
     with pytest.raises(KeyError):
         drained(Broken({}))()
+
+
+def test_once_drained_every_later_call_answers_without_asking() -> None:
+    offsets = GroupOffsets({(TOPIC, 0): 5, (TOPIC, 1): 3})
+    check = drained(offsets)
+    assert check()
+    offsets.committed = None  # asking now would raise TypeError
+    assert check() and check(), "the other workers stop too, asking nothing of the group"
