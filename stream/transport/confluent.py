@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -240,7 +241,13 @@ class ConfluentConsumer:
         return {(p.topic, p.partition) for p in self._consumer.assignment()}
 
     def close(self) -> None:
-        self._consumer.close()
+        """Leave the group, within the same bound as a commit. A client whose earlier call still hangs in
+        librdkafka (a commit after a broker restart) is abandoned instead: its close would hang too and
+        outlast the shutdown timeout; the broker drops the member after its session timeout."""
+        try:
+            self._bounded("close", self._consumer.close)
+        except (CommitFailed, RuntimeError) as exc:
+            log.warning("closing the consumer did not finish; abandoning it", extra={"error": str(exc)})
 
 
 class _ExplainedAdmin:
@@ -312,3 +319,19 @@ def delete_topics(settings: KafkaSettings, topics: Sequence[str]) -> None:
     doomed = [topic for topic in topics if topic in existing]
     for future in admin.delete_topics(doomed, operation_timeout=30).values() if doomed else ():
         future.result(timeout=60)
+
+
+def wait_for_stable_group(settings: KafkaSettings, group: str, members: int, timeout: float = 120.0) -> None:
+    """Until ``group`` is stable with ``members`` members. Why: a member joining while another holds
+    uncommitted work makes that member commit in its revocation callback, and that synchronous commit
+    sometimes hangs until our bound (30 s; confluent-kafka-python issue #1801)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(client_config(settings))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        description = admin.describe_consumer_groups([group])[group].result(timeout=10)
+        if str(description.state).endswith("STABLE") and len(description.members) == members:
+            return
+        time.sleep(0.5)
+    raise TransportError(f"the consumer group {group} did not settle with {members} members in {timeout:.0f} s")
