@@ -65,7 +65,7 @@ from stream.pipeline.runner import run_stages
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
 from stream.core.events import encode_key
-from stream.transport.confluent import client_config
+from stream.transport.confluent import wait_for_stable_group
 from stream.transport.kafka_io import delete_topics, ensure_topics, make_producer
 from stream.observe.metrics import OutcomeTally, StageTimes, stage_shares
 from stream.pipeline.state import connect as connect_redis
@@ -146,22 +146,6 @@ def _wait_acknowledged(tally: OutcomeTally, count: int, timeout: float, label: s
     return time.monotonic()
 
 
-def _wait_for_group(settings: Settings, members: int, timeout: float = 120) -> None:
-    """Until the worker group is stable with ``members`` members: a member joining later would rebalance
-    the group inside the timed run."""
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient(client_config(settings.kafka))
-    group = settings.kafka.worker_group_id
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        description = admin.describe_consumer_groups([group])[group].result(timeout=10)
-        if str(description.state).endswith("STABLE") and len(description.members) == members:
-            return
-        time.sleep(0.5)
-    raise AddlinkError(f"the worker group did not settle with {members} members in {timeout}s")
-
-
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -231,7 +215,7 @@ def bench_stream(
     producer = make_producer(bench.kafka, client_id="addlink-bench")
     topic = bench.kafka.source_topics[0]
     try:
-        _wait_for_group(bench, workers)
+        wait_for_stable_group(bench.kafka, bench.kafka.worker_group_id, workers)
         _publish(producer, topic, warmup)
         _wait_acknowledged(tally, WARMUP_EVENTS, 120, "warm-up", progress)
         tally.latencies.clear()

@@ -18,6 +18,7 @@ from stream.pipeline.bootstrap import Observability, build_ingest, build_state, 
 from stream.config import Settings
 from stream.pipeline.consume_loop import ConsumeLoop, is_infrastructure_error
 from stream.errors import AddlinkError
+from stream.transport.confluent import wait_for_stable_group
 from stream.transport.kafka_io import Consumer, make_consumer
 from stream.observe.metrics import OutcomeTally
 from stream.core.quiet import TopicPartition
@@ -141,6 +142,8 @@ def replay(
     ingest.until = ingest.loop.finished_bounded
     probe = make_consumer(settings.kafka, settings.kafka.worker_group_id, client_id=f"{settings.emitter_id}.replay-probe")
     drained = WorkDrained(probe, settings.kafka.work_topic, ingest.finished)
+    if workers > 1:  # see wait_for_stable_group: no member joins while another holds work
+        ingest.before = lambda: wait_for_stable_group(settings.kafka, settings.kafka.worker_group_id, workers)
     stages = [ingest]
     for _ in range(workers):
         worker = build_worker(settings, obs, stop, state=state, quiet_period_override_s=quiet_period_s)

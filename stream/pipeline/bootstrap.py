@@ -87,12 +87,15 @@ class StageLoop(Protocol):
 @dataclass
 class Stage:
     """A stage's loop, the resources to release after it ran, and how it ends: ``until`` (None:
-    until stopped); ``finished`` is set once ``until()`` ended the loop (not a stop request)."""
+    until stopped); ``finished`` is set once ``until()`` ended the loop (not a stop request);
+    ``before``, when given, runs on the stage's thread before its loop starts (a replay's ingest waits
+    there for its workers to join)."""
 
     loop: StageLoop
     sinks: list[Sink]
     producer: object
     until: Callable[[], bool] | None = None
+    before: Callable[[], None] | None = None
     finished: threading.Event = field(default_factory=threading.Event)
     closers: list[Callable[[], None]] = field(default_factory=list)  # e.g. the scoring process
 

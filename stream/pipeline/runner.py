@@ -71,6 +71,8 @@ def run_stages(stages: Sequence[Stage], stop: threading.Event) -> int:
 
     def target(stage: Stage) -> None:
         try:
+            if stage.before is not None:
+                stage.before()
             if stage.loop.run(until=stage.until):
                 stage.finished.set()
         except Exception:
