@@ -35,6 +35,7 @@ from scoring.linktrail import LinkTrail
 from scoring.mentions import find_mentions
 from scoring.native import AnchorIndex, build_anchor_index
 from scoring.relatedness import DocumentFrequencies, TargetContexts, Vectoriser
+from scoring.sentence_unit import first_linked_sentence, text_only_within
 from scoring.site_scan import DISAMBIGUATION_MAGIC_WORD
 from scoring.titles import is_article_target, normalise_anchor, normalise_title
 from scoring.tokenize import anchor_hits
@@ -101,6 +102,22 @@ class LinkCounts:
             targets = found.setdefault(key, {})
             targets[target] = targets.get(target, False) or redirect
 
+    def _sentence(self, article: ParsedArticle) -> tuple[int, int, list[tuple[str, str]]] | None:
+        """The article's first linked sentence as mwaddlink's backtest takes it (sentence_unit.py): its
+        span in the wikitext with every top-level link turned into text (the spooled text), and its
+        (anchor key, target) pairs."""
+        sentence = first_linked_sentence(article, language=self.language, namespace_prefixes=self.prefixes)
+        if sentence is None:
+            return None
+        text = article.wikitext
+
+        def unlinked_offset(offset: int) -> int:  # the text after ``offset`` is the same in both
+            return offset - len(text) + len(remove_links(article, namespace_prefixes=self.prefixes,
+                                                         within=(0, offset)).wikitext)
+
+        pairs = remove_links(article, namespace_prefixes=self.prefixes, within=(sentence.start, sentence.end)).pairs
+        return unlinked_offset(sentence.start), unlinked_offset(sentence.end), sorted(pairs)
+
     def read_dump(self, dump: Path, spool: IO[str], progress: bool) -> None:
         def malformed(error: MalformedPage) -> None:
             self.malformed += 1
@@ -134,7 +151,7 @@ class LinkCounts:
             self.aslink.update(key for key, _, _ in links)
             unlinked = remove_links(article, namespace_prefixes=self.prefixes)
             self.df.add(unlinked.wikitext)
-            record = {"title": title, "text": unlinked.wikitext, "links": links}
+            record = {"title": title, "text": unlinked.wikitext, "links": links, "sentence": self._sentence(article)}
             spool.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
@@ -167,6 +184,10 @@ class ArticleSample:
     existing_anchors: str  # NUL-joined anchor keys of the links left after unlinking (templates etc.)
     existing_targets: frozenset[int]
     vector: np.ndarray
+    # mwaddlink's backtest unit on this training article (sentence_unit.py), for the operating point:
+    sentence_mentions: tuple[tuple[str, int, bool], ...]  # as ``mentions``, found in its first linked sentence only
+    sentence_gold: frozenset[tuple[str, int]]  # that sentence's links (key, target), as the backtest's gold
+    sentence_unknown: int  # more of its links, to targets the dictionary lacks (partial dumps): never findable
 
 
 @dataclass
@@ -202,8 +223,8 @@ class ContextCounts:
             spool.seek(0)
             for line in spool:
                 linking.update({links.resolve(target) for _, target, _ in json.loads(line)["links"]})
-        # A target linked from two training articles is a title the wiki has (and stays one for the
-        # training rows' leave-one-out); a complete dump knows its titles without this.
+        # A target linked from two training articles is a title the wiki has (a title candidate stays
+        # one whatever the training rows leave out); a complete dump knows its titles without this.
         titles = links.title_targets(complete, [t for t, n in linking.items() if n >= LINKED_TITLE_ARTICLES])
         candidates = frozenset(k for k, n in links.aslink.items() if n > 1) | titles.keys()
         spool.seek(0)
@@ -275,12 +296,9 @@ class ContextCounts:
         for key, count in occurrences.items():
             self.astext[key] += max(count - top_keys[key], 0)
         title = record["title"]
-        mentions = tuple(
-            (m.key, m.wikitext_offset, m.text[:1].isupper())
-            for m in find_mentions(article, language=language, title=title, excluded_sections=(),
-                                   anchors=self.candidate_index)
-        )
+        mentions = self._mentions(article, title)
         remaining = [(k, t) for k, t, top in all_links if not top]
+        sentence_mentions, sentence_gold, sentence_unknown = self._sentence_sample(record, article)
         return ArticleSample(
             title_key=normalise_anchor(title),
             own_target=ids.get(links.resolve(title), -1),
@@ -295,7 +313,32 @@ class ContextCounts:
             existing_anchors="\0".join(k for k, _ in remaining),
             existing_targets=frozenset(ids[r] for _, t in remaining if (r := links.resolve(t)) in ids),
             vector=vectoriser.page_vector(record["text"]),
+            sentence_mentions=sentence_mentions,
+            sentence_gold=sentence_gold,
+            sentence_unknown=sentence_unknown,
         )
+
+    def _mentions(self, article: ParsedArticle, title: str) -> tuple[tuple[str, int, bool], ...]:
+        """(key, wikitext offset, first char uppercase) of the mentions the scorer would consider."""
+        return tuple(
+            (m.key, m.wikitext_offset, m.text[:1].isupper())
+            for m in find_mentions(article, language=self.links.language, title=title, excluded_sections=(),
+                                   anchors=self.candidate_index)
+        )
+
+    def _sentence_sample(
+        self, record: dict, article: ParsedArticle
+    ) -> tuple[tuple[tuple[str, int, bool], ...], frozenset[tuple[str, int]], int]:
+        """Mentions of the spooled article's first linked sentence, its gold pairs, and its links whose
+        target has no id (on a complete dump those are red links, which the backtest leaves out too)."""
+        if not record.get("sentence"):
+            return (), frozenset(), 0
+        start, end, pairs = record["sentence"]
+        mentions = self._mentions(text_only_within(article, start, end), record["title"])
+        ids = self.target_ids
+        gold = {(key, ids[r]) for key, target in pairs if (r := self.links.resolve(target)) in ids}
+        unknown = 0 if self.complete else sum(self.links.resolve(target) not in ids for _, target in pairs)
+        return mentions, frozenset(gold), unknown
 
 
 def spool_file() -> IO[str]:

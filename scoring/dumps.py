@@ -281,8 +281,11 @@ def is_article(page: DumpPage) -> bool:
     return page.namespace == 0 and page.redirect is None and page.content_model == "wikitext"
 
 
+TEST_PERCENT = 20  # of the articles, in the test split
+
+
 def split_of(page_id: int) -> Literal["train", "test"]:
     """Deterministic ~80/20 split on a stable hash of the page id (blake2b, not ``hash()``, which
     differs between processes), so train and evaluate agree on every machine."""
     digest = hashlib.blake2b(str(page_id).encode("ascii"), digest_size=8).digest()
-    return "test" if int.from_bytes(digest, "big") % 100 < 20 else "train"
+    return "test" if int.from_bytes(digest, "big") % 100 < TEST_PERCENT else "train"

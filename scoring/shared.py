@@ -39,7 +39,7 @@ from scoring.bundle import (
     sha256_file,
     shared_model_path,
 )
-from scoring.examples import TrainingRows
+from scoring.examples import SentenceRows, TrainingRows
 from scoring.features import FEATURES
 from scoring.model import LinkModel
 from scoring.operating_point import operating_point, shifted
@@ -65,16 +65,24 @@ class SharedModelManifest(BaseModel):
     tuning: dict[str, int | float]  # tune.Tuning.summary() and the operating point, folds of whole wikis
 
 
-def save_rows(directory: Path, rows: TrainingRows) -> None:
-    """Write ``rows`` as the bundle's ``training_rows.npz`` (plain arrays, loadable without pickle)."""
-    np.savez(directory / ROWS_FILE, features=rows.features, labels=rows.labels, groups=rows.groups)
+def save_rows(directory: Path, rows: TrainingRows, sentences: SentenceRows) -> None:
+    """Write ``rows`` and ``sentences`` as the bundle's ``training_rows.npz`` (plain arrays, loadable
+    without pickle)."""
+    np.savez(directory / ROWS_FILE, features=rows.features, labels=rows.labels, groups=rows.groups,
+             sentence_features=sentences.features, sentence_labels=sentences.labels,
+             sentence_groups=sentences.groups, sentence_gold=np.array(sentences.gold, dtype=np.int64))
 
 
-def _bundle_rows(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+def _bundle_rows(bundle: Bundle) -> tuple[np.ndarray, np.ndarray, np.ndarray, SentenceRows, str]:
+    older = f"{bundle.path}: bundle of {bundle.wiki} holds no {ROWS_FILE} with sentence rows (trained by an older version)"
     if ROWS_FILE not in bundle.manifest.artifacts:
-        raise BundleError(f"{bundle.path}: bundle of {bundle.wiki} holds no {ROWS_FILE} (trained by an older version)")
+        raise BundleError(older)
     with np.load(bundle.path / ROWS_FILE, allow_pickle=False) as rows:
-        return rows["features"], rows["labels"], rows["groups"], bundle.manifest.artifacts[ROWS_FILE].sha256
+        if "sentence_gold" not in rows:
+            raise BundleError(older)
+        sentences = SentenceRows(rows["sentence_features"], rows["sentence_labels"], rows["sentence_groups"],
+                                 int(rows["sentence_gold"]))
+        return rows["features"], rows["labels"], rows["groups"], sentences, bundle.manifest.artifacts[ROWS_FILE].sha256
 
 
 def train_shared(
@@ -95,21 +103,26 @@ def train_shared(
     target = models_dir / SHARED_DIR / name
     if target.exists():
         raise FileExistsError(f"shared model {name!r} already exists in {models_dir}; shared models are never rewritten")
-    features, labels, wiki_of, articles, sources = [], [], [], [], {}
+    features, labels, wiki_of, articles, sentences, sources = [], [], [], [], [], {}
     for index, wiki in enumerate(dict.fromkeys(wikis)):
-        wiki_features, wiki_labels, wiki_articles, sources[wiki] = _bundle_rows(load_bundle(models_dir, wiki))
+        wiki_features, wiki_labels, wiki_articles, wiki_sentences, sources[wiki] = _bundle_rows(
+            load_bundle(models_dir, wiki))
         features.append(wiki_features)
         labels.append(wiki_labels)
         wiki_of.append(np.full(len(wiki_labels), index, dtype=np.int64))
         articles.append((index << 32) + wiki_articles)
+        sentences.append(replace(wiki_sentences, groups=(index << 32) + wiki_sentences.groups))
     pooled_features, pooled_labels = np.concatenate(features), np.concatenate(labels)
     pooled_wikis = np.concatenate(wiki_of)
     pooled_articles = np.concatenate(articles)
+    pooled_sentences = SentenceRows(np.concatenate([s.features for s in sentences]),
+                                    np.concatenate([s.labels for s in sentences]),
+                                    np.concatenate([s.groups for s in sentences]), sum(s.gold for s in sentences))
     search = whole_units(pooled_articles, search_rows)
     tuning = choose(pooled_features[search], pooled_labels[search], pooled_wikis[search], FEATURES,
                     max_rounds=max_rounds, n_jobs=n_jobs, units=pooled_articles[search])
     point = operating_point(pooled_features[search], pooled_labels[search], pooled_wikis[search], tuning,
-                            articles=pooled_articles[search], n_jobs=n_jobs)
+                            pooled_sentences, sentence_groups=pooled_sentences.groups >> 32, n_jobs=n_jobs)
     model = shifted(LinkModel.fit(pooled_features, pooled_labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds,
                                   params=tuning.params), point.shift)
     manifest = SharedModelManifest(

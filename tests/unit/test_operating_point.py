@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scoring.examples import SentenceRows
 from scoring.features import FEATURES
 from scoring.model import LinkModel
-from scoring.operating_point import choose_shift, mention_starts, operating_point, shifted
+from scoring.operating_point import choose_shift, mention_starts, operating_point, out_of_fold_margins, shifted
 from scoring.tune import Tuning
 
 
@@ -19,26 +20,38 @@ def test_mention_starts_split_rows_by_article_and_position() -> None:
     assert mention_starts(groups, positions).tolist() == [0, 2, 3, 5]
 
 
-def test_the_shift_with_most_recall_above_the_precision_floor_wins() -> None:
+def test_the_most_recall_confidently_above_the_gate_wins_else_the_farthest_weaker_side() -> None:
     # Four mentions, each with its best candidate first. Margins of the best rows: 2 (right),
     # 0.5 (right), -0.6 (wrong), -1.2 (right); a second candidate never counts, even when right.
     margins = np.array([2.0, -3.0, 0.5, -0.6, -4.0, -1.2])
     labels = np.array([1, 0, 1, 0, 1, 1], dtype=np.float32)
     starts = np.array([0, 2, 3, 5])
     shifts = (0.0, 1.0, 1.5)
-    # shift 0: 2 taken, 2 right -> P 1, R 2/4; shift 1: 3 taken (the wrong one too) -> P 2/3, R 2/4;
-    # shift 1.5: all four -> P 3/4, R 3/4.
-    point = choose_shift(margins, labels, starts, target_precision=0.7, shifts=shifts)
+    # shift 0: 2 picks, 2 right -> P 1, R 2/4; shift 1: 3 picks (the wrong one too) -> P 2/3, R 2/4;
+    # shift 1.5: all four -> P 3/4, R 3/4. Distances above the gate in standard errors at the bar,
+    # sqrt(p (1 - p) / (n * test_size)) with n the picks (precision) or the 4 gold links (recall).
+    # A test split 4x these rows, gate 0.5 / 0.25: shift 0 stands min(2.83, 2.31), shift 1 min(1.15,
+    # 2.31), shift 1.5 min(2.0, 4.62); 0 and 1.5 stand >= 1.645 and 1.5 has more recall.
+    point = choose_shift(margins, labels, starts, min_precision=0.5, min_recall=0.25, test_size=4.0, shifts=shifts)
     assert (point.shift, point.precision, point.recall) == (1.5, 0.75, 0.75)
-    point = choose_shift(margins, labels, starts, target_precision=0.8, shifts=shifts)
+    # None confident (test_size 1, gate 0.5 / 0.5): shift 0 min(1.41, 0), shift 1 min(0.58, 0), shift
+    # 1.5 min(1.0, 1.0): the weaker side farthest above the gate wins.
+    point = choose_shift(margins, labels, starts, min_precision=0.5, min_recall=0.5, test_size=1.0, shifts=shifts)
+    assert (point.shift, point.precision, point.recall) == (1.5, 0.75, 0.75)
+    # A gate asking precision 0.9: shift 0 stands at min(0.47, 0) = 0, shift 1.5 at min(-1.0, 1.0).
+    point = choose_shift(margins, labels, starts, min_precision=0.9, min_recall=0.5, test_size=1.0, shifts=shifts)
     assert (point.shift, point.precision, point.recall) == (0.0, 1.0, 0.5)
 
 
-def test_when_no_shift_reaches_the_floor_the_most_precise_one_wins() -> None:
-    margins = np.array([1.0, 0.5, -0.5])
-    labels = np.array([0, 1, 0], dtype=np.float32)
-    point = choose_shift(margins, labels, np.array([0, 1, 2]), target_precision=0.9, shifts=(-1.0, 0.0, 1.0))
-    assert (point.shift, point.precision) == (0.0, 0.5)
+def test_recall_counts_every_gold_link_when_told_how_many() -> None:
+    margins, labels, starts = np.array([1.0, -1.0]), np.array([1, 1], dtype=np.float32), np.array([0, 1])
+    point = choose_shift(margins, labels, starts, gold=8, shifts=(0.0,))
+    assert (point.precision, point.recall) == (1.0, 1 / 8)  # 6 gold links were never candidates
+
+
+def test_equal_standing_goes_to_the_lower_shift_and_no_pick_is_never_chosen() -> None:
+    margins, labels, starts = np.array([1.0]), np.array([1], dtype=np.float32), np.array([0])
+    assert choose_shift(margins, labels, starts, shifts=(0.0, -0.5, -2.0)).shift == -0.5  # -2.0 picks nothing
 
 
 def _model(rows: int = 400) -> tuple[LinkModel, np.ndarray, np.ndarray]:
@@ -66,12 +79,31 @@ def test_a_shifted_model_adds_the_shift_to_every_margin_and_keeps_it_when_saved(
 def test_operating_point_is_deterministic_and_needs_folds() -> None:
     _, features, labels = _model()
     groups = np.arange(len(labels)) // 10
+    sentences = SentenceRows(features[::4], labels[::4], groups[::4], int(labels[::4].sum()) + 5)
     tuning = Tuning({"max_depth": 2}, 10, 0.5, 3)
-    first = operating_point(features, labels, groups, tuning, n_jobs=1)
-    assert first == operating_point(features, labels, groups, tuning, n_jobs=1)
-    assert 0.0 < first.precision <= 1.0 and 0.0 < first.recall <= 1.0
-    unfolded = operating_point(features, labels, groups, Tuning({}, 10, float("nan"), 0), n_jobs=1)
+    first = operating_point(features, labels, groups, tuning, sentences, n_jobs=1)
+    assert first == operating_point(features, labels, groups, tuning, sentences, n_jobs=1)
+    assert 0.0 < first.precision <= 1.0 and 0.0 < first.recall < 1.0
+    unfolded = operating_point(features, labels, groups, Tuning({}, 10, float("nan"), 0), sentences, n_jobs=1)
     assert unfolded.shift == 0.0 and unfolded.summary() == {"margin_shift": 0.0}
+
+
+def test_each_held_out_row_is_scored_by_a_model_that_never_saw_its_group() -> None:
+    # Each group's label is arbitrary and its only feature is the group's number: a model that saw a
+    # group reproduces its label, one that did not can only guess from the neighbouring groups.
+    rng = np.random.default_rng(1)
+    group_labels = rng.integers(0, 2, size=60).astype(np.float32)
+    groups = np.repeat(np.arange(60), 5)
+    features = np.zeros((len(groups), len(FEATURES)), dtype=np.float32)
+    features[:, 0] = groups
+    labels = group_labels[groups]
+    params = {"max_depth": 6, "eta": 1.0, "min_child_weight": 0.0, "lambda": 0.0}
+    seen = out_of_fold_margins(features, labels, groups, FEATURES, features, groups, params=params, rounds=30,
+                               folds=3)
+    right = (seen > 0) == (labels > 0)
+    assert right.mean() < 0.75  # out of fold: a guess
+    fitted = LinkModel.fit(features, labels, FEATURES, n_jobs=1, rounds=30, params=params)
+    assert ((fitted.predict(features) > 0.5) == (labels > 0)).mean() == 1.0  # in fold it would be exact
 
 
 @pytest.mark.parametrize("shift", [-1.0, 2.0])
