@@ -160,6 +160,10 @@ class SharedModelRef(_Frozen):
     name: str
     sha256: str
     bytes: int
+    margin_shift: float = Field(
+        default=0.0, description="this wiki's operating point on the shared booster, chosen on its own training "
+        "sentences (operating_point.point_for) and added to every margin at load"
+    )
 
 
 class BundleManifest(_Frozen):
@@ -343,12 +347,17 @@ def open_bundle(directory: Path, *, wiki: str | None = None, verify: bool = Fals
             anchors=Anchors(directory),
             targets=Targets(directory),
             vectoriser=Vectoriser(idf),
-            model=LinkModel.load(model_path, FEATURES),
+            model=_model(model_path, manifest.shared_model),
             dataset_checksums=manifest.dataset_checksums(),
             pages=Pages(directory) if Pages.present(directory) else None,
         )
     except (OSError, ValueError, ModelMismatch) as exc:
         raise BundleError(f"{directory}: cannot load bundle: {exc}") from exc
+
+
+def _model(path: Path, shared: SharedModelRef | None) -> LinkModel:
+    model = LinkModel.load(path, FEATURES)
+    return model.shifted(shared.margin_shift) if shared is not None and shared.margin_shift else model
 
 
 def shared_model_path(models_dir: Path, ref: SharedModelRef, *, verify: bool = False) -> Path:

@@ -82,6 +82,16 @@ class LinkModel:
         """Write the booster as UBJSON (``path`` should end in ``.ubj``)."""
         self.booster.save_model(str(path))
 
+    def shifted(self, shift: float) -> LinkModel:
+        """This model with ``shift`` added to every margin (stored in the booster's ``base_score``, so
+        every scorer applies it with no code of its own); the operating point (operating_point.py)."""
+        booster = self.booster.copy()
+        stored = json.loads(json.loads(booster.save_config())["learner"]["learner_model_param"]["base_score"])
+        base = float(stored[0] if isinstance(stored, list) else stored)  # xgboost 3 writes "[2.8E-1]", 2.x "2.8E-1"
+        margin = np.log(base / (1.0 - base)) + shift
+        booster.set_param({"base_score": float(1.0 / (1.0 + np.exp(-margin)))})
+        return LinkModel(booster, self.feature_names)
+
     @classmethod
     def load(cls, path: Path, feature_names: Sequence[str]) -> LinkModel:
         booster = xgb.Booster()

@@ -23,8 +23,8 @@ more above the gate wins; when no shift does, the one whose weaker side stands f
 (ties: the lower shift). Why not "the most recall above a fixed precision floor", as before: a floor
 set for a small wiki's noise starves recall where the model is weak (the gate then fails on recall,
 and the wiki gets no model at all), and sits needlessly high where the test split is large.
-The shift is written into the booster's ``base_score``, so every scorer applies it with no code of
-its own, and the manifest records it with the out-of-fold sentence precision and recall
+The shift is written into the booster's ``base_score`` (``LinkModel.shifted``), so every scorer applies
+it with no code of its own, and the manifest records it with the out-of-fold sentence precision and recall
 (``cv_precision``, ``cv_recall``). Test articles are never seen here.
 
 Why the sentence unit: page-level rows count every unlinked mention of a page as a wrong pick, and a
@@ -37,7 +37,6 @@ changes which candidate of a mention is best, only whether it passes a threshold
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,7 +51,7 @@ from scoring.model import DEFAULT_PARAMS, LinkModel
 from scoring.tune import Tuning, group_folds
 
 __all__ = ["CONFIDENCE", "SHIFTS", "TEST_SIZE", "OperatingPoint", "choose_shift", "mention_starts", "operating_point",
-           "out_of_fold_margins", "shifted"]
+           "out_of_fold_margins", "point_for"]
 
 SHIFTS = tuple(float(s) for s in np.arange(-2.0, 4.01, 0.25))
 CONFIDENCE = 1.645  # standard errors: one-sided 95 %
@@ -164,11 +163,13 @@ def choose_shift(
     return max(standing, key=lambda s: (s[0], -s[1].shift))[1]
 
 
-def shifted(model: LinkModel, shift: float) -> LinkModel:
-    """``model`` with ``shift`` added to every margin (stored in the booster's ``base_score``)."""
-    booster = model.booster.copy()
-    stored = json.loads(json.loads(booster.save_config())["learner"]["learner_model_param"]["base_score"])
-    base = float(stored[0] if isinstance(stored, list) else stored)  # xgboost 3 writes "[2.8E-1]", 2.x "2.8E-1"
-    margin = np.log(base / (1.0 - base)) + shift
-    booster.set_param({"base_score": float(1.0 / (1.0 + np.exp(-margin)))})
-    return LinkModel(booster, model.feature_names)
+def point_for(model: LinkModel, sentences: SentenceRows) -> OperatingPoint:
+    """The shift for an already fitted ``model`` (a shared one) on a wiki's own sentence rows, by the same
+    rule; out of sample only when the model was fitted without that wiki (shared.py says why it is used
+    either way)."""
+    if not len(sentences.labels):
+        return OperatingPoint(0.0, float("nan"), float("nan"))
+    margins = model.booster.inplace_predict(sentences.features, missing=np.nan, predict_type="margin",
+                                            validate_features=False)
+    starts = mention_starts(sentences.groups, sentences.features[:, FEATURES.index("position")])
+    return choose_shift(np.asarray(margins, dtype=np.float64), sentences.labels, starts, gold=sentences.gold)

@@ -8,7 +8,13 @@ the named wikis, chooses hyper-parameters by grouped cross-validation with whole
 whole articles sampled down to ``SEARCH_ROWS`` rows, the final fit on all of them), and writes
 ``DIR/_shared/<name>/`` (``model.ubj`` and ``manifest.json``). A bundle trained with ``shared_model``
 names it with its sha256 (``BundleManifest.shared_model``), which gelr_data reports as the model
-checksum.
+checksum. A bundle applies the shared booster at its own operating point: the shift chosen on the
+wiki's own training sentences (operating_point.point_for, recorded as ``SharedModelRef.margin_shift``).
+Wikis differ in how many of an anchor's mentions their editors link, so one shift for all wikis puts
+0.5 in the wrong place for some. When the shared model was fitted with the wiki in its pool, those
+sentences' articles were among its training rows (their sentence rows were not), so the choice is
+somewhat optimistic there; for a wiki outside the pool (leave-one-wiki-out, a new wiki) it is out of
+sample.
 
 Guarantees: a shared model is written into a temporary directory and renamed into place, and a name
 is never written twice (bundles name its exact bytes; a refitted model needs a new name).
@@ -42,7 +48,7 @@ from scoring.bundle import (
 from scoring.examples import SentenceRows, TrainingRows
 from scoring.features import FEATURES
 from scoring.model import LinkModel
-from scoring.operating_point import operating_point, shifted
+from scoring.operating_point import operating_point, point_for
 from scoring.tune import MAX_ROUNDS, choose, whole_units
 
 __all__ = ["SEARCH_ROWS", "SharedModelManifest", "save_rows", "shared_ref", "train_shared", "with_shared_model"]
@@ -123,8 +129,8 @@ def train_shared(
                     max_rounds=max_rounds, n_jobs=n_jobs, units=pooled_articles[search])
     point = operating_point(pooled_features[search], pooled_labels[search], pooled_wikis[search], tuning,
                             pooled_sentences, sentence_groups=pooled_sentences.groups >> 32, n_jobs=n_jobs)
-    model = shifted(LinkModel.fit(pooled_features, pooled_labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds,
-                                  params=tuning.params), point.shift)
+    model = LinkModel.fit(pooled_features, pooled_labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds,
+                          params=tuning.params).shifted(point.shift)
     manifest = SharedModelManifest(
         name=name,
         created=datetime.now(timezone.utc),
@@ -158,8 +164,11 @@ def shared_ref(models_dir: str | Path, name: str) -> SharedModelRef:
 
 
 def with_shared_model(bundle: Bundle, models_dir: str | Path, name: str) -> Bundle:
-    """``bundle`` scoring with the shared model ``name`` instead of its own (for ``addlink evaluate``)."""
+    """``bundle`` scoring with the shared model ``name`` instead of its own (for ``addlink evaluate``), at
+    the wiki's own operating point on it, chosen on the bundle's stored sentence rows as ``addlink train
+    --shared-model`` chooses it."""
     ref = shared_ref(models_dir, name)
-    manifest = bundle.manifest.model_copy(update={"shared_model": ref})
     model = LinkModel.load(shared_model_path(Path(models_dir), ref), FEATURES)
-    return replace(bundle, manifest=manifest, model=model, dataset_checksums=manifest.dataset_checksums())
+    shift = point_for(model, _bundle_rows(bundle)[3]).shift
+    manifest = bundle.manifest.model_copy(update={"shared_model": ref.model_copy(update={"margin_shift": shift})})
+    return replace(bundle, manifest=manifest, model=model.shifted(shift), dataset_checksums=manifest.dataset_checksums())

@@ -40,6 +40,7 @@ from scoring.bundle import (
     SiteKnowledge,
     open_bundle,
     relatedness_settings,
+    shared_model_path,
 )
 from scoring.corpus import ContextCounts, LinkCounts, spool_file
 from scoring.dumps import read_siteinfo
@@ -47,7 +48,7 @@ from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, link_probability,
 from scoring.features import FEATURES
 from scoring.linktrail import for_language, parse_rule
 from scoring.model import LinkModel
-from scoring.operating_point import operating_point, shifted
+from scoring.operating_point import operating_point, point_for
 from scoring.pages import write_pages
 from scoring.recommend import APPLICATION_VERSION
 from scoring.relatedness import TargetContexts
@@ -209,13 +210,15 @@ def train(
     if shared is None:
         tuning = choose(rows.features, rows.labels, rows.groups, FEATURES, max_rounds=max_rounds, n_jobs=n_jobs)
         point = operating_point(rows.features, rows.labels, rows.groups, tuning, sentences, n_jobs=n_jobs)
-        model = shifted(
-            LinkModel.fit(rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds, params=tuning.params),
-            point.shift,
-        )
+        model = LinkModel.fit(
+            rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds, params=tuning.params
+        ).shifted(point.shift)
         fitting: dict[str, int | float | str] = {**tuning.summary(), **point.summary()}
     else:
-        fitting = {"shared_model": shared.name}
+        # The shared booster as it is, with this wiki's own operating point (shared.py).
+        point = point_for(LinkModel.load(shared_model_path(Path(models_dir), shared), FEATURES), sentences)
+        shared = shared.model_copy(update={"margin_shift": point.shift})
+        fitting = {"shared_model": shared.name, **point.summary()}
     fitted = time.monotonic()
 
     with BundleWriter(models_dir, wiki) as writer:

@@ -10,7 +10,7 @@ import pytest
 from scoring.examples import SentenceRows
 from scoring.features import FEATURES
 from scoring.model import LinkModel
-from scoring.operating_point import choose_shift, mention_starts, operating_point, out_of_fold_margins, shifted
+from scoring.operating_point import choose_shift, mention_starts, operating_point, out_of_fold_margins, point_for
 from scoring.tune import Tuning
 
 
@@ -63,7 +63,7 @@ def _model(rows: int = 400) -> tuple[LinkModel, np.ndarray, np.ndarray]:
 
 def test_a_shifted_model_adds_the_shift_to_every_margin_and_keeps_it_when_saved(tmp_path: Path) -> None:
     model, features, _ = _model()
-    moved = shifted(model, 1.25)
+    moved = model.shifted(1.25)
     before = model.booster.inplace_predict(features, predict_type="margin")
     after = moved.booster.inplace_predict(features, predict_type="margin")
     np.testing.assert_allclose(after - before, 1.25, atol=1e-5)
@@ -109,6 +109,19 @@ def test_each_held_out_row_is_scored_by_a_model_that_never_saw_its_group() -> No
 @pytest.mark.parametrize("shift", [-1.0, 2.0])
 def test_a_shift_never_changes_which_candidate_is_best(shift: float) -> None:
     model, features, _ = _model(50)
-    moved = shifted(model, shift)
+    moved = model.shifted(shift)
     for rows in np.split(np.arange(50), 10):
         assert np.argmax(model.predict(features[rows])) == np.argmax(moved.predict(features[rows]))
+
+
+def test_a_fitted_models_point_on_a_wikis_sentences_moves_its_right_picks_over_the_bar() -> None:
+    model, features, labels = _model()
+    margins = model.booster.inplace_predict(features, predict_type="margin")
+    # Sentences whose right pairs all sit a little below the bar: the shift must lift them over it.
+    chosen = (margins < 0) & (margins > -1.5)
+    rows = features[chosen]
+    sentences = SentenceRows(rows, np.ones(len(rows), dtype=np.float32), np.arange(len(rows)), len(rows))
+    point = point_for(model, sentences)
+    assert 0 < point.shift <= 1.5 and point.recall == 1.0
+    assert np.all(model.shifted(point.shift).predict(rows) >= 0.5)
+    assert point_for(model, SentenceRows(rows[:0], labels[:0], np.arange(0), 0)).shift == 0.0

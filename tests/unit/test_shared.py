@@ -72,7 +72,9 @@ def test_bundle_naming_the_shared_model_scores_with_it_and_reports_its_checksum(
     assert MODEL_FILE not in bundle.manifest.artifacts and bundle.manifest.shared_model.name == "both"
     assert bundle.dataset_checksums["model"] == sha256_file(shared_file) == bundle.manifest.shared_model.sha256
     rows = stored_rows(models, "ltgwiki")[0]
-    assert np.array_equal(bundle.model.predict(rows), LinkModel.load(shared_file, FEATURES).predict(rows))
+    shift = bundle.manifest.shared_model.margin_shift  # the wiki's own operating point on the shared booster
+    assert shift == bundle.manifest.training["margin_shift"]
+    assert np.array_equal(bundle.model.predict(rows), LinkModel.load(shared_file, FEATURES).shifted(shift).predict(rows))
     # evaluate --shared-model on the bundle's own model gives what the shared bundle stored
     main(["train", "--wiki", "ltgwiki", "--dump", str(LTG_EXCERPT), "--models", str(models), "--quiet", "--force"])
     capsys.readouterr()
