@@ -109,14 +109,12 @@ class LinkCounts:
         sentence = first_linked_sentence(article, language=self.language, namespace_prefixes=self.prefixes)
         if sentence is None:
             return None
-        text = article.wikitext
-
-        def unlinked_offset(offset: int) -> int:  # the text after ``offset`` is the same in both
-            return offset - len(text) + len(remove_links(article, namespace_prefixes=self.prefixes,
-                                                         within=(0, offset)).wikitext)
-
-        pairs = remove_links(article, namespace_prefixes=self.prefixes, within=(sentence.start, sentence.end)).pairs
-        return unlinked_offset(sentence.start), unlinked_offset(sentence.end), sorted(pairs)
+        prefixes, text = self.prefixes, article.wikitext
+        within = remove_links(article, namespace_prefixes=prefixes, within=(sentence.start, sentence.end))
+        # The spooled text has every link before the sentence's end turned into text, its own included.
+        before_end = len(text) - len(remove_links(article, namespace_prefixes=prefixes, within=(0, sentence.end)).wikitext)
+        before_start = before_end - (len(text) - len(within.wikitext))
+        return sentence.start - before_start, sentence.end - before_end, sorted(within.pairs)
 
     def read_dump(self, dump: Path, spool: IO[str], progress: bool) -> None:
         def malformed(error: MalformedPage) -> None:

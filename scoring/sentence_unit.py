@@ -21,6 +21,7 @@ splitter is mwtokenizer's (tokenize.py), not mwaddlink v1's ". " rule.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
@@ -46,10 +47,13 @@ def first_linked_sentence(
     """The page's first sentence that mwaddlink's backtest would use (module docstring), or None."""
     plain = plain_text_with_links(article, namespace_prefixes=namespace_prefixes)
     text, wikitext = plain.text, article.wikitext
+    starts = [span.start for span in plain.links]  # in order, never overlapping
     for start, end in sentence_spans(text, language):
-        if any(span.start < edge < span.end for span in plain.links for edge in (start, end)):
+        first, after = bisect_left(starts, start), bisect_left(starts, end)
+        # Only the last anchor starting before an edge can hold it.
+        if (first and plain.links[first - 1].end > start) or (after and plain.links[after - 1].end > end):
             continue  # cut inside an anchor ("[[इ.स. १८५६]]" holds a full stop): not a sentence
-        links = [span for span in plain.links if start <= span.start and span.end <= end]
+        links = plain.links[first:after]
         if not links or not ends_sentence(text[start:end], language):
             continue
         source_start = plain.source_offset(start)
