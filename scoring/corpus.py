@@ -116,7 +116,9 @@ class LinkCounts:
         before_start = before_end - (len(text) - len(within.wikitext))
         return sentence.start - before_start, sentence.end - before_end, sorted(within.pairs)
 
-    def read_dump(self, dump: Path, spool: IO[str], progress: bool) -> None:
+    def read_dump(self, dump: Path, spool: IO[str], progress: bool, samples: int | None = None) -> None:
+        """Pass 1. ``samples``: how many training articles pass 2 keeps as samples (the first ones): only
+        those need their first linked sentence, which costs about as much as the parse."""
         def malformed(error: MalformedPage) -> None:
             self.malformed += 1
             tqdm.write(f"skipping {error}", file=sys.stderr)
@@ -149,7 +151,8 @@ class LinkCounts:
             self.aslink.update(key for key, _, _ in links)
             unlinked = remove_links(article, namespace_prefixes=self.prefixes)
             self.df.add(unlinked.wikitext)
-            record = {"title": title, "text": unlinked.wikitext, "links": links, "sentence": self._sentence(article)}
+            sentence = self._sentence(article) if samples is None or self.train_articles <= samples else None
+            record = {"title": title, "text": unlinked.wikitext, "links": links, "sentence": sentence}
             spool.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 

@@ -190,7 +190,7 @@ def train(
         listed=frozenset(title for title, redirect in zip(scan.titles, scan.redirects) if not redirect),
     )
     with spool_file() as spool:
-        links.read_dump(dump, spool, progress)
+        links.read_dump(dump, spool, progress, samples=max_samples)
         if not links.train_articles:
             raise TrainingError(f"{dump}: no training articles (ns 0, wikitext, train split)")
         counts = ContextCounts.prepare(links, spool, coverage)

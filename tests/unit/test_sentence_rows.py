@@ -39,20 +39,35 @@ def _page(page_id: int, title: str, text: str) -> str:
 Corpus = tuple[ContextCounts, TargetContexts, list[ArticleSample]]
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
-    train_ids = [i for i in range(100, 300) if split_of(i) == "train"]
-    pages = [_page(train_ids[0], "Nile", "A river."), _page(train_ids[1], "Cairo", "A city.")]
-    pages += [_page(page_id, f"Story {n}", STORY.format(n=n, cairo="[[Cairo]]" if n % 3 == 0 else "Cairo")) for n, page_id in enumerate(train_ids[2:22])]
-    dump = tmp_path_factory.mktemp("sentences") / "tiny.xml"
-    dump.write_text(HEADER + "".join(pages) + "</mediawiki>\n", encoding="utf-8")
+def _read(dump: Path, samples: int | None = None) -> tuple[ContextCounts, TargetContexts]:
     scan = scan_site(dump, read_siteinfo(dump))
     links = LinkCounts(language="en", prefixes=scan.namespaces.prefixes(), trail=for_language("en"))
     with spool_file() as spool:
-        links.read_dump(dump, spool, progress=False)
+        links.read_dump(dump, spool, progress=False, samples=samples)
         counts = ContextCounts.prepare(links, spool, "partial")
-        contexts = counts.read_spool(spool, 100, progress=False)
+        return counts, counts.read_spool(spool, 100, progress=False)
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    train_ids = [i for i in range(100, 300) if split_of(i) == "train"]
+    pages = [_page(train_ids[0], "Nile", "A river."), _page(train_ids[1], "Cairo", "A city.")]
+    pages += [_page(page_id, f"Story {n}", STORY.format(n=n, cairo="[[Cairo]]" if n % 3 == 0 else "Cairo"))
+              for n, page_id in enumerate(train_ids[2:22])]
+    path = tmp_path_factory.mktemp("sentences") / "tiny.xml"
+    path.write_text(HEADER + "".join(pages) + "</mediawiki>\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(dump: Path) -> Corpus:
+    counts, contexts = _read(dump)
     return counts, contexts, [s for s in counts.samples if s.title_key.startswith("story")]
+
+
+def test_only_the_articles_kept_as_samples_look_for_their_sentence(dump: Path) -> None:
+    counts, _ = _read(dump, samples=4)  # Nile, Cairo, Story 0, Story 1
+    assert [bool(s.sentence_gold) for s in counts.samples[:6]] == [False, False, True, True, False, False]
 
 
 def test_a_sample_knows_its_first_linked_sentence_alone(corpus: Corpus) -> None:
