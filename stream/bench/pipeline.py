@@ -62,8 +62,7 @@ from stream.pipeline.runner import run_stages
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
 from stream.core.events import encode_key
-from stream.transport.confluent import wait_for_stable_group
-from stream.transport.kafka_io import ensure_topics, make_producer
+from stream.transport.kafka_io import ensure_topics, make_producer, wait_for_stable_group
 from stream.observe.metrics import OutcomeTally, StageTimes, stage_shares
 
 WARMUP_EVENTS = 20
@@ -193,7 +192,7 @@ def bench_stream(
     producer = make_producer(bench.kafka, client_id="addlink-bench")
     topic = bench.kafka.source_topics[0]
     try:
-        wait_for_stable_group(bench.kafka, bench.kafka.worker_group_id, workers)
+        wait_for_stable_group(bench.kafka, bench.kafka.worker_group_id, workers, stop=stop)
         _publish(producer, topic, warmup)
         _wait_acknowledged(tally, WARMUP_EVENTS, 120, "warm-up", progress)
         tally.latencies.clear()

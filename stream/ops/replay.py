@@ -18,8 +18,7 @@ from stream.pipeline.bootstrap import Observability, build_ingest, build_state, 
 from stream.config import Settings
 from stream.pipeline.consume_loop import ConsumeLoop, is_infrastructure_error
 from stream.errors import AddlinkError
-from stream.transport.confluent import wait_for_stable_group
-from stream.transport.kafka_io import Consumer, make_consumer
+from stream.transport.kafka_io import Consumer, make_consumer, wait_for_stable_group
 from stream.observe.metrics import OutcomeTally, Sensor
 from stream.core.quiet import TopicPartition
 from stream.pipeline.runner import prepare, run_stages
@@ -144,7 +143,7 @@ def replay(
     probe = make_consumer(settings.kafka, settings.kafka.worker_group_id, client_id=f"{settings.emitter_id}.replay-probe")
     drained = WorkDrained(probe, settings.kafka.work_topic, ingest.finished)
     if workers > 1:  # see wait_for_stable_group: no member joins while another holds work
-        ingest.before = lambda: wait_for_stable_group(settings.kafka, settings.kafka.worker_group_id, workers)
+        ingest.before = lambda: wait_for_stable_group(settings.kafka, settings.kafka.worker_group_id, workers, stop=stop)
     stages = [ingest]
     for _ in range(workers):
         worker = build_worker(settings, obs, stop, state=state, quiet_period_override_s=quiet_period_s)
