@@ -358,6 +358,16 @@ class WeightedTagSink(TagSink):
         except (ApiError, TransportError, helpers.ScanError) as exc:
             raise _translate(exc, f"cannot list tagged pages of {index}") from exc
 
+    def count_tagged(self, wiki_id: str) -> int:
+        """The number of documents carrying ``recommendation.link/exists``, after a refresh so that every
+        acknowledged write is counted (a backfill's check; a refresh is too heavy for the pipeline)."""
+        index = self.index_name(wiki_id)
+        try:
+            self.client.indices.refresh(index=index)
+            return int(self.client.count(index=index, query={"match": {FIELD: LINK_TAG}})["count"])
+        except (ApiError, TransportError) as exc:
+            raise _translate(exc, f"cannot count tagged pages of {index}") from exc
+
     def link_tagged(self, wiki_id: str, page_ids: Sequence[int]) -> frozenset[int]:
         """Those of ``page_ids`` whose document carries ``recommendation.link/exists`` now.
 

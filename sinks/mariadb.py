@@ -786,6 +786,11 @@ class RecommendationStore(Sink[RowWrite]):
                 return
             last = int(rows[-1][0])
 
+    def rows_with_data(self, wiki_id: str) -> int:
+        """The number of rows holding a recommendation (gelr_data not NULL): a backfill's check."""
+        rows = self._select(wiki_id, f"SELECT COUNT(*) FROM {self.table(wiki_id)} WHERE gelr_data IS NOT NULL", ())
+        return int(rows[0][0])
+
     def page_rows(self, wiki_id: str, page_ids: Sequence[int]) -> dict[int, dict[int, bool]]:
         """Every row of the given pages: page id -> {revision id -> gelr_data is not NULL}.
 

@@ -1,1 +1,2 @@
-"""Benchmarks of the whole pipeline (`addlink bench stream`); not imported by the runtime."""
+"""Benchmarks of the whole pipeline (`addlink bench stream`, `addlink bench backfill`), of training and
+of pathological pages; not imported by the runtime."""

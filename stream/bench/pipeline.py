@@ -14,7 +14,8 @@ Measurements, after a warm-up batch (group joins, model load) outside the timed 
    ``--latency-seconds``; per item, the time from being due (its arrival on the work topic, the quiet
    period being 0) to the checkpoint that made its MariaDB row and Elasticsearch tag durable; p50
    and p99; and the resident memory of this process and of the scoring process at its start and
-   end (a long paced run is the soak test: events are built as they are published).
+   end (a long paced run is the soak test: events are built as they are published, and the heap the
+   throughput run freed is handed back before the start is read, see ``procfs.release_free_heap``).
 
 CPU per event of the throughput run, from /proc: this process (ingest, worker, and the publisher,
 whose events were built before the clock started), the scoring process, and the rest of the machine
@@ -32,11 +33,8 @@ is the rest of the role's time (its logic and buffering, or idling on the other 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import secrets
-import subprocess
 import sys
 import threading
 import time
@@ -48,47 +46,26 @@ from tqdm import tqdm
 
 from scoring.dumps import is_article, iter_pages
 from sinks.base import json_bytes
-from sinks.elasticsearch import WeightedTagSink
 from stream.pipeline.bootstrap import (
     Observability,
     build_ingest,
     build_state,
-    build_store,
-    build_tag_sink,
     build_worker,
     create_missing_indices,
     ensure_pipeline_topics,
 )
 from stream.bench import procfs
+from stream.bench.report import environment, print_figures
+from stream.bench.namespace import add_run_arguments, isolated_settings, remove_namespace
 from stream.ops.backfill import dump_page_event, wiki_domain
 from stream.pipeline.runner import run_stages
 from stream.config import Settings, load_settings
 from stream.errors import AddlinkError
 from stream.core.events import encode_key
-from stream.transport.confluent import wait_for_stable_group
-from stream.transport.kafka_io import delete_topics, ensure_topics, make_producer
+from stream.transport.kafka_io import ensure_topics, make_producer, wait_for_stable_group
 from stream.observe.metrics import OutcomeTally, StageTimes, stage_shares
-from stream.pipeline.state import connect as connect_redis
 
 WARMUP_EVENTS = 20
-
-
-def isolated_settings(settings: Settings, wiki_id: str, run_id: str) -> Settings:
-    """A copy of ``settings`` whose topics, groups, keys, database and index belong to this run."""
-    name = f"addlink-bench-{run_id}"
-    wiki = settings.wikis[wiki_id].model_copy(
-        update={"minimum_time_since_last_edit": 0, "database": f"addlink_bench_{run_id}_{wiki_id}"}
-    )
-    kafka = settings.kafka.model_copy(update={
-        "source_topics": (f"{name}.src",), "work_topic": f"{name}.work", "error_topic": f"{name}.error",
-        "weighted_tags_topic": f"{name}.tags", "ingest_group_id": f"{name}-ingest", "worker_group_id": f"{name}-worker",
-    })
-    return settings.model_copy(update={
-        "kafka": kafka,
-        "redis": settings.redis.model_copy(update={"key_prefix": name}),
-        "elasticsearch": settings.elasticsearch.model_copy(update={"index_pattern": name + "-{wiki_id}_content"}),
-        "wikis": {wiki_id: wiki},
-    })
 
 
 def _articles(dump: Path) -> list[Any]:
@@ -215,7 +192,7 @@ def bench_stream(
     producer = make_producer(bench.kafka, client_id="addlink-bench")
     topic = bench.kafka.source_topics[0]
     try:
-        wait_for_stable_group(bench.kafka, bench.kafka.worker_group_id, workers)
+        wait_for_stable_group(bench.kafka, bench.kafka.worker_group_id, workers, stop=stop)
         _publish(producer, topic, warmup)
         _wait_acknowledged(tally, WARMUP_EVENTS, 120, "warm-up", progress)
         tally.latencies.clear()
@@ -230,6 +207,7 @@ def bench_stream(
         cpu = usage.per_event_ms(events)
         tally.latencies.clear()
         del burst
+        procfs.release_free_heap()  # the burst's high-water mark would hide a leak of the paced run
 
         paced_rate = latency_rate or rate / 2
         paced_count = max(1, int(paced_rate * latency_seconds))
@@ -242,7 +220,7 @@ def bench_stream(
     finally:
         stop.set()
         runner.join(timeout=60)
-        _cleanup(bench, wiki_id)
+        remove_namespace(bench, wiki_id, "bench stream")
     return {
         "benchmark": "stream",
         "wiki": wiki_id,
@@ -261,73 +239,17 @@ def bench_stream(
         "stage_shares": {role: {stage: round(share, 4) for stage, share in by_stage.items()}
                          for role, by_stage in shares.items()},
         "outcomes": tally.summary()["outcomes"],
-        "environment": _environment(settings),
-    }
-
-
-def _cleanup(bench: Settings, wiki_id: str) -> None:
-    """Remove the run's topics, Redis keys, database and index; each step on its own, reporting
-    (never raising) what could not be removed, so a cleanup problem cannot hide the figures."""
-
-    def redis_keys() -> None:
-        client = connect_redis(bench.redis)
-        keys = list(client.scan_iter(match=f"{bench.redis.key_prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-    def index() -> None:
-        if bench.tags_mode == "elasticsearch":
-            index_sink = build_tag_sink(bench, None)
-            assert isinstance(index_sink, WeightedTagSink)
-            index_sink.drop_index(wiki_id)
-            index_sink.close()
-
-    steps = {
-        "topics": lambda: delete_topics(bench.kafka, [*bench.kafka.source_topics, bench.kafka.work_topic,
-                                                      bench.kafka.error_topic, bench.kafka.weighted_tags_topic]),
-        "redis keys": redis_keys,
-        "database": lambda: build_store(bench).drop_schema(wiki_id),
-        "index": index,
-    }
-    for what, step in steps.items():
-        try:
-            step()
-        except Exception as error:  # noqa: BLE001 - see docstring
-            print(f"bench stream: could not remove the run's {what}: {error}", file=sys.stderr)
-
-
-def _environment(settings: Settings) -> dict[str, Any]:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parent, check=False).stdout.strip()
-    except OSError:
-        commit = ""
-    import confluent_kafka
-
-    return {
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "machine": platform.machine(),
-        "kafka_client": settings.kafka.client,
-        "confluent_kafka": confluent_kafka.version()[0],
-        "tags_mode": settings.tags_mode,
-        "commit": commit,
+        "environment": environment(settings),
     }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, type=Path, help="configuration file (YAML or TOML)")
-    parser.add_argument("--wiki", required=True, help="enabled wiki whose model scores the articles")
+    add_run_arguments(parser)
     parser.add_argument("--dump", required=True, type=Path, help="dump whose articles are the input")
     parser.add_argument("--events", type=int, default=500, help="events in the throughput burst (default 500)")
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the paced latency run")
     parser.add_argument("--latency-rate", type=float,
                         help="events/s of the paced latency run (default: half the measured throughput)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker stages in the consumer group, each with its own scoring process (default 1)")
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -335,17 +257,20 @@ def main(args: argparse.Namespace) -> int:
     figures = bench_stream(settings, wiki_id=args.wiki, dump=args.dump, events=args.events,
                            latency_seconds=args.latency_seconds, latency_rate=args.latency_rate,
                            workers=args.workers, progress=not args.no_progress)
-    if args.json:
-        print(json.dumps(figures, indent=2, sort_keys=True))
-    else:
-        print(f"stream {figures['wiki']}: {figures['events_per_second']} events/s over {figures['events']} events; "
-              f"due->acknowledged p50 {figures['latency_p50_seconds']}s p99 {figures['latency_p99_seconds']}s "
-              f"at {figures['latency_rate_events_per_second']} events/s ({figures['latency_items']} items)")
-        for role, by_stage in figures["stage_shares"].items():
-            ranked = sorted(by_stage.items(), key=lambda pair: -pair[1])
-            print(f"  {role} time: " + ", ".join(f"{stage} {share:.1%}" for stage, share in ranked))
-        print("  CPU ms per event (throughput run): " + ", ".join(f"{who} {ms}" for who, ms in figures["cpu_ms_per_event"].items()))
-        resident = figures["resident_mb_latency_run"]
-        print("  resident MB over the latency run: " + ", ".join(
-            f"{who} {resident['start'][who]} -> {resident['end'][who]}" for who in resident["start"]))
+    print_figures(figures, as_json=args.json, render=render)
     return 0
+
+
+def render(figures: dict[str, Any]) -> str:
+    lines = [f"stream {figures['wiki']}: {figures['events_per_second']} events/s over {figures['events']} events; "
+             f"due->acknowledged p50 {figures['latency_p50_seconds']}s p99 {figures['latency_p99_seconds']}s "
+             f"at {figures['latency_rate_events_per_second']} events/s ({figures['latency_items']} items)"]
+    for role, by_stage in figures["stage_shares"].items():
+        ranked = sorted(by_stage.items(), key=lambda pair: -pair[1])
+        lines.append(f"  {role} time: " + ", ".join(f"{stage} {share:.1%}" for stage, share in ranked))
+    lines.append("  CPU ms per event (throughput run): "
+                 + ", ".join(f"{who} {ms}" for who, ms in figures["cpu_ms_per_event"].items()))
+    resident = figures["resident_mb_latency_run"]
+    lines.append("  resident MB over the latency run: " + ", ".join(
+        f"{who} {resident['start'][who]} -> {resident['end'][who]}" for who in resident["start"]))
+    return "\n".join(lines)

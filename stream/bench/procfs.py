@@ -1,8 +1,12 @@
 """What Linux's /proc says of a process and of the machine, for the benchmarks: CPU seconds, resident
-memory and child processes. The benchmarks run where the services run (Linux); nothing else reads it."""
+memory and child processes; and handing a process's freed heap back to the kernel, so that its resident
+memory says what it holds. The benchmarks run where the services run (Linux); nothing else reads it."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import os
 from pathlib import Path
 
@@ -41,3 +45,16 @@ def machine_busy_seconds() -> float:
     idle, iowait = fields[3], fields[4]
     guest = sum(fields[8:10])  # already counted in user and nice
     return (sum(fields) - idle - iowait - guest) / _TICKS
+
+
+def release_free_heap() -> None:
+    """Collect garbage, then ask glibc to give every whole free page of its heaps back (``malloc_trim``).
+
+    Why: glibc keeps freed memory mapped for reuse, so after a burst of allocations (a benchmark's events
+    built at once, the consumers' prefetch of a backlog) the resident size stays at the burst's high-water
+    mark; a leak would then fill that free heap first and not show in RSS. Only free pages are returned:
+    what the process holds stays resident. A no-op where the C library has no ``malloc_trim`` (musl)."""
+    gc.collect()
+    trim = getattr(ctypes.CDLL(ctypes.util.find_library("c")), "malloc_trim", None)
+    if trim is not None:
+        trim(0)

@@ -1,12 +1,15 @@
-"""`addlink bench score|pages|stream|pathological|synth-dump|train|models`: benchmark the scorer alone, the
-page table, the whole pipeline, pathological pages, training, or the models' quality across wikis.
+"""`addlink bench score|pages|stream|backfill|pathological|synth-dump|train|models`: benchmark the scorer
+alone, the page table, the whole pipeline, a whole-dump backfill, pathological pages, training, or the
+models' quality across wikis.
 
 `bench score` needs only a bundle and a dump (scoring/bench.py); `bench pages` only a dump
 (scoring/bench_pages.py); `bench stream` runs the real pipeline against the configured services
-(stream/bench/pipeline.py); `bench pathological` times pages built to be hard from a wiki's own dump
-(stream/bench/pathological.py); `bench synth-dump` writes a synthetic dump of any size from sample
-dumps (scoring/synthetic.py), `bench train` measures `addlink train` on a dump (stream/bench/train.py)
-and `bench models` prints the per-wiki model table (stream/bench/models.py).
+(stream/bench/pipeline.py); `bench backfill` runs `addlink produce` then `addlink replay` on whole
+dumps against them and checks rows against tags (stream/bench/backfill.py); `bench pathological` times
+pages built to be hard from a wiki's own dump (stream/bench/pathological.py); `bench synth-dump` writes
+a synthetic dump of any size from sample dumps (scoring/synthetic.py), `bench train` measures
+`addlink train` on a dump (stream/bench/train.py) and `bench models` prints the per-wiki model table
+(stream/bench/models.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from scoring.bundle import BundleError
 from stream.bench import pathological as bench_pathological
 from scoring.synthetic import ZIPF_EXPONENT, SyntheticWiki, write_dump
 from scoring.synthetic_material import harvest
+from stream.bench import backfill as bench_backfill
 from stream.bench import models as bench_models
 from stream.bench import pipeline as bench_pipeline
 from stream.bench import train as bench_train
@@ -60,6 +64,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stream = targets.add_parser("stream", help="pipeline throughput and latency against the local services")
     bench_pipeline.add_arguments(stream)
     stream.set_defaults(func=bench_pipeline.main)
+
+    backfill = targets.add_parser(
+        "backfill",
+        help="articles/s of a whole-dump backfill (produce, then replay) against the local services",
+        description="Publish the dumps' articles as `addlink produce` does, replay them with `addlink replay` "
+        "(quiet period 0, --workers worker stages) until drained, then count the rows holding a recommendation "
+        "and the documents tagged recommendation.link/exists; print articles/s of the replay, of produce + replay "
+        "and after start-up (time to the first scored article). Exit status 1 when rows and tags differ. For the "
+        "local stack only: every run creates its own topics, consumer groups, Redis keys, database and index "
+        "(empty at the start) and drops them at the end.",
+    )
+    bench_backfill.add_arguments(backfill)
+    backfill.set_defaults(func=bench_backfill.main)
 
     pathological = targets.add_parser(
         "pathological", help="time and memory of pathological pages made of a wiki's dump, in-process and "

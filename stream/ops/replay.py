@@ -8,7 +8,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,9 +18,8 @@ from stream.pipeline.bootstrap import Observability, build_ingest, build_state, 
 from stream.config import Settings
 from stream.pipeline.consume_loop import ConsumeLoop, is_infrastructure_error
 from stream.errors import AddlinkError
-from stream.transport.confluent import wait_for_stable_group
-from stream.transport.kafka_io import Consumer, make_consumer
-from stream.observe.metrics import OutcomeTally
+from stream.transport.kafka_io import Consumer, make_consumer, wait_for_stable_group
+from stream.observe.metrics import OutcomeTally, Sensor
 from stream.core.quiet import TopicPartition
 from stream.pipeline.runner import prepare, run_stages
 
@@ -127,13 +126,14 @@ def replay(
     stop: threading.Event | None = None,
     create_indices: bool = False,
     workers: int = 1,
+    sensors: Sequence[Sensor] = (),
 ) -> tuple[int, dict[str, dict[str, int]]]:
     """Run the bounded replay with ``workers`` worker stages (each with its own scoring process, all in
-    the worker group); returns (exit status, outcome summary)."""
+    the worker group); returns (exit status, outcome summary). ``sensors`` see the run too (a benchmark)."""
     stop = stop or threading.Event()
     prepare(settings, create_indices=create_indices)
     tally = OutcomeTally()
-    obs = Observability(extra_sensors=[tally])
+    obs = Observability(extra_sensors=[tally, *sensors])
     state = build_state(settings)
     ingest = build_ingest(settings, obs, stop, state=state,
                           group_id=f"{settings.kafka.ingest_group_id}.replay")
@@ -143,7 +143,7 @@ def replay(
     probe = make_consumer(settings.kafka, settings.kafka.worker_group_id, client_id=f"{settings.emitter_id}.replay-probe")
     drained = WorkDrained(probe, settings.kafka.work_topic, ingest.finished)
     if workers > 1:  # see wait_for_stable_group: no member joins while another holds work
-        ingest.before = lambda: wait_for_stable_group(settings.kafka, settings.kafka.worker_group_id, workers)
+        ingest.before = lambda: wait_for_stable_group(settings.kafka, settings.kafka.worker_group_id, workers, stop=stop)
     stages = [ingest]
     for _ in range(workers):
         worker = build_worker(settings, obs, stop, state=state, quiet_period_override_s=quiet_period_s)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from stream.transport.checkpoint import CommitFailed
@@ -321,17 +321,15 @@ def delete_topics(settings: KafkaSettings, topics: Sequence[str]) -> None:
         future.result(timeout=60)
 
 
-def wait_for_stable_group(settings: KafkaSettings, group: str, members: int, timeout: float = 120.0) -> None:
-    """Until ``group`` is stable with ``members`` members. Why: a member joining while another holds
-    uncommitted work makes that member commit in its revocation callback, and that synchronous commit
-    sometimes hangs until our bound (30 s; confluent-kafka-python issue #1801)."""
+@contextmanager
+def group_describer(settings: KafkaSettings) -> Iterator[Callable[[str], tuple[bool, int]]]:
+    """``describe(group) -> (stable, members)`` over one admin client (see kafka_io.wait_for_stable_group)."""
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient(client_config(settings))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def describe(group: str) -> tuple[bool, int]:
         description = admin.describe_consumer_groups([group])[group].result(timeout=10)
-        if str(description.state).endswith("STABLE") and len(description.members) == members:
-            return
-        time.sleep(0.5)
-    raise TransportError(f"the consumer group {group} did not settle with {members} members in {timeout:.0f} s")
+        return str(description.state).endswith("STABLE"), len(description.members)
+
+    yield describe

@@ -21,6 +21,7 @@ Guarantees and traps:
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
@@ -132,3 +133,25 @@ def wait_for_metadata(list_topics: Callable[[], set[str]], wanted: set[str], att
             return
         time.sleep(0.1)
     raise TransportError(f"topics not visible after creation: {sorted(wanted - list_topics())}")
+
+
+GROUP_CHECK_INTERVAL_S = 0.5
+
+
+def wait_for_stable_group(settings: KafkaSettings, group: str, members: int, *, stop: threading.Event | None = None,
+                          timeout: float = 120.0) -> bool:
+    """Until ``group`` is stable with ``members`` members: True; False as soon as ``stop`` is set (a replay
+    interrupted while its workers join); TransportError after ``timeout`` seconds. Why wait: a member
+    joining while another holds uncommitted work makes that member commit in its revocation callback,
+    and that synchronous commit sometimes hangs until our bound (30 s; confluent-kafka-python issue #1801)."""
+    stop = stop or threading.Event()
+    deadline = time.monotonic() + timeout
+    with _transport(settings).group_describer(settings) as describe:
+        while not stop.is_set():
+            stable, count = describe(group)
+            if stable and count == members:
+                return True
+            if time.monotonic() >= deadline:
+                raise TransportError(f"the consumer group {group} did not settle with {members} members in {timeout:.0f} s")
+            stop.wait(GROUP_CHECK_INTERVAL_S)
+    return False

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from stream.transport.checkpoint import CommitFailed
@@ -285,5 +286,22 @@ def delete_topics(settings: KafkaSettings, topics: Sequence[str]) -> None:
         doomed = [topic for topic in topics if topic in existing]
         if doomed:
             admin.delete_topics(doomed, timeout_ms=30_000)
+    finally:
+        admin.close()
+
+
+@contextmanager
+def group_describer(settings: KafkaSettings) -> Iterator[Callable[[str], tuple[bool, int]]]:
+    """``describe(group) -> (stable, members)`` over one admin client (see kafka_io.wait_for_stable_group)."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(**client_config(settings))
+
+    def describe(group: str) -> tuple[bool, int]:
+        found = admin.describe_groups([group])[group]
+        return found.get("group_state") == "Stable", len(found.get("members") or ())
+
+    try:
+        yield describe
     finally:
         admin.close()

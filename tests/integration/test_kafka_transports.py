@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 import pytest
 
 from stream.config import KafkaSettings
-from stream.transport.kafka_io import Consumer, make_consumer, make_producer
+from stream.transport.kafka_io import Consumer, make_consumer, make_producer, wait_for_stable_group
 
 pytestmark = pytest.mark.integration
 
@@ -138,4 +139,27 @@ def test_each_transport_reads_what_the_other_compressed(kafka_bootstrap, make_ka
                                  client_id="contract")
         consumer.assign({(topic, 0): 0})
         assert [m.value for m in read(consumer, 1)] == [text]
+        consumer.close()
+
+
+@pytest.mark.parametrize("client", TRANSPORTS)
+def test_a_joined_member_makes_its_group_stable(kafka_bootstrap, make_kafka_topic, client) -> None:
+    config = settings(kafka_bootstrap, client)
+    topic = make_kafka_topic("stable", partitions=2)
+    group = f"contract-{secrets.token_hex(4)}"
+    consumer = make_consumer(config, group, client_id="contract", session_timeout_ms=6000)
+    consumer.subscribe([topic], on_assign=lambda tps: None, on_revoke=lambda tps: None)
+    stop = threading.Event()
+
+    def keep_polling() -> None:  # a member joins, and stays, only while it polls
+        while not stop.is_set():
+            consumer.poll(10, 0.2)
+
+    polling = threading.Thread(target=keep_polling)
+    polling.start()
+    try:
+        assert wait_for_stable_group(config, group, 1, timeout=60) is True
+    finally:
+        stop.set()
+        polling.join()
         consumer.close()

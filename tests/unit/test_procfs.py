@@ -33,3 +33,13 @@ def test_resident_memory_follows_an_allocation() -> None:
     block = b"\x01" * (64 * 1024 * 1024)  # written, so every page is resident
     assert procfs.rss_mb(os.getpid()) - before > 50
     del block
+
+
+def test_freed_heap_is_given_back() -> None:
+    blocks = [bytes([n % 256]) * 30_000 for n in range(5_000)]  # below glibc's mmap threshold: on the heap
+    keep = [bytes(64) for _ in range(5_000)]  # small live objects after them: the heap's top is not free
+    held = procfs.rss_mb(os.getpid())
+    del blocks
+    procfs.release_free_heap()
+    assert held - procfs.rss_mb(os.getpid()) > 100
+    assert len(keep) == 5_000
