@@ -19,8 +19,9 @@ The rule: the gate (precision >= 0.75, recall >= 0.20) is judged on the test spl
 distance above it is counted in standard errors of a test split: binomial at the bar, over the picks
 (precision) or gold links (recall) scaled down to the test split's size (a quarter of the training
 articles). The shift with the most recall whose both sides stand ``CONFIDENCE`` (one-sided 95 %) or
-more above the gate wins; when no shift does, the one whose weaker side stands farthest above it
-(ties: the lower shift). Why not "the most recall above a fixed precision floor", as before: a floor
+more above the gate wins; when no shift does, the training articles cannot place the bar and the
+model keeps its own calibration (no shift): a handful of articles, or a model too weak for the gate,
+would otherwise move it on noise. Why not "the most recall above a fixed precision floor", as before: a floor
 set for a small wiki's noise starves recall where the model is weak (the gate then fails on recall,
 and the wiki gets no model at all), and sits needlessly high where the test split is large.
 The shift is written into the booster's ``base_score`` (``LinkModel.shifted``), so every scorer applies
@@ -146,21 +147,21 @@ def choose_shift(
     best_margin, best_right = margins[best_rows], labels[best_rows] > 0
     positives = max(int((np.maximum.reduceat(labels, starts) > 0).sum()) if gold is None else gold, 1)
     recall_error = np.sqrt(min_recall * (1 - min_recall) / (positives * test_size))
-    standing: list[tuple[float, OperatingPoint]] = []  # (the weaker side's distance above the gate, point)
-    for shift in sorted(shifts):
+
+    def at(shift: float) -> tuple[OperatingPoint, float]:
+        """The point of ``shift`` and how far its weaker side stands above the gate, in standard errors."""
         taken = best_margin + shift >= 0
         picks, right = int(taken.sum()), int((taken & best_right).sum())
-        if picks:
-            point = OperatingPoint(float(shift), right / picks, right / positives)
-            precision_error = np.sqrt(min_precision * (1 - min_precision) / (picks * test_size))
-            standing.append((min((point.precision - min_precision) / precision_error,
-                                 (point.recall - min_recall) / recall_error), point))
-    if not standing:
-        return OperatingPoint(0.0, 0.0, 0.0)
-    confident = [point for distance, point in standing if distance >= CONFIDENCE]
-    if confident:
-        return max(confident, key=lambda p: (p.recall, -p.shift))
-    return max(standing, key=lambda s: (s[0], -s[1].shift))[1]
+        point = OperatingPoint(float(shift), right / picks if picks else 0.0, right / positives)
+        if not picks:
+            return point, -np.inf
+        precision_error = np.sqrt(min_precision * (1 - min_precision) / (picks * test_size))
+        return point, min((point.precision - min_precision) / precision_error, (point.recall - min_recall) / recall_error)
+
+    confident = [point for point, standing in map(at, shifts) if standing >= CONFIDENCE]
+    if not confident:
+        return at(0.0)[0]
+    return max(confident, key=lambda p: (p.recall, -p.shift))
 
 
 def point_for(model: LinkModel, sentences: SentenceRows) -> OperatingPoint:

@@ -20,7 +20,7 @@ def test_mention_starts_split_rows_by_article_and_position() -> None:
     assert mention_starts(groups, positions).tolist() == [0, 2, 3, 5]
 
 
-def test_the_most_recall_confidently_above_the_gate_wins_else_the_farthest_weaker_side() -> None:
+def test_the_most_recall_confidently_above_the_gate_wins_else_no_shift() -> None:
     # Four mentions, each with its best candidate first. Margins of the best rows: 2 (right),
     # 0.5 (right), -0.6 (wrong), -1.2 (right); a second candidate never counts, even when right.
     margins = np.array([2.0, -3.0, 0.5, -0.6, -4.0, -1.2])
@@ -34,12 +34,9 @@ def test_the_most_recall_confidently_above_the_gate_wins_else_the_farthest_weake
     # 2.31), shift 1.5 min(2.0, 4.62); 0 and 1.5 stand >= 1.645 and 1.5 has more recall.
     point = choose_shift(margins, labels, starts, min_precision=0.5, min_recall=0.25, test_size=4.0, shifts=shifts)
     assert (point.shift, point.precision, point.recall) == (1.5, 0.75, 0.75)
-    # None confident (test_size 1, gate 0.5 / 0.5): shift 0 min(1.41, 0), shift 1 min(0.58, 0), shift
-    # 1.5 min(1.0, 1.0): the weaker side farthest above the gate wins.
+    # None confident (test_size 1, gate 0.5 / 0.5: shift 0 stands min(1.41, 0), shift 1 min(0.58, 0),
+    # shift 1.5 min(1.0, 1.0)): the rows cannot place the bar, so no shift, with its figures.
     point = choose_shift(margins, labels, starts, min_precision=0.5, min_recall=0.5, test_size=1.0, shifts=shifts)
-    assert (point.shift, point.precision, point.recall) == (1.5, 0.75, 0.75)
-    # A gate asking precision 0.9: shift 0 stands at min(0.47, 0) = 0, shift 1.5 at min(-1.0, 1.0).
-    point = choose_shift(margins, labels, starts, min_precision=0.9, min_recall=0.5, test_size=1.0, shifts=shifts)
     assert (point.shift, point.precision, point.recall) == (0.0, 1.0, 0.5)
 
 
@@ -49,9 +46,10 @@ def test_recall_counts_every_gold_link_when_told_how_many() -> None:
     assert (point.precision, point.recall) == (1.0, 1 / 8)  # 6 gold links were never candidates
 
 
-def test_equal_standing_goes_to_the_lower_shift_and_no_pick_is_never_chosen() -> None:
+def test_equal_recall_goes_to_the_lower_shift() -> None:
     margins, labels, starts = np.array([1.0]), np.array([1], dtype=np.float32), np.array([0])
-    assert choose_shift(margins, labels, starts, shifts=(0.0, -0.5, -2.0)).shift == -0.5  # -2.0 picks nothing
+    point = choose_shift(margins, labels, starts, test_size=100.0, shifts=(0.0, -0.5, -2.0))  # -2.0 picks nothing
+    assert point.shift == -0.5
 
 
 def _model(rows: int = 400) -> tuple[LinkModel, np.ndarray, np.ndarray]:
