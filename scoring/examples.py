@@ -40,8 +40,7 @@ from scoring.corpus import ArticleSample
 from scoring.features import MAX_CANDIDATES, FeatureColumns
 from scoring.relatedness import TargetContexts
 
-__all__ = ["STATS_FOLDS", "Dictionary", "SentenceRows", "TrainingRows", "link_probability", "sentence_rows",
-           "training_rows"]
+__all__ = ["STATS_FOLDS", "Dictionary", "SentenceRows", "TrainingRows", "link_probability", "training_rows"]
 
 MIN_LINK_PROBABILITY = 0.065
 # Folds of training articles whose counts leave the dictionary together (module docstring): more folds
@@ -74,14 +73,6 @@ class Dictionary:
 
 
 @dataclass(frozen=True)
-class TrainingRows:
-    features: np.ndarray  # float32 (rows, len(FEATURES))
-    labels: np.ndarray  # float32 0/1
-    groups: np.ndarray  # int64, the training article each row comes from (0..articles-1): CV folds
-    articles: int
-
-
-@dataclass(frozen=True)
 class SentenceRows:
     """Rows of the training articles' first linked sentences as mwaddlink's backtest scores them
     (sentence_unit.py): the sentence's mentions only, labelled by the sentence's own links, nothing
@@ -91,6 +82,15 @@ class SentenceRows:
     labels: np.ndarray
     groups: np.ndarray  # the training article, numbered as ``TrainingRows.groups``
     gold: int  # the sentences' links, findable or not: recall's denominator
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    features: np.ndarray  # float32 (rows, len(FEATURES))
+    labels: np.ndarray  # float32 0/1
+    groups: np.ndarray  # int64, the training article each row comes from (0..articles-1): CV folds
+    articles: int
+    sentences: SentenceRows  # the same articles' first linked sentences
 
 
 @dataclass
@@ -131,10 +131,13 @@ class _RowBuilder:
         self.labels: list[int] = []
         self.groups: list[int] = []
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Features, labels and groups of the rows added."""
+    def take(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features, labels and groups of the rows added since the last take (the caches stay)."""
         columns = FeatureColumns(**{name: np.array(values, dtype=np.float32) for name, values in self.columns.items()})
-        return columns.matrix(), np.array(self.labels, dtype=np.float32), np.array(self.groups, dtype=np.int64)
+        taken = columns.matrix(), np.array(self.labels, dtype=np.float32), np.array(self.groups, dtype=np.int64)
+        self.columns = {name: [] for name in self.columns}
+        self.labels, self.groups = [], []
+        return taken
 
     def jaro(self, key: str, target: int) -> float:
         value = self._jaro.get((key, target))
@@ -214,28 +217,17 @@ def training_rows(
     contexts: TargetContexts,
     excluded: frozenset[int] = frozenset(),
 ) -> TrainingRows:
-    """Rows of every sample; none for a candidate whose target id is in ``excluded``."""
+    """Rows of every sample, and of each sample's first linked sentence (``SentenceRows``: the same
+    fold-excluded features, since the whole article contributed to the dictionary); none for a
+    candidate whose target id is in ``excluded``. One builder makes both, sharing its caches."""
     builder = _RowBuilder(dictionary, contexts, excluded, samples)
-    articles = 0
-    for sample in samples:
-        builder.add_article(sample, articles)
-        articles += 1
-    return TrainingRows(*builder.arrays(), articles)
-
-
-def sentence_rows(
-    samples: Sequence[ArticleSample],
-    dictionary: Dictionary,
-    contexts: TargetContexts,
-    excluded: frozenset[int] = frozenset(),
-) -> SentenceRows:
-    """Rows of each sample's first linked sentence (``SentenceRows``); features leave the article's fold
-    out as ``training_rows`` does, since the whole article contributed to the dictionary."""
-    builder = _RowBuilder(dictionary, contexts, excluded, samples)
+    for group, sample in enumerate(samples):
+        builder.add_article(sample, group)
+    page_rows = builder.take()
     gold = 0
     for group, sample in enumerate(samples):
         alone = replace(sample, mentions=sample.sentence_mentions, gold=sample.sentence_gold,
                         existing_anchors="", existing_targets=frozenset())
         builder.add_article(alone, group)
         gold += sum(target not in excluded for _, target in sample.sentence_gold) + sample.sentence_unknown
-    return SentenceRows(*builder.arrays(), gold)
+    return TrainingRows(*page_rows, len(samples), SentenceRows(*builder.take(), gold))

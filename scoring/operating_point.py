@@ -86,8 +86,7 @@ def operating_point(features: np.ndarray, labels: np.ndarray, groups: np.ndarray
         sentences.groups if sentence_groups is None else sentence_groups,
         params=tuning.params, rounds=tuning.rounds, folds=tuning.folds, n_jobs=n_jobs,
     )
-    starts = mention_starts(sentences.groups, sentences.features[:, FEATURES.index("position")])
-    return choose_shift(margins, sentences.labels, starts, gold=sentences.gold)
+    return _choose_on(margins, sentences)
 
 
 def out_of_fold_margins(
@@ -172,5 +171,9 @@ def point_for(model: LinkModel, sentences: SentenceRows) -> OperatingPoint:
         return OperatingPoint(0.0, float("nan"), float("nan"))
     margins = model.booster.inplace_predict(sentences.features, missing=np.nan, predict_type="margin",
                                             validate_features=False)
+    return _choose_on(np.asarray(margins, dtype=np.float64), sentences)
+
+
+def _choose_on(margins: np.ndarray, sentences: SentenceRows) -> OperatingPoint:
     starts = mention_starts(sentences.groups, sentences.features[:, FEATURES.index("position")])
-    return choose_shift(np.asarray(margins, dtype=np.float64), sentences.labels, starts, gold=sentences.gold)
+    return choose_shift(margins, sentences.labels, starts, gold=sentences.gold)

@@ -71,9 +71,10 @@ class SharedModelManifest(BaseModel):
     tuning: dict[str, int | float]  # tune.Tuning.summary() and the operating point, folds of whole wikis
 
 
-def save_rows(directory: Path, rows: TrainingRows, sentences: SentenceRows) -> None:
-    """Write ``rows`` and ``sentences`` as the bundle's ``training_rows.npz`` (plain arrays, loadable
-    without pickle)."""
+def save_rows(directory: Path, rows: TrainingRows) -> None:
+    """Write ``rows`` and their sentence rows as the bundle's ``training_rows.npz`` (plain arrays,
+    loadable without pickle)."""
+    sentences = rows.sentences
     np.savez(directory / ROWS_FILE, features=rows.features, labels=rows.labels, groups=rows.groups,
              sentence_features=sentences.features, sentence_labels=sentences.labels,
              sentence_groups=sentences.groups, sentence_gold=np.array(sentences.gold, dtype=np.int64))

@@ -44,7 +44,7 @@ from scoring.bundle import (
 )
 from scoring.corpus import ContextCounts, LinkCounts, spool_file
 from scoring.dumps import read_siteinfo
-from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, link_probability, sentence_rows, training_rows
+from scoring.examples import MIN_LINK_PROBABILITY, Dictionary, link_probability, training_rows
 from scoring.features import FEATURES
 from scoring.linktrail import for_language, parse_rule
 from scoring.model import LinkModel
@@ -203,20 +203,19 @@ def train(
         target for title in excluded if (target := counts.target_ids.get(links.resolve(title))) is not None
     )
     rows = training_rows(counts.samples, dictionary, contexts, excluded_ids)
-    sentences = sentence_rows(counts.samples, dictionary, contexts, excluded_ids)
     positives = int(rows.labels.sum())
     if positives == 0 or positives == len(rows.labels):
         raise TrainingError(f"{dump}: {len(rows.labels)} training rows with {positives} positives; cannot fit a classifier")
     if shared is None:
         tuning = choose(rows.features, rows.labels, rows.groups, FEATURES, max_rounds=max_rounds, n_jobs=n_jobs)
-        point = operating_point(rows.features, rows.labels, rows.groups, tuning, sentences, n_jobs=n_jobs)
+        point = operating_point(rows.features, rows.labels, rows.groups, tuning, rows.sentences, n_jobs=n_jobs)
         model = LinkModel.fit(
             rows.features, rows.labels, FEATURES, n_jobs=n_jobs, rounds=tuning.rounds, params=tuning.params
         ).shifted(point.shift)
         fitting: dict[str, int | float | str] = {**tuning.summary(), **point.summary()}
     else:
         # The shared booster as it is, with this wiki's own operating point (shared.py).
-        point = point_for(LinkModel.load(shared_model_path(Path(models_dir), shared), FEATURES), sentences)
+        point = point_for(LinkModel.load(shared_model_path(Path(models_dir), shared), FEATURES), rows.sentences)
         shared = shared.model_copy(update={"margin_shift": point.shift})
         fitting = {"shared_model": shared.name, **point.summary()}
     fitted = time.monotonic()
@@ -224,7 +223,7 @@ def train(
     with BundleWriter(models_dir, wiki) as writer:
         targets = _write_tables(writer.directory, dictionary, counts, contexts)
         write_pages(writer.directory, scan.titles, scan.page_ids, scan.redirects)
-        save_rows(writer.directory, rows, sentences)
+        save_rows(writer.directory, rows)
         if shared is None:
             model.save(writer.directory / MODEL_FILE)
         manifest = BundleManifest(

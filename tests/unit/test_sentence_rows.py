@@ -1,4 +1,4 @@
-"""Training rows in mwaddlink's sentence unit (corpus.py, examples.sentence_rows): the operating point's data.
+"""Training rows in mwaddlink's sentence unit (corpus.py, examples.training_rows' SentenceRows): the operating point's data.
 
 A tiny partial wiki. Every "Story" article's first linked sentence links [[Nile]] and, with an anchor
 no other article uses, [[Nile|river number N]]; its second sentence names Cairo, linked in every
@@ -15,7 +15,7 @@ import pytest
 
 from scoring.corpus import ArticleSample, ContextCounts, LinkCounts, spool_file
 from scoring.dumps import read_siteinfo, split_of
-from scoring.examples import STATS_FOLDS, sentence_rows, training_rows
+from scoring.examples import STATS_FOLDS, training_rows
 from scoring.relatedness import TargetContexts
 from scoring.features import FEATURES
 from scoring.linktrail import for_language
@@ -103,11 +103,11 @@ def test_sentence_rows_are_labelled_by_the_sentence_and_blocked_by_nothing_else(
     nile, cairo, alexandria = (counts.target_ids[t] for t in ("Nile", "Cairo", "Alexandria"))
     # On the page, the reference's link to Nile blocks the mention "nile": only other rows are left.
     assert len(training_rows(stories, dictionary, contexts, frozenset({cairo, alexandria})).labels) == 0
-    sentences = sentence_rows(stories, dictionary, contexts)
+    sentences = training_rows(stories, dictionary, contexts).sentences
     assert sentences.labels.tolist() == [1.0] * len(stories)  # one row each: "nile" -> Nile, right
     assert sentences.groups.tolist() == list(range(len(stories)))
     assert np.all(sentences.features[:, FEATURES.index("freq")] == len(stories) - 2)  # the article's fold left out
     # Recall counts every link of the sentences, the never-findable unique anchor's too.
     assert sentences.gold == 2 * len(stories)
-    excluded = sentence_rows(stories, dictionary, contexts, frozenset({nile}))
+    excluded = training_rows(stories, dictionary, contexts, frozenset({nile})).sentences
     assert len(excluded.labels) == 0 and excluded.gold == 0
